@@ -1,0 +1,231 @@
+"""The typer command line: a thin layer over :mod:`pipeline.run` and :mod:`pipeline.codebook`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import CodebookError, ConfigError, InputError, ModelError, PrecodeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="precode: first-pass coding of qualitative transcripts, always confirmed by a person.")
+codebook_app = typer.Typer(no_args_is_help=True, help="Check and show codebooks (YAML, CSV or XLSX).")
+app.add_typer(codebook_app, name="codebook")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
+
+
+def fail(error: PrecodeError, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class RichReporter:
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.progress: Progress | None = None
+
+    def stage(self, name, total):
+        if self.quiet or total == 0:
+            return lambda n: None
+        self.progress = Progress(TextColumn(f"{name:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=err, transient=True)
+        self.progress.start()
+        task = self.progress.add_task(name, total=total)
+        return lambda n: self.progress.advance(task, n)
+
+    def done(self, name):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def message(self, line):
+        pass
+
+
+def _report(result, quiet: bool) -> None:
+    for line in result.errors:
+        err.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
+    for line in result.warnings:
+        err.print(f"[dim]warning:[/] {escape(line)}", soft_wrap=True)
+    if quiet:
+        return
+    c = result.manifest["counts"]
+    out.print(
+        f"{c['documents']} documents, {c['segments']} segments ({c['coded_segments']} to code), "
+        f"{c['proposals']} proposals, {c['uncoded_segments']} segments with no code above threshold"
+    )
+    out.print(f"embeddings: {c['texts_embedded']} computed, {c['texts_cached']} from cache")
+    per_code = result.proposals_per_code()
+    if per_code:
+        table = Table(title="proposals per code (all awaiting human confirmation)", title_justify="left")
+        table.add_column("code")
+        table.add_column("proposals", justify="right")
+        for code, n in per_code.items():
+            table.add_row(escape(code), str(n))
+        out.print(table)
+    for kind, path in result.outputs.items():
+        out.print(f"{kind}: {path}")
+    if result.errors:
+        err.print(f"[yellow]{len(result.errors)} file(s) could not be read; see above[/]")
+
+
+def _parse_sets(sets: list[str]) -> dict:
+    from .config import parse_override
+
+    return dict(parse_override(s) for s in sets)
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="Batch config (YAML)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
+    unit: Optional[str] = typer.Option(None, help="Segment unit: turn, sentence or paragraph."),
+    code_speakers: Optional[str] = typer.Option(
+        None, "--code-speakers", help="Comma-separated speakers or roles to code; the others stay context."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+) -> None:
+    """Run a batch: ingest, segment, embed, propose; write coded segments and a run manifest."""
+    from .config import load_config
+    from .run import run_batch
+
+    try:
+        overrides = _parse_sets(set_)
+        if unit:
+            overrides["segment.unit"] = unit
+        if code_speakers is not None:
+            overrides["segment.code_speakers"] = [s.strip() for s in code_speakers.split(",") if s.strip()]
+        cfg = load_config(config, overrides)
+        result = run_batch(cfg, RichReporter(quiet))
+    except (ConfigError, CodebookError, ModelError, PrecodeError) as e:
+        fail(e)
+    _report(result, quiet)
+
+
+@app.command()
+def code(
+    inputs: List[Path] = typer.Argument(..., help="Transcripts, or .csv/.xlsx tables with a 'text' column."),
+    codebook: Path = typer.Option(..., "--codebook", "-c", help="Codebook (YAML, CSV or XLSX)."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Output CSV (or .xlsx)."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="Proposals per segment at most."),
+    unit: str = typer.Option("turn", help="Segment unit: turn, sentence or paragraph."),
+    code_speakers: Optional[str] = typer.Option(None, "--code-speakers", help="Comma-separated speakers or roles to code."),
+    model: str = typer.Option("all-MiniLM-L6-v2", help="Embedding model: package name, local folder or hub id."),
+    threshold: Optional[float] = typer.Option(None, help="Score a code needs to be proposed (0-1)."),
+    context_weight: Optional[float] = typer.Option(None, help="Weight of the previous turn in a segment's vector (0-1)."),
+    cache: Path = typer.Option(DEFAULT_CACHE, help="Embedding cache (SQLite)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+) -> None:
+    """One-shot coding without a project: INPUT... against a codebook, one CSV out."""
+    from .config import apply_overrides, config_from_dict
+    from .run import run_batch
+
+    data: dict = {
+        "project": {"name": "oneshot", "output_dir": str(out_path.parent.resolve())},
+        "studies": [{"name": "input", "inputs": [str(p.resolve()) for p in inputs], "codebook": str(codebook.resolve())}],
+        "segment": {"unit": unit},
+        "embedding": {"model": model, "cache": not no_cache},
+        "propose": {"top_k": top_k},
+    }
+    if code_speakers is not None:
+        data["segment"]["code_speakers"] = [s.strip() for s in code_speakers.split(",") if s.strip()]
+    if threshold is not None:
+        data["propose"]["threshold"] = threshold
+    if context_weight is not None:
+        data["propose"]["context_weight"] = context_weight
+    try:
+        data = apply_overrides(data, _parse_sets(set_))
+        cfg = config_from_dict(data, "command line", Path.cwd())
+        result = run_batch(cfg, RichReporter(quiet), persist=False, cache_store=None if no_cache else cache,
+                           out_csv=out_path)
+    except PrecodeError as e:
+        fail(e)
+    _report(result, quiet)
+
+
+@codebook_app.command("validate")
+def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook files.")) -> None:
+    """Check codebooks; print every problem found, exit 2 if any."""
+    from .codebook import load_codebook
+
+    bad = 0
+    for f in files:
+        try:
+            cb = load_codebook(f)
+        except CodebookError as e:
+            bad += 1
+            for problem in e.problems:
+                err.print(f"[bold red]error:[/] {escape(e.path)}: {escape(problem)}", soft_wrap=True)
+            continue
+        out.print(f"{f}: ok ({len(cb.categories)} categories, {len(cb.codes)} codes, "
+                  f"{sum(len(c.examples) for c in cb.codes)} examples)")
+    if bad:
+        raise typer.Exit(2)
+
+
+@codebook_app.command("show")
+def codebook_show(
+    file: Path = typer.Argument(..., help="Codebook file."),
+    fmt: str = typer.Option("table", "--format", help="table, yaml or csv."),
+) -> None:
+    """Show a codebook as a table (or as YAML / CSV, e.g. to convert a spreadsheet codebook)."""
+    import csv
+
+    import yaml
+
+    from .codebook import codebook_to_dict, load_codebook
+    from .segment import one_line
+
+    try:
+        cb = load_codebook(file)
+    except CodebookError as e:
+        fail(e)
+    if fmt == "yaml":
+        out.print(yaml.safe_dump(codebook_to_dict(cb), sort_keys=False, allow_unicode=True, width=100), end="")
+        return
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["category", "code", "description", "inclusion", "exclusion", "examples"])
+        for c in cb.codes:
+            w.writerow([c.category or "", c.name, c.description, c.inclusion, c.exclusion, " | ".join(c.examples)])
+        return
+    out.print(f"[bold]{cb.title or cb.name}[/]")
+    if cb.source:
+        out.print(f"[dim]{cb.source}[/]")
+    table = Table(show_lines=True)
+    for col in ("category", "code", "description", "examples"):
+        table.add_column(col, overflow="fold")
+    for c in cb.codes:
+        table.add_row(c.category or "", c.name, one_line(c.description, 160), str(len(c.examples)))
+    out.print(table)
+    for cat in cb.categories:
+        if cat.questions:
+            out.print(f"[bold]{cat.name}[/] is tied to {len(cat.questions)} interview question(s), "
+                      f"e.g. \"{one_line(cat.questions[0], 100)}\"")
+
+
+@app.command()
+def version() -> None:
+    """Print the precode version."""
+    out.print(f"precode {__version__}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,109 @@
+"""Coded segments as CSV and XLSX: one row per (segment, proposed code), best first.
+
+Rows are written in document order, then rank; numbers are formatted with fixed precision so the
+same run gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Iterable
+
+from ..records import Segment, Suggestion
+
+COLUMNS = [
+    "segment_id", "study", "document", "speaker", "role", "start", "end", "start_time", "end_time",
+    "question", "text", "codebook", "category", "code", "code_guid", "score", "rank", "flags", "evidence",
+    "status", "coder",
+]
+
+
+def _num(x: float | None, places: int = 3) -> str:
+    return "" if x is None else f"{x:.{places}f}"
+
+
+def suggestion_rows(
+    segments: Iterable[Segment], suggestions: Iterable[Suggestion], codebooks: dict[str, str]
+) -> list[dict[str, str]]:
+    """Join suggestions to their segments. ``codebooks`` maps study name -> codebook name."""
+    by_segment: dict[str, list[Suggestion]] = {}
+    for s in suggestions:
+        by_segment.setdefault(s.segment_id, []).append(s)
+    rows = []
+    for seg in segments:
+        for s in sorted(by_segment.get(seg.id, []), key=lambda s: s.rank):
+            cb = codebooks.get(seg.study or "", "")
+            rows.append({
+                "segment_id": seg.id,
+                "study": seg.study or "",
+                "document": seg.document_id,
+                "speaker": seg.speaker or "",
+                "role": seg.role or "",
+                "start": str(seg.start),
+                "end": str(seg.end),
+                "start_time": _num(seg.start_time),
+                "end_time": _num(seg.end_time),
+                "question": " ".join((seg.question or "").split()),
+                "text": seg.text,
+                "codebook": cb,
+                "category": s.code.category or "",
+                "code": s.code.name,
+                "code_guid": s.code.guid(cb),
+                "score": f"{s.score:.4f}",
+                "rank": str(s.rank),
+                "flags": ";".join(s.flags),
+                "evidence": s.evidence,
+                "status": s.status,
+                "coder": s.agent if s.status == "proposed" else "",
+            })
+    return rows
+
+
+def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+FIXED_TIME = dt.datetime(2020, 1, 1)
+
+
+def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "coded segments"
+    ws.append(COLUMNS)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    numeric = {"start", "end", "rank"}
+    floats = {"score", "start_time", "end_time"}
+    for r in rows:
+        ws.append([
+            int(r[c]) if c in numeric and r[c] else float(r[c]) if c in floats and r[c] else r[c]
+            for c in COLUMNS
+        ])
+    ws.freeze_panes = "A2"
+    widths = {"text": 80, "question": 40, "evidence": 50, "code": 28, "category": 22, "segment_id": 26}
+    for i, c in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(c, 14)
+    # fixed document properties, so the same rows give the same bytes
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    wb.properties.creator = "precode"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path

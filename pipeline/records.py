@@ -1,0 +1,134 @@
+"""The records that cross stage boundaries. Plain dataclasses, no behaviour beyond derivation."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Namespace for stable GUIDs of codes (REFI-QDA exchange needs GUIDs that survive re-export).
+CODE_NAMESPACE = uuid.UUID("6f1c3d2e-8a4b-5c6d-9e0f-7a8b9c0d1e2f")
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn (or one table row) of a document.
+
+    ``start``/``end`` are character offsets into ``Document.text``; ``text`` equals
+    ``Document.text[start:end]``.
+    """
+
+    index: int
+    speaker: str | None
+    start: int
+    end: int
+    text: str
+    role: str | None = None
+    start_time: float | None = None  # seconds from the start of the recording
+    end_time: float | None = None
+    turn_id: str | None = None  # an explicit id (table ``id`` column)
+    paragraphs: tuple[tuple[int, int], ...] = ()  # paragraph spans (absolute offsets) inside the turn
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    """A transcript as plain text plus its turns. Offsets everywhere refer to ``text``."""
+
+    id: str
+    path: str
+    format: str
+    sha256: str
+    text: str
+    turns: list[Turn]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A unit a coder would code: a turn, a sentence or a paragraph."""
+
+    id: str
+    document_id: str
+    unit: str
+    turn_index: int
+    start: int
+    end: int
+    text: str
+    speaker: str | None
+    role: str | None
+    coded: bool  # False: context only (interviewer / moderator turns by default)
+    start_time: float | None = None
+    end_time: float | None = None
+    question: str | None = None  # text of the last context turn before this one
+    question_id: str | None = None
+    previous: str | None = None  # text of the previous turn (any speaker)
+    study: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text_sha(self) -> str:
+        return text_sha(self.text)
+
+
+@dataclass(frozen=True)
+class Code:
+    name: str
+    category: str | None = None
+    description: str = ""
+    inclusion: str = ""
+    exclusion: str = ""
+    examples: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.category}/{self.name}" if self.category else self.name
+
+    def guid(self, codebook: str) -> str:
+        return str(uuid.uuid5(CODE_NAMESPACE, f"{codebook}/{self.path}"))
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    description: str = ""
+    questions: tuple[str, ...] = ()
+
+    def guid(self, codebook: str) -> str:
+        return str(uuid.uuid5(CODE_NAMESPACE, f"{codebook}/{self.name}/"))
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    codes: tuple[Code, ...]
+    categories: tuple[Category, ...] = ()
+    title: str = ""
+    source: str = ""
+    description: str = ""
+    path: str = ""
+    sha256: str = ""
+
+    def category(self, name: str | None) -> Category | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A proposed code for a segment. Always ``status='proposed'`` until a person decides."""
+
+    segment_id: str
+    code: Code
+    score: float  # in [0, 1]
+    rank: int
+    evidence: str
+    flags: tuple[str, ...] = ()
+    agent: str = "precode"
+    status: str = "proposed"

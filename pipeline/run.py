@@ -1,0 +1,319 @@
+"""A batch run: config in, coded segments and a manifest out. The CLI is a thin layer over this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+
+from . import __version__
+from .codebook import codebook_to_dict, load_codebook
+from .config import Config, StudyConfig
+from .embed import EmbedStats, Embedder, ResolvedModel, embed_texts, resolve_model
+from .errors import ConfigError, InputError, PrecodeError
+from .export.table import suggestion_rows, write_csv, write_xlsx
+from .ingest import read_document, supported
+from .propose import PROPOSERS, category_questions, label_texts, make_proposer, select
+from .records import Codebook, Document, Segment, Suggestion
+from .segment import RoleMap, load_spacy, segment_document
+from .store import Store
+
+PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "spacy", "numpy", "pydantic", "typer",
+            "python-docx", "openpyxl"]
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.txt", "speakers.yaml"}
+
+
+@dataclass
+class BatchResult:
+    documents: list[Document] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per bad input file
+    warnings: list[str] = field(default_factory=list)
+    embed: EmbedStats = field(default_factory=EmbedStats)
+    manifest: dict = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)
+    codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
+
+    def proposals_per_code(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self.suggestions:
+            if "uncoded" not in s.flags:
+                counts[s.code.path] = counts.get(s.code.path, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+class Reporter:
+    """Progress callbacks; the CLI plugs rich progress bars in, tests and library use stay silent."""
+
+    def stage(self, name: str, total: int) -> Callable[[int], None]:
+        return lambda n: None
+
+    def done(self, name: str) -> None:
+        pass
+
+    def message(self, line: str) -> None:
+        pass
+
+
+def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Path], list[str]]:
+    """Files named by paths, folders (recursively: supported types only) and globs, sorted."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for pat in patterns:
+        p = Path(pat).expanduser()
+        full = p if p.is_absolute() else base / p
+        if any(ch in pat for ch in "*?["):
+            hits = sorted(Path(h) for h in glob.glob(str(full), recursive=True))
+            hits = [h for h in hits if h.is_file()]
+            if not hits:
+                problems.append(f"{source}: input pattern '{pat}' matches no file")
+            files.extend(hits)
+        elif full.is_dir():
+            for f in sorted(full.rglob("*")):
+                rel = f.relative_to(full)
+                if any(part.startswith((".", "_")) for part in rel.parts) or not f.is_file():
+                    continue
+                if f.name.lower() in SKIP_NAMES or not supported(f):
+                    continue
+                files.append(f)
+        else:
+            files.append(full)  # a missing or unsupported file is reported by the reader
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return unique, problems
+
+
+def load_roles(study: StudyConfig, cfg: Config) -> RoleMap:
+    table: dict[str, dict[str, str]] = {}
+    if study.roles_file:
+        path = cfg.resolve(study.roles_file)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise ConfigError(path, "roles file not found") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(path, f"roles file is not valid YAML: {err}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ConfigError(path, "roles file must map document names (or '*') to {speaker: role}")
+        table.update({str(k): {str(s): str(r) for s, r in v.items()} for k, v in data.items()})
+    for doc, mapping in (study.roles or {}).items():
+        table.setdefault(doc, {}).update(mapping)
+    return RoleMap(table)
+
+
+def _sha_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], ResolvedModel]:
+    """Everything that can fail before any file is read: codebooks, role maps, proposer, model."""
+    if cfg.propose.proposer not in PROPOSERS:
+        raise ConfigError("config", f"[propose -> proposer] unknown proposer '{cfg.propose.proposer}' "
+                                    f"(known: {', '.join(sorted(PROPOSERS))})")
+    codebooks = {s.name: load_codebook(cfg.resolve(s.codebook)) for s in cfg.studies}
+    roles = {s.name: load_roles(s, cfg) for s in cfg.studies}
+    model = resolve_model(cfg.embedding.model, cfg._base_dir)
+    return codebooks, roles, model
+
+
+def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = True,
+              cache_store: Path | None = None, out_csv: Path | None = None,
+              embedder: Embedder | None = None) -> BatchResult:
+    """Run ingest -> segment -> embed -> propose -> export for every study of ``cfg``.
+
+    Bad input files are reported in ``result.errors`` and skipped; config, codebook and model
+    problems raise before anything is read. With ``persist`` the project store keeps documents,
+    segments, codebooks, suggestions and the run; otherwise the store is only an embedding cache.
+    """
+    rep = reporter or Reporter()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    started = _now()
+    codebooks, roles, model = prepare(cfg)
+    res = BatchResult(codebooks=codebooks)
+    timings["prepare"] = time.perf_counter() - t0
+
+    # -- ingest and segment ----------------------------------------------------------------
+    t = time.perf_counter()
+    nlp = load_spacy(cfg.segment.spacy_model) if cfg.segment.unit == "sentence" else None
+    inputs: dict[str, list[Path]] = {}
+    for study in cfg.studies:
+        files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'")
+        res.errors.extend(problems)
+        inputs[study.name] = files
+    used_ids: set[str] = set()
+    tick = rep.stage("reading", sum(len(v) for v in inputs.values()))
+    for study in cfg.studies:
+        known = roles[study.name].speakers()
+        for path in inputs[study.name]:
+            doc_id = path.name if path.name not in used_ids else f"{path.parent.name}/{path.name}"
+            try:
+                doc = read_document(path, doc_id, known, cfg.limits.max_file_mb)
+            except InputError as err:
+                res.errors.append(str(err))
+                rep.message(f"skipped {err}")
+                tick(1)
+                continue
+            used_ids.add(doc.id)
+            res.warnings.extend(f"{path}: {w}" for w in doc.warnings)
+            segs = segment_document(
+                doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
+                nlp=nlp, study=study.name, min_chars=cfg.segment.min_chars,
+            )
+            if len(res.segments) + len(segs) > cfg.limits.max_segments:
+                res.errors.append(f"{path}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
+                tick(1)
+                continue
+            doc.metadata["study"] = study.name
+            res.documents.append(doc)
+            res.segments.extend(segs)
+            tick(1)
+    rep.done("reading")
+    seen: set[str] = set()
+    for s in res.segments:
+        if s.id in seen:
+            raise ConfigError("inputs", f"segment id '{s.id}' occurs twice (two tables share an id?); make ids unique")
+        seen.add(s.id)
+    timings["ingest_segment"] = time.perf_counter() - t
+
+    # -- embed -----------------------------------------------------------------------------
+    t = time.perf_counter()
+    store_path = cfg.store_path if persist else cache_store
+    store = Store(store_path).open() if (store_path and (persist or cfg.embedding.cache)) else None
+    try:
+        embedder = embedder or Embedder(model, cfg.embedding.batch_size, cfg.embedding.device)
+        coded = [s for s in res.segments if s.coded]
+        need_prev = cfg.propose.context_weight > 0
+        texts = [s.text for s in coded]
+        texts += [s.question for s in coded if s.question and cfg.propose.use_question]
+        texts += [s.previous for s in coded if s.previous and need_prev]
+        labels = {name: label_texts(cb) for name, cb in codebooks.items()}
+        questions = {name: category_questions(cb) for name, cb in codebooks.items()}
+        for name in codebooks:
+            texts += [lt.text for lt in labels[name]] + [q for _, q in questions[name]]
+        tick = rep.stage("embedding", len(set(texts)))
+        vectors = embed_texts(texts, embedder, store if cfg.embedding.cache else None, progress=tick, stats=res.embed)
+        rep.done("embedding")
+        lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
+        timings["embed"] = time.perf_counter() - t
+
+        # -- propose ---------------------------------------------------------------------------
+        t = time.perf_counter()
+        dim = vectors.shape[1] if vectors.size else 0
+        for study in cfg.studies:
+            cb = codebooks[study.name]
+            segs = [s for s in coded if s.study == study.name]
+            if not segs:
+                continue
+            p = cfg.propose
+            proposer = make_proposer(p.proposer, center=p.sim_center, scale=p.sim_scale,
+                                     question_weight=p.question_weight, use_question=p.use_question,
+                                     context_weight=p.context_weight)
+            lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
+            qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
+            proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
+            seg_v = np.stack([lookup[s.text] for s in segs])
+            zeros = np.zeros(dim, dtype=np.float32)
+            has_q = np.array([bool(s.question) and p.use_question for s in segs])
+            q_v = np.stack([lookup[s.question] if h else zeros for s, h in zip(segs, has_q)])
+            prev_v = np.stack([lookup[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segs)]) if need_prev else None
+            scores, evidence, cat, _ = proposer.score(seg_v, q_v, has_q, prev_v)
+            res.suggestions.extend(select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold,
+                                          p.confident, p.ambiguity_margin))
+        timings["propose"] = time.perf_counter() - t
+
+        # -- persist and export ------------------------------------------------------------------
+        t = time.perf_counter()
+        rows = suggestion_rows(res.segments, res.suggestions, {s: cb.name for s, cb in codebooks.items()})
+        out_dir = cfg.output_dir
+        if out_csv is not None:
+            res.outputs["csv"] = write_csv(rows, out_csv)
+            if out_csv.suffix.lower() == ".xlsx":
+                res.outputs["xlsx"] = write_xlsx(rows, out_csv)
+        else:
+            if "csv" in cfg.export.formats:
+                res.outputs["csv"] = write_csv(rows, out_dir / "coded_segments.csv")
+            if "xlsx" in cfg.export.formats:
+                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx")
+        timings["export"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t0
+        res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
+        if persist and store is not None:
+            run_id = store.start_run(started, res.manifest["config_hash"])
+            for name, cb in codebooks.items():
+                store.save_study(name, next(s.metadata for s in cfg.studies if s.name == name))
+                store.save_codebook(cb, codebook_to_dict(cb))
+            by_doc: dict[str, list[Segment]] = {}
+            for s in res.segments:
+                by_doc.setdefault(s.document_id, []).append(s)
+            for doc in res.documents:
+                store.save_document(doc, doc.metadata["study"], by_doc.get(doc.id, []))
+            study_of = {s.id: s.study for s in res.segments}
+            for name, cb in codebooks.items():
+                store.save_suggestions(run_id, cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
+            res.manifest["run_id"] = run_id
+            store.finish_run(run_id, _now(), res.manifest)
+        manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        res.outputs["manifest"] = manifest_path
+    finally:
+        if store is not None:
+            store.close()
+    return res
+
+
+def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: dict[str, list[Path]],
+                   started: str, timings: dict[str, float]) -> dict:
+    read_ok = {d.path for d in res.documents}
+    return {
+        "precode_version": __version__,
+        "started": started,
+        "config_hash": cfg.canonical_hash(),
+        "config": cfg.model_dump(mode="json"),
+        "inputs": [
+            {"study": study, "path": str(p), "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok}
+            for study, files in inputs.items() for p in files
+        ],
+        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
+        "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
+                            "fingerprint": model.fingerprint, "model_id": model.model_id},
+        "packages": package_versions(),
+        "counts": {
+            "documents": len(res.documents),
+            "segments": len(res.segments),
+            "coded_segments": sum(s.coded for s in res.segments),
+            "proposals": len(res.suggestions),
+            "uncoded_segments": sum(1 for s in res.suggestions if "uncoded" in s.flags),
+            "texts_embedded": res.embed.computed,
+            "texts_cached": res.embed.cached,
+        },
+        "errors": res.errors,
+        "warnings": res.warnings,
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }

@@ -1,0 +1,301 @@
+"""The SQLite project store: schema, named migrations, transactions.
+
+WAL mode and foreign keys on; every write of a run happens in transactions so a killed process
+leaves the store as it was before the interrupted transaction. ``decisions`` is append-only:
+triggers refuse UPDATE and DELETE, so a human decision can never be rewritten or lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .errors import PrecodeError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE studies (
+            name TEXT PRIMARY KEY,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,
+            study TEXT REFERENCES studies(name),
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            format TEXT NOT NULL,
+            text TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE segments (
+            id TEXT PRIMARY KEY,
+            document_id TEXT NOT NULL REFERENCES documents(id),
+            unit TEXT NOT NULL,
+            turn_index INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            speaker TEXT,
+            role TEXT,
+            coded INTEGER NOT NULL,
+            start_time REAL,
+            end_time REAL,
+            question TEXT,
+            question_id TEXT,
+            text TEXT NOT NULL,
+            text_sha TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX segments_document ON segments(document_id);
+        CREATE TABLE embeddings (
+            model_id TEXT NOT NULL,
+            text_sha TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model_id, text_sha)
+        ) WITHOUT ROWID;
+        CREATE TABLE codebooks (
+            name TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            path TEXT NOT NULL,
+            content TEXT NOT NULL
+        );
+        CREATE TABLE codes (
+            guid TEXT PRIMARY KEY,
+            codebook TEXT NOT NULL REFERENCES codebooks(name),
+            category TEXT,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            inclusion TEXT NOT NULL DEFAULT '',
+            exclusion TEXT NOT NULL DEFAULT '',
+            examples TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE coders (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'human'  -- human | machine
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started TEXT NOT NULL,
+            finished TEXT,
+            config_hash TEXT NOT NULL,
+            manifest TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE suggestions (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            segment_id TEXT NOT NULL REFERENCES segments(id),
+            code_guid TEXT NOT NULL REFERENCES codes(guid),
+            rank INTEGER NOT NULL,
+            score REAL NOT NULL,
+            evidence TEXT NOT NULL,
+            flags TEXT NOT NULL DEFAULT '',
+            agent TEXT NOT NULL DEFAULT 'precode',
+            PRIMARY KEY (run_id, segment_id, code_guid)
+        );
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            segment_id TEXT NOT NULL,
+            text_sha TEXT NOT NULL,   -- the text decided on: a changed segment text orphans it
+            code_guid TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('accept', 'reject', 'recode', 'add', 'undo')),
+            coder TEXT NOT NULL REFERENCES coders(name),
+            time TEXT NOT NULL,
+            memo TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        """,
+    ),
+]
+
+
+class StoreError(PrecodeError):
+    pass
+
+
+class Store:
+    """One SQLite file per project (or one shared embedding cache for one-shot runs)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def open(self) -> "Store":
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path}: not a usable precode store ({err})") from None
+        return self
+
+    def close(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.conn = None
+
+    def __enter__(self) -> "Store":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction() as c:
+                for stmt in _statements(sql):
+                    c.execute(stmt)
+                c.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (name,))
+
+    # -- embeddings -------------------------------------------------------------------------
+    def get_vectors(self, model_id: str, shas: Iterable[str]) -> dict[str, np.ndarray]:
+        shas = list(shas)
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(shas), 500):
+            chunk = shas[i : i + 500]
+            q = f"SELECT text_sha, dim, vector FROM embeddings WHERE model_id=? AND text_sha IN ({','.join('?' * len(chunk))})"
+            for sha, dim, blob in self.conn.execute(q, (model_id, *chunk)):
+                out[sha] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        return out
+
+    def put_vectors(self, model_id: str, items: dict[str, np.ndarray]) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
+                ((model_id, sha, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items.items()),
+            )
+
+    # -- documents, segments, codebooks ----------------------------------------------------
+    def save_study(self, name: str, metadata: dict) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO studies VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET metadata=excluded.metadata",
+                (name, json.dumps(metadata, sort_keys=True)),
+            )
+
+    def save_document(self, doc, study: str, segments) -> None:
+        """Insert or refresh a document and its segments in one transaction.
+
+        Segments no longer produced are removed only if no decision refers to them; decisions
+        themselves are never touched (a changed text shows as an orphaned decision).
+        """
+        with self.transaction() as c:
+            c.execute(
+                """INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET study=excluded.study, path=excluded.path,
+                   sha256=excluded.sha256, format=excluded.format, text=excluded.text,
+                   metadata=excluded.metadata""",
+                (doc.id, study, doc.path, doc.sha256, doc.format, doc.text, json.dumps(doc.metadata, sort_keys=True, default=str)),
+            )
+            ids = [s.id for s in segments]
+            c.execute(
+                f"""DELETE FROM suggestions WHERE segment_id IN (SELECT id FROM segments WHERE document_id=?
+                    AND id NOT IN ({','.join('?' * len(ids))}))""",
+                (doc.id, *ids),
+            )
+            c.execute(
+                f"""DELETE FROM segments WHERE document_id=? AND id NOT IN ({','.join('?' * len(ids))})
+                    AND id NOT IN (SELECT segment_id FROM decisions)""",
+                (doc.id, *ids),
+            )
+            c.executemany(
+                """INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET document_id=excluded.document_id, unit=excluded.unit,
+                   turn_index=excluded.turn_index, start=excluded.start, "end"=excluded."end",
+                   speaker=excluded.speaker, role=excluded.role, coded=excluded.coded,
+                   start_time=excluded.start_time, end_time=excluded.end_time, question=excluded.question,
+                   question_id=excluded.question_id, text=excluded.text, text_sha=excluded.text_sha,
+                   metadata=excluded.metadata""",
+                [
+                    (s.id, s.document_id, s.unit, s.turn_index, s.start, s.end, s.speaker, s.role, int(s.coded),
+                     s.start_time, s.end_time, s.question, s.question_id, s.text, s.text_sha,
+                     json.dumps(s.metadata, sort_keys=True, default=str))
+                    for s in segments
+                ],
+            )
+
+    def save_codebook(self, cb, content: dict) -> None:
+        with self.transaction() as c:
+            c.execute(
+                """INSERT INTO codebooks VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET
+                   sha256=excluded.sha256, path=excluded.path, content=excluded.content""",
+                (cb.name, cb.sha256, cb.path, json.dumps(content, sort_keys=True)),
+            )
+            c.executemany(
+                """INSERT INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(guid) DO UPDATE SET
+                   description=excluded.description, inclusion=excluded.inclusion,
+                   exclusion=excluded.exclusion, examples=excluded.examples""",
+                [
+                    (code.guid(cb.name), cb.name, code.category, code.name, code.description, code.inclusion,
+                     code.exclusion, json.dumps(list(code.examples)))
+                    for code in cb.codes
+                ],
+            )
+
+    # -- runs and suggestions ----------------------------------------------------------------
+    def start_run(self, started: str, config_hash: str) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, config_hash))
+            return int(cur.lastrowid)
+
+    def save_suggestions(self, run_id: int, codebook: str, suggestions) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO coders VALUES ('precode', 'machine')")
+            c.executemany(
+                "INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, s.segment_id, s.code.guid(codebook), s.rank, s.score, s.evidence, ",".join(s.flags), s.agent)
+                    for s in suggestions
+                ],
+            )
+
+    def finish_run(self, run_id: int, finished: str, manifest: dict) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE runs SET finished=?, manifest=? WHERE id=?",
+                (finished, json.dumps(manifest, sort_keys=True, default=str), run_id),
+            )
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN ... END;) whole."""
+    out, buf = [], []
+    for line in sql.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER") or joined.upper().endswith("END;")):
+            out.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
