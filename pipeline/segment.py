@@ -71,8 +71,10 @@ def _sentences(nlp, turns: list[Turn]) -> list[list[tuple[int, int]]]:
     for turn, doc in zip(turns, nlp.pipe([t.text for t in turns], batch_size=64)):
         spans = []
         for sent in doc.sents:
-            s, e = turn.start + sent.start_char, turn.start + sent.end_char
-            if sent.text.strip():
+            raw = sent.text
+            if raw.strip():
+                s = turn.start + sent.start_char + (len(raw) - len(raw.lstrip()))
+                e = turn.start + sent.end_char - (len(raw) - len(raw.rstrip()))
                 spans.append((s, e))
         out.append(spans)
     return out

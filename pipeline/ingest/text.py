@@ -113,7 +113,7 @@ def parse_transcript(
     lines = _scan(text)
     counts = Counter(ln.speaker for ln in lines if ln.speaker)
     for ln in lines:
-        if ln.speaker and not _plausible(ln.speaker, counts, known):
+        if ln.speaker and not ln.ts and not _plausible(ln.speaker, counts, known):
             ln.speaker = ln.ts = ln.content_start = None
     metadata: dict[str, str] = {}
     if not any(ln.speaker for ln in lines):

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from pipeline.store import Store
+
+
+def test_store_vectors_roundtrip_and_migrations_idempotent(tmp_path):
+    path = tmp_path / "p.sqlite"
+    with Store(path) as st:
+        st.put_vectors("m@1", {"a": np.arange(4, dtype=np.float32)})
+    with Store(path) as st:  # reopening applies no migration twice
+        got = st.get_vectors("m@1", ["a", "b"])
+        assert list(got) == ["a"] and got["a"].tolist() == [0, 1, 2, 3]
+        assert st.count("migrations") == 1
+        assert st.get_vectors("m@2", ["a"]) == {}
+
+
+def test_store_decisions_are_append_only(tmp_path):
+    with Store(tmp_path / "p.sqlite") as st:
+        st.conn.execute("INSERT INTO coders VALUES ('ann', 'human')")
+        st.conn.execute("INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time) "
+                        "VALUES ('s1', 'x', 'g', 'accept', 'ann', '2026-01-01')")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            st.conn.execute("UPDATE decisions SET verdict='reject'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            st.conn.execute("DELETE FROM decisions")
+        assert st.count("decisions") == 1
+
+
+def test_store_rejects_a_file_that_is_not_sqlite(tmp_path):
+    p = tmp_path / "p.sqlite"
+    p.write_text("not a database at all, just text " * 100)
+    from pipeline.store import StoreError
+
+    with pytest.raises(StoreError, match="not a usable precode store"):
+        Store(p).open()
