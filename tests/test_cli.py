@@ -125,3 +125,15 @@ def test_cli_codebook_show_roundtrips_through_csv(tmp_path):
 def test_cli_entry_point_prints_help():
     r = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "code" in r.stdout and "run" in r.stdout
+
+
+def test_cli_code_sentence_unit_and_code_speakers(tmp_path, interview):
+    out = tmp_path / "s.csv"
+    r = runner.invoke(app, ["code", str(interview), "--codebook", str(CODEBOOKS / "almeida2020.yaml"), "--out", str(out),
+                            "--unit", "sentence", "--top-k", "1", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    ids = [row["segment_id"] for row in _rows(out)]
+    assert ids == ["int.txt#t2.s1", "int.txt#t2.s2", "int.txt#t4"]
+    r = runner.invoke(app, ["code", str(interview), "--codebook", str(CODEBOOKS / "almeida2020.yaml"), "--out", str(out),
+                            "--code-speakers", "Interviewer", "--top-k", "1", "--no-cache"])
+    assert [row["speaker"] for row in _rows(out)] == ["Interviewer", "Interviewer"]
