@@ -132,3 +132,27 @@ class Suggestion:
     flags: tuple[str, ...] = ()
     agent: str = "precode"
     status: str = "proposed"
+
+
+VERDICTS = ("accept", "reject", "recode", "add", "undo")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One human decision, stored append-only. The current state is derived by replaying them.
+
+    ``accept``/``reject``: the coder confirms or refuses ``code_guid`` on the segment.
+    ``add``: the coder applies a code nobody proposed. ``recode``: the coder replaces the proposed
+    code ``replaces`` by ``code_guid``. ``undo``: cancels decision ``undoes``.
+    """
+
+    segment_id: str
+    text_sha: str
+    code_guid: str
+    verdict: str
+    coder: str
+    time: str
+    memo: str = ""
+    replaces: str | None = None
+    undoes: int | None = None
+    id: int | None = None

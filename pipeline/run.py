@@ -249,7 +249,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
 
         # -- persist and export ------------------------------------------------------------------
         t = time.perf_counter()
-        rows = suggestion_rows(res.segments, res.suggestions, {s: cb.name for s, cb in codebooks.items()})
+        states = None
+        if persist and store is not None:
+            from .decisions import current_state, load
+
+            states = current_state(load(store))
+        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states)
         out_dir = cfg.output_dir
         if out_csv is not None:
             res.outputs["csv"] = write_csv(rows, out_csv)

@@ -114,6 +114,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
         """,
     ),
+    (
+        "0002_decision_links",
+        """
+        ALTER TABLE decisions ADD COLUMN replaces TEXT;
+        ALTER TABLE decisions ADD COLUMN undoes INTEGER REFERENCES decisions(id);
+        CREATE INDEX decisions_segment ON decisions(segment_id);
+        """,
+    ),
 ]
 
 

@@ -12,12 +12,12 @@ import io
 from pathlib import Path
 from typing import Iterable
 
-from ..records import Segment, Suggestion
+from ..records import Codebook, Segment, Suggestion
 
 COLUMNS = [
     "segment_id", "study", "document", "speaker", "role", "start", "end", "start_time", "end_time",
     "question", "text", "codebook", "category", "code", "code_guid", "score", "rank", "flags", "evidence",
-    "status", "coder",
+    "status", "coder", "memo",
 ]
 
 
@@ -26,45 +26,61 @@ def _num(x: float | None, places: int = 3) -> str:
 
 
 def suggestion_rows(
-    segments: Iterable[Segment], suggestions: Iterable[Suggestion], codebooks: dict[str, str]
+    segments: Iterable[Segment],
+    suggestions: Iterable[Suggestion],
+    codebooks: dict[str, Codebook],
+    states: dict | None = None,
 ) -> list[dict[str, str]]:
-    """Join suggestions to their segments. ``codebooks`` maps study name -> codebook name."""
+    """Join proposals and human decisions to their segments.
+
+    ``codebooks`` maps study name -> codebook; ``states`` is
+    :func:`pipeline.decisions.current_state` output. A proposal nobody decided on is one row
+    (``status=proposed``, ``coder=precode``); a decided one gives a row per coder with their status
+    (accepted / rejected); codes a coder added (or recoded to) are rows with ``status=added``.
+    """
     by_segment: dict[str, list[Suggestion]] = {}
     for s in suggestions:
         by_segment.setdefault(s.segment_id, []).append(s)
+    decided: dict[str, dict[str, list]] = {}
+    for (seg_id, guid, _coder), st in sorted((states or {}).items()):
+        decided.setdefault(seg_id, {}).setdefault(guid, []).append(st)
     rows = []
     for seg in segments:
+        cb = codebooks.get(seg.study or "")
+        cb_name = cb.name if cb else ""
+        by_guid = {c.guid(cb_name): c for c in cb.codes} if cb else {}
+        seg_states = decided.get(seg.id, {})
+        base = {
+            "segment_id": seg.id, "study": seg.study or "", "document": seg.document_id,
+            "speaker": seg.speaker or "", "role": seg.role or "", "start": str(seg.start), "end": str(seg.end),
+            "start_time": _num(seg.start_time), "end_time": _num(seg.end_time),
+            "question": " ".join((seg.question or "").split()), "text": seg.text, "codebook": cb_name,
+        }
+        shown: set[str] = set()
         for s in sorted(by_segment.get(seg.id, []), key=lambda s: s.rank):
-            cb = codebooks.get(seg.study or "", "")
-            rows.append({
-                "segment_id": seg.id,
-                "study": seg.study or "",
-                "document": seg.document_id,
-                "speaker": seg.speaker or "",
-                "role": seg.role or "",
-                "start": str(seg.start),
-                "end": str(seg.end),
-                "start_time": _num(seg.start_time),
-                "end_time": _num(seg.end_time),
-                "question": " ".join((seg.question or "").split()),
-                "text": seg.text,
-                "codebook": cb,
-                "category": s.code.category or "",
-                "code": s.code.name,
-                "code_guid": s.code.guid(cb),
-                "score": f"{s.score:.4f}",
-                "rank": str(s.rank),
-                "flags": ";".join(s.flags),
-                "evidence": s.evidence,
-                "status": s.status,
-                "coder": s.agent if s.status == "proposed" else "",
-            })
+            guid = s.code.guid(cb_name)
+            shown.add(guid)
+            proposal = {**base, "category": s.code.category or "", "code": s.code.name, "code_guid": guid,
+                        "score": f"{s.score:.4f}", "rank": str(s.rank), "flags": ";".join(s.flags),
+                        "evidence": s.evidence}
+            if guid not in seg_states:
+                rows.append({**proposal, "status": s.status, "coder": s.agent})
+            for st in seg_states.get(guid, []):
+                rows.append({**proposal, "status": st.status, "coder": st.coder, "memo": st.memo})
+        for guid, sts in seg_states.items():
+            if guid in shown or guid not in by_guid:
+                continue
+            code = by_guid[guid]
+            for st in sts:
+                rows.append({**base, "category": code.category or "", "code": code.name, "code_guid": guid,
+                             "score": "", "rank": "", "flags": "", "evidence": "", "status": st.status,
+                             "coder": st.coder, "memo": st.memo})
     return rows
 
 
 def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore", restval="")
     w.writeheader()
     w.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +107,8 @@ def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
     floats = {"score", "start_time", "end_time"}
     for r in rows:
         ws.append([
-            int(r[c]) if c in numeric and r[c] else float(r[c]) if c in floats and r[c] else r[c]
-            for c in COLUMNS
+            int(v) if c in numeric and v else float(v) if c in floats and v else v
+            for c, v in ((c, r.get(c, "")) for c in COLUMNS)
         ])
     ws.freeze_panes = "A2"
     widths = {"text": 80, "question": 40, "evidence": 50, "code": 28, "category": 22, "segment_id": 26}
