@@ -1,0 +1,237 @@
+"""A review session over a project store: what to show, in which order, and recording decisions.
+
+Both front ends (terminal and web page) are thin layers over :class:`ReviewSession`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import decisions as dec
+from ..store import Store, StoreError
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    guid: str
+    codebook: str
+    category: str | None
+    name: str
+    description: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.category}/{self.name}" if self.category else self.name
+
+
+@dataclass
+class Proposal:
+    code: CodeInfo
+    score: float | None  # None for a code the coder added
+    rank: int | None
+    flags: list[str]
+    evidence: str
+    status: str  # proposed | accepted | rejected | added (for this coder)
+
+
+@dataclass
+class ReviewItem:
+    segment_id: str
+    document_id: str
+    study: str | None
+    speaker: str | None
+    role: str | None
+    text: str
+    start: int
+    end: int
+    start_time: float | None
+    question: str | None
+    previous: str | None  # previous turn's text (any speaker)
+    next: str | None
+    proposals: list[Proposal] = field(default_factory=list)
+
+    @property
+    def reviewed(self) -> bool:
+        return any(p.status != "proposed" for p in self.proposals)
+
+    @property
+    def margin(self) -> float:
+        """Gap between the two best proposal scores: small = uncertain = teaches most."""
+        s = sorted((p.score for p in self.proposals if p.score is not None), reverse=True)
+        if not s:
+            return 1.0
+        return s[0] - (s[1] if len(s) > 1 else 0.0)
+
+
+@dataclass(frozen=True)
+class Filters:
+    code: str | None = None  # substring of a proposed code's path
+    document: str | None = None
+    role: str | None = None
+    flag: str | None = None
+    status: str | None = None  # proposed | accepted | rejected | added | reviewed | unreviewed
+
+    def keep(self, item: ReviewItem) -> bool:
+        if self.document and self.document.casefold() not in item.document_id.casefold():
+            return False
+        if self.role and (item.role or "").casefold() != self.role.casefold():
+            return False
+        if self.code and not any(self.code.casefold() in p.code.path.casefold() for p in item.proposals):
+            return False
+        if self.flag and not any(self.flag in p.flags for p in item.proposals):
+            return False
+        if self.status == "reviewed":
+            return item.reviewed
+        if self.status == "unreviewed":
+            return not item.reviewed
+        if self.status and not any(p.status == self.status for p in item.proposals):
+            return False
+        return True
+
+
+class ReviewSession:
+    """Items of the latest run of a project, the coder's decisions applied, and actions on them."""
+
+    def __init__(self, store_path: str | Path, coder: str, filters: Filters | None = None, order: str = "document"):
+        if not coder.strip():
+            raise StoreError("a coder name is needed (--coder NAME)")
+        if order not in ("document", "uncertainty"):
+            raise StoreError(f"unknown order '{order}' (document or uncertainty)")
+        self.store_path = Path(store_path)
+        if not self.store_path.exists():
+            raise StoreError(f"{self.store_path}: no project store here (run `precode run CONFIG` first)")
+        self.coder = coder
+        self.filters = filters or Filters()
+        self.order = order
+        self.store = Store(self.store_path).open()
+        self.codes = self._codes()
+        self.reload()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _codes(self) -> dict[str, CodeInfo]:
+        rows = self.store.conn.execute("SELECT guid, codebook, category, name, description FROM codes ORDER BY rowid")
+        return {r[0]: CodeInfo(*r) for r in rows}
+
+    def codes_for(self, study: str | None) -> list[CodeInfo]:
+        """The codes of the codebook used for ``study`` (all codes if unknown)."""
+        row = self.store.conn.execute(
+            "SELECT content FROM codebooks WHERE name IN (SELECT DISTINCT c.codebook FROM suggestions s "
+            "JOIN codes c ON c.guid=s.code_guid JOIN segments g ON g.id=s.segment_id "
+            "JOIN documents d ON d.id=g.document_id WHERE d.study=? LIMIT 1)", (study,)).fetchone()
+        if row is None:
+            return list(self.codes.values())
+        name = json.loads(row[0])["name"]
+        return [c for c in self.codes.values() if c.codebook == name]
+
+    def reload(self) -> None:
+        conn = self.store.conn
+        run = conn.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
+        segs = conn.execute(
+            """SELECT s.id, s.document_id, d.study, s.speaker, s.role, s.text, s.start, s."end", s.start_time,
+                      s.question, s.turn_index, s.coded
+               FROM segments s JOIN documents d ON d.id = s.document_id
+               ORDER BY d.rowid, s.turn_index, s.start"""
+        ).fetchall()
+        turn_text: dict[tuple[str, int], str] = {}
+        for r in segs:
+            turn_text.setdefault((r[1], r[10]), "")
+            turn_text[(r[1], r[10])] += (" " if turn_text[(r[1], r[10])] else "") + r[5]
+        props: dict[str, list[Proposal]] = {}
+        if run is not None:
+            for seg_id, guid, rank, score, evidence, flags in conn.execute(
+                "SELECT segment_id, code_guid, rank, score, evidence, flags FROM suggestions WHERE run_id=? "
+                "ORDER BY segment_id, rank", (run,)
+            ):
+                if guid in self.codes:
+                    props.setdefault(seg_id, []).append(
+                        Proposal(self.codes[guid], score, rank, [f for f in flags.split(",") if f], evidence, "proposed"))
+        state = dec.current_state(dec.load(self.store, self.coder))
+        by_seg: dict[str, dict[str, str]] = {}
+        for (seg_id, guid, _), st in state.items():
+            by_seg.setdefault(seg_id, {})[guid] = st.status
+        items = []
+        for r in segs:
+            if not r[11]:
+                continue
+            seg_id = r[0]
+            plist = props.get(seg_id, [])
+            decided = by_seg.get(seg_id, {})
+            for p in plist:
+                p.status = decided.get(p.code.guid, "proposed")
+            shown = {p.code.guid for p in plist}
+            for guid, status in decided.items():
+                if guid not in shown and guid in self.codes:
+                    plist.append(Proposal(self.codes[guid], None, None, [], "", status))
+            items.append(ReviewItem(
+                seg_id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                turn_text.get((r[1], r[10] - 1)), turn_text.get((r[1], r[10] + 1)), plist))
+        items = [i for i in items if self.filters.keep(i)]
+        if self.order == "uncertainty":
+            items.sort(key=lambda i: (i.reviewed, i.margin))  # stable: document order breaks ties
+        self.items = items
+
+    # -- actions -------------------------------------------------------------------------------
+    def _record(self, item: ReviewItem, guid: str, verdict: str, memo: str = "", replaces: str | None = None):
+        d = dec.record(self.store, item.segment_id, guid, verdict, self.coder, memo=memo, replaces=replaces)
+        self._refresh(item)
+        return d
+
+    def accept(self, item: ReviewItem, guid: str, memo: str = ""):
+        return self._record(item, guid, "accept", memo)
+
+    def reject(self, item: ReviewItem, guid: str, memo: str = ""):
+        return self._record(item, guid, "reject", memo)
+
+    def recode(self, item: ReviewItem, old_guid: str, new_guid: str, memo: str = ""):
+        return self._record(item, new_guid, "recode", memo, replaces=old_guid)
+
+    def add(self, item: ReviewItem, guid: str, memo: str = ""):
+        return self._record(item, guid, "add", memo)
+
+    def undo(self):
+        """Cancel the coder's latest decision (a new 'undo' row). Returns it, or None."""
+        last = dec.last_undoable(self.store, self.coder)
+        if last is None:
+            return None
+        d = dec.record(self.store, last.segment_id, last.code_guid, "undo", self.coder, undoes=last.id)
+        item = next((i for i in self.items if i.segment_id == last.segment_id), None)
+        if item is not None:
+            self._refresh(item)
+        return d
+
+    def _refresh(self, item: ReviewItem) -> None:
+        state = dec.current_state(dec.load(self.store, self.coder))
+        decided = {guid: st.status for (seg, guid, _), st in state.items() if seg == item.segment_id}
+        item.proposals = [p for p in item.proposals if p.score is not None]
+        for p in item.proposals:
+            p.status = decided.get(p.code.guid, "proposed")
+        shown = {p.code.guid for p in item.proposals}
+        for guid, status in decided.items():
+            if guid not in shown and guid in self.codes:
+                item.proposals.append(Proposal(self.codes[guid], None, None, [], "", status))
+
+    # -- helpers for the screens ----------------------------------------------------------------
+    def search_codes(self, query: str, study: str | None = None) -> list[CodeInfo]:
+        q = query.casefold().strip()
+        pool = self.codes_for(study)
+        return [c for c in pool if not q or q in c.path.casefold() or q in c.description.casefold()]
+
+    def progress(self) -> dict:
+        """Reviewed / left overall and per proposed code (top-ranked proposal)."""
+        per_code: dict[str, list[int]] = {}
+        for i in self.items:
+            top = next((p for p in i.proposals if p.rank == 1), None)
+            key = top.code.path if top else "(none)"
+            per_code.setdefault(key, [0, 0])[0 if i.reviewed else 1] += 1
+        reviewed = sum(i.reviewed for i in self.items)
+        return {"reviewed": reviewed, "left": len(self.items) - reviewed,
+                "per_code": {k: {"reviewed": v[0], "left": v[1]} for k, v in sorted(per_code.items())}}
+
+    def document_text(self, document_id: str) -> str:
+        row = self.store.conn.execute("SELECT text FROM documents WHERE id=?", (document_id,)).fetchone()
+        return row[0] if row else ""
