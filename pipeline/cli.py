@@ -223,6 +223,12 @@ def version() -> None:
     out.print(f"precode {__version__}")
 
 
+
+
+# Commands that live in their own modules register themselves on `app` when imported.
+from .commands import export as _export_commands  # noqa: E402,F401
+
+
 def main() -> None:  # pragma: no cover
     app()
 

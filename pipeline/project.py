@@ -1,0 +1,98 @@
+"""A project as stored: find its store, and load documents, segments, codebooks and proposals back.
+
+``PROJECT`` on the command line may be a batch config (``.yaml``), a project folder (holding
+``project.sqlite``) or the store file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .codebook import CodebookModel, _build
+from .errors import PrecodeError
+from .records import Codebook, Document, Segment, Suggestion
+from .store import Store
+
+
+def find_store(project: str | Path) -> Path:
+    p = Path(project)
+    if p.suffix.lower() in (".yaml", ".yml"):
+        from .config import load_config
+
+        return load_config(p).store_path
+    if p.is_dir():
+        cand = p / "project.sqlite"
+        if cand.exists():
+            return cand
+        raise PrecodeError(f"{p}: no project.sqlite in this folder (run `precode run CONFIG` first)")
+    if p.exists():
+        return p
+    raise PrecodeError(f"{p}: no such project (give a config .yaml, a project folder or a project.sqlite)")
+
+
+@dataclass
+class ProjectData:
+    documents: list[Document] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
+    suggestions: list[Suggestion] = field(default_factory=list)  # of the latest run
+    states: dict = field(default_factory=dict)  # decisions.current_state of all coders
+    run_id: int | None = None
+
+
+def load_codebooks(store: Store) -> dict[str, Codebook]:
+    """Codebooks by name, rebuilt from the stored content (the same validation as on load)."""
+    out = {}
+    for name, sha, path, content in store.conn.execute("SELECT name, sha256, path, content FROM codebooks"):
+        out[name] = _build(CodebookModel.model_validate(json.loads(content)), Path(path), sha)
+    return out
+
+
+def load_project(store_path: str | Path) -> ProjectData:
+    from .decisions import current_state, load
+
+    data = ProjectData()
+    with Store(store_path) as st:
+        c = st.conn
+        books = load_codebooks(st)
+        for doc_id, study, path, sha, fmt, text, meta in c.execute(
+            "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid"
+        ):
+            md = json.loads(meta)
+            md["study"] = study
+            data.documents.append(Document(doc_id, path, fmt, sha, text, [], md))
+        study_of = {d.id: d.metadata["study"] for d in data.documents}
+        for r in c.execute(
+            """SELECT s.id, s.document_id, s.unit, s.turn_index, s.start, s."end", s.text, s.speaker, s.role, s.coded,
+                      s.start_time, s.end_time, s.question, s.question_id, s.metadata
+               FROM segments s JOIN documents d ON d.id = s.document_id ORDER BY d.rowid, s.turn_index, s.start"""
+        ):
+            data.segments.append(Segment(
+                id=r[0], document_id=r[1], unit=r[2], turn_index=r[3], start=r[4], end=r[5], text=r[6], speaker=r[7],
+                role=r[8], coded=bool(r[9]), start_time=r[10], end_time=r[11], question=r[12], question_id=r[13],
+                study=study_of.get(r[1]), metadata=json.loads(r[14])))
+        data.run_id = c.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
+        code_of = {}
+        book_of_segment: dict[str, Codebook] = {}
+        for book in books.values():
+            for code in book.codes:
+                code_of[code.guid(book.name)] = (book, code)
+        for seg_id, guid, rank, score, evidence, flags, agent in c.execute(
+            "SELECT segment_id, code_guid, rank, score, evidence, flags, agent FROM suggestions WHERE run_id=? "
+            "ORDER BY segment_id, rank", (data.run_id,)
+        ):
+            if guid in code_of:
+                book_of_segment[seg_id] = code_of[guid][0]
+                data.suggestions.append(Suggestion(seg_id, code_of[guid][1], score, rank, evidence,
+                                                   tuple(f for f in flags.split(",") if f), agent))
+        # which codebook each study used: from its suggestions, else the only codebook
+        for seg in data.segments:
+            if seg.study not in data.codebooks and seg.id in book_of_segment:
+                data.codebooks[seg.study] = book_of_segment[seg.id]
+        if len(books) == 1:
+            for seg in data.segments:
+                data.codebooks.setdefault(seg.study, next(iter(books.values())))
+        data.states = current_state(load(st))
+    return data
