@@ -172,9 +172,11 @@ def load_codebook(path: str | Path) -> Codebook:
         elif ext == ".xlsx":
             model = _from_rows(rows_from_xlsx(data, path), path)
         elif ext == ".qdc":
-            raise CodebookError(path, "REFI-QDA .qdc codebooks are not supported yet; use YAML, CSV or XLSX")
+            from .refi import read_qdc
+
+            return read_qdc(path)
         else:
-            raise CodebookError(path, f"unsupported codebook type '{ext}' (use .yaml, .csv or .xlsx)")
+            raise CodebookError(path, f"unsupported codebook type '{ext}' (use .yaml, .csv, .xlsx or .qdc)")
     except InputError as err:
         raise CodebookError(path, err.problem) from None
     return _build(model, path, sha)

@@ -37,6 +37,7 @@ class StudyConfig(_Strict):
     codebook: str
     roles: dict[str, dict[str, str]] | None = None  # {document or "*": {speaker: role}}
     roles_file: str | None = None
+    role_aliases: dict[str, str] = Field(default_factory=dict)  # e.g. {PSS: peer support specialist}
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

@@ -37,9 +37,18 @@ class ProjectData:
     documents: list[Document] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
+    books: dict[str, Codebook] = field(default_factory=dict)  # every codebook in the store, by name
     suggestions: list[Suggestion] = field(default_factory=list)  # of the latest run
     states: dict = field(default_factory=dict)  # decisions.current_state of all coders
     run_id: int | None = None
+
+    def code_index(self) -> dict[str, tuple[Codebook, object]]:
+        """code guid -> (codebook, code), over every codebook of the project."""
+        out: dict[str, tuple[Codebook, object]] = {}
+        for book in [*self.codebooks.values(), *self.books.values()]:
+            for code in book.codes:
+                out.setdefault(code.guid(book.name), (book, code))
+        return out
 
 
 def load_codebooks(store: Store) -> dict[str, Codebook]:
@@ -57,6 +66,7 @@ def load_project(store_path: str | Path) -> ProjectData:
     with Store(store_path) as st:
         c = st.conn
         books = load_codebooks(st)
+        data.books = books
         for doc_id, study, path, sha, fmt, text, meta in c.execute(
             "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid"
         ):
@@ -96,3 +106,25 @@ def load_project(store_path: str | Path) -> ProjectData:
                 data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
     return data
+
+
+def model_name(store_path: str | Path) -> str:
+    """The embedding model of the project's latest run (from its manifest)."""
+    with Store(store_path) as st:
+        row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise PrecodeError(f"{store_path}: the project has no finished run")
+    return json.loads(row[0])["embedding_model"]["name"]
+
+
+def cached_embed(store_path: str | Path, embedder=None):
+    """``embed(texts) -> vectors`` through the project's embedding cache (nothing encoded twice)."""
+    from .embed import Embedder, embed_texts, resolve_model
+
+    emb = embedder or Embedder(resolve_model(model_name(store_path)))
+
+    def embed(texts):
+        with Store(store_path) as st:
+            return embed_texts(list(texts), emb, st)
+
+    return embed

@@ -109,7 +109,7 @@ def load_roles(study: StudyConfig, cfg: Config) -> RoleMap:
         table.update({str(k): {str(s): str(r) for s, r in v.items()} for k, v in data.items()})
     for doc, mapping in (study.roles or {}).items():
         table.setdefault(doc, {}).update(mapping)
-    return RoleMap(table)
+    return RoleMap(table, dict(study.role_aliases))
 
 
 def _sha_file(path: Path) -> str:

@@ -21,6 +21,12 @@ class RoleMap:
     """Speaker label -> role, per document (key: file name) and for all documents (key ``*``)."""
 
     by_document: dict[str, dict[str, str]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # role spelling -> canonical role
+
+    def canonical(self, role: str | None) -> str | None:
+        if role is None:
+            return None
+        return next((v for k, v in self.aliases.items() if k.casefold() == role.casefold()), role)
 
     def role(self, document_id: str, speaker: str | None) -> str | None:
         if speaker is None:
@@ -29,7 +35,7 @@ class RoleMap:
             table = self.by_document.get(key) or {}
             for label, role in table.items():
                 if label.casefold() == speaker.casefold():
-                    return role
+                    return self.canonical(role)
         return INTERVIEWER_LABELS.get(speaker.casefold().rstrip("."))
 
     def speakers(self) -> set[str]:
@@ -105,7 +111,7 @@ def segment_document(
     question: tuple[str, str] | None = None  # (segment id, text)
     previous: str | None = None
     for i, turn in enumerate(doc.turns):
-        role = turn.role or roles.role(doc.id, turn.speaker)
+        role = roles.canonical(turn.role) or roles.role(doc.id, turn.speaker)
         coded = is_coded(turn.speaker, role, context_roles, code_speakers)
         base = turn.turn_id or f"{doc.id}#t{turn.index + 1}"
         if unit == "turn":

@@ -52,3 +52,9 @@ def test_segment_roles_per_document_win_over_star():
     roles = RoleMap({"*": {"Pat": "PSS"}, "b.txt": {"Pat": "PSS supervisor"}})
     assert roles.role("a.txt", "pat") == "PSS" and roles.role("b.txt", "Pat") == "PSS supervisor"
     assert roles.role("a.txt", "INT") == "interviewer" and roles.role("a.txt", "Zed") is None
+
+
+def test_segment_role_aliases_unify_spellings(write):
+    doc = read_document(write("s.csv", "id,role,text\nR1,PSS,No office.\nR2,pss,No phone.\nR3,PCP,Fine.\n"))
+    segs = segment_document(doc, "turn", RoleMap({}, {"PSS": "peer support specialist"}))
+    assert [s.role for s in segs] == ["peer support specialist", "peer support specialist", "PCP"]

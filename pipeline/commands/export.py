@@ -31,17 +31,17 @@ def export(
         data = load_project(store)
         suffix = {"matrix": ".matrix.csv", "md": ".md"}.get(fmt, f".{fmt}")
         target = out_path or store.parent / f"export{suffix}"
-        written = _export(data, fmt, target, coder, proposals)
+        written = _export(data, fmt, target, coder, proposals, store)
     except PrecodeError as e:
         fail(e)
     out.print(f"{fmt}: {written}")
 
 
-def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool) -> Path:
+def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path) -> Path:
     if fmt in ("csv", "xlsx"):
         from ..export.table import suggestion_rows, write_csv, write_xlsx
 
-        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states)
+        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states, data.books.values())
         if coder:
             rows = [r for r in rows if r["coder"] in (coder, "precode")]
         return (write_csv if fmt == "csv" else write_xlsx)(rows, target)
@@ -57,4 +57,43 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool) ->
 
     if fmt == "qdc":
         return export_qdc(data, target)
-    return export_qdpx(data, target, coder=coder, include_proposals=proposals)
+    return export_qdpx(data, target, coder=coder, include_proposals=proposals, store_path=store)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="A REFI-QDA project (.qdpx) or codebook (.qdc)."),
+    project: Path = typer.Option(..., "--project", "-p", help="Project folder (created if needed) or project.sqlite."),
+    study: Optional[str] = typer.Option(None, help="Study name for the imported documents (default: the project name in the file)."),
+    codebook_name: Optional[str] = typer.Option(None, help="Name of the imported codebook (use the original name to keep GUIDs of a project precode exported)."),
+) -> None:
+    """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
+    from rich.markup import escape
+
+    from ..cli import err
+
+    store = project / "project.sqlite" if project.suffix != ".sqlite" else project
+    try:
+        if file.suffix.lower() == ".qdc":
+            import yaml
+
+            from ..codebook import codebook_to_dict, load_codebook
+            from ..store import Store
+
+            book = load_codebook(file)
+            with Store(store) as st:
+                st.save_codebook(book, codebook_to_dict(book))
+            yaml_path = store.parent / f"{book.name}.yaml"
+            yaml_path.write_text(yaml.safe_dump(codebook_to_dict(book), sort_keys=False, allow_unicode=True), encoding="utf-8")
+            out.print(f"codebook '{book.name}': {len(book.codes)} codes; saved in {store} and as {yaml_path}")
+            return
+        from ..export.refi_project import import_qdpx
+
+        summary = import_qdpx(file, store, study, codebook_name)
+    except PrecodeError as e:
+        fail(e)
+    for w in summary["warnings"]:
+        err.print(f"[dim]warning:[/] {escape(w)}", soft_wrap=True)
+    out.print(f"imported {summary['documents']} documents, {summary['codes']} codes, {summary['codings']} codings by "
+              f"{', '.join(summary['users']) or 'nobody'} into {store} (study '{summary['study']}'); "
+              f"{summary['decisions_added']} new human decisions")

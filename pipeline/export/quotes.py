@@ -13,15 +13,16 @@ from ..segment import one_line
 CONFIRMED = ("accepted", "added")
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def coded_pairs(data: ProjectData, include_proposals: bool = False, coder: str | None = None
                 ) -> list[tuple[Segment, Code, str, str]]:
     """(segment, code, status, coder) for confirmed codings, and unconfirmed proposals if asked."""
     segs = {s.id: s for s in data.segments}
     out = []
-    code_by_guid = {}
-    for study, book in data.codebooks.items():
-        for c in book.codes:
-            code_by_guid[c.guid(book.name)] = c
+    code_by_guid = {guid: code for guid, (_book, code) in data.code_index().items()}
     decided = set()
     for (seg_id, guid, who), st in sorted(data.states.items()):
         decided.add((seg_id, guid))
@@ -39,6 +40,20 @@ def coded_pairs(data: ProjectData, include_proposals: bool = False, coder: str |
     return sorted(out, key=lambda t: (order[t[0].id], t[1].path, t[3]))
 
 
+def _books_in_use(data: ProjectData) -> list[tuple[str, object]]:
+    """(study, codebook) pairs to report on: each study's codebook, plus codebooks only decisions use."""
+    pairs = sorted(data.codebooks.items())
+    used = {book.name for _, book in pairs}
+    index = data.code_index()
+    study_of = {s.id: s.study for s in data.segments}
+    for (seg_id, guid, _), _st in sorted(data.states.items()):
+        book = index.get(guid, (None, None))[0]
+        if book is not None and book.name not in used:
+            used.add(book.name)
+            pairs.append((study_of.get(seg_id) or "", book))
+    return pairs
+
+
 def write_markdown(data: ProjectData, path: Path, include_proposals: bool = False, coder: str | None = None) -> Path:
     pairs = coded_pairs(data, include_proposals, coder)
     buf = io.StringIO()
@@ -48,7 +63,7 @@ def write_markdown(data: ProjectData, path: Path, include_proposals: bool = Fals
     if include_proposals:
         buf.write(f" Also {len(pairs) - n_conf} machine proposals **not confirmed by a person**, marked *(proposed)*.")
     buf.write("\n")
-    for study, book in sorted(data.codebooks.items()):
+    for study, book in _books_in_use(data):
         buf.write(f"\n## {study} — {book.title or book.name}\n")
         cats = [c.name for c in book.categories] + [None]
         for cat in cats:
@@ -56,10 +71,10 @@ def write_markdown(data: ProjectData, path: Path, include_proposals: bool = Fals
             if cat:
                 buf.write(f"\n### {cat}\n")
             for code in codes:
-                quotes = [p for p in pairs if p[1] == code and p[0].study == study]
+                quotes = [p for p in pairs if p[1] == code and (p[0].study == study or study not in data.codebooks)]
                 if not quotes:
                     continue
-                buf.write(f"\n{'####' if cat else '###'} {code.name} ({len({q[0].id for q in quotes})} segments)\n\n")
+                buf.write(f"\n{'####' if cat else '###'} {code.name} ({_n(len({q[0].id for q in quotes}), 'segment')})\n\n")
                 if code.description:
                     buf.write(f"*{one_line(code.description)}*\n\n")
                 seen = set()
@@ -80,15 +95,15 @@ def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False,
     """One row per coded segment, one 0/1 column per code (confirmed codings; proposals if asked)."""
     pairs = coded_pairs(data, include_proposals, coder)
     columns: list[str] = []
-    for study, book in sorted(data.codebooks.items()):
+    for _study, book in _books_in_use(data):
         for c in book.codes:
             key = f"{book.name}:{c.path}"
             if key not in columns:
                 columns.append(key)
-    book_of = {study: book.name for study, book in data.codebooks.items()}
+    book_of_code = {id(code): book.name for book, code in data.code_index().values()}
     marks: dict[str, set[str]] = {}
     for seg, code, _, _ in pairs:
-        marks.setdefault(seg.id, set()).add(f"{book_of.get(seg.study, '')}:{code.path}")
+        marks.setdefault(seg.id, set()).add(f"{book_of_code.get(id(code), '')}:{code.path}")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["segment_id", "study", "document", "speaker", "role", "text", *columns])

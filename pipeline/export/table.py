@@ -30,6 +30,7 @@ def suggestion_rows(
     suggestions: Iterable[Suggestion],
     codebooks: dict[str, Codebook],
     states: dict | None = None,
+    all_books: Iterable[Codebook] = (),
 ) -> list[dict[str, str]]:
     """Join proposals and human decisions to their segments.
 
@@ -37,6 +38,7 @@ def suggestion_rows(
     :func:`pipeline.decisions.current_state` output. A proposal nobody decided on is one row
     (``status=proposed``, ``coder=precode``); a decided one gives a row per coder with their status
     (accepted / rejected); codes a coder added (or recoded to) are rows with ``status=added``.
+    ``all_books`` are further codebooks whose codes decisions may name (imported projects).
     """
     by_segment: dict[str, list[Suggestion]] = {}
     for s in suggestions:
@@ -44,11 +46,14 @@ def suggestion_rows(
     decided: dict[str, dict[str, list]] = {}
     for (seg_id, guid, _coder), st in sorted((states or {}).items()):
         decided.setdefault(seg_id, {}).setdefault(guid, []).append(st)
+    by_guid: dict[str, tuple[str, object]] = {}
+    for book in [*codebooks.values(), *all_books]:
+        for c in book.codes:
+            by_guid.setdefault(c.guid(book.name), (book.name, c))
     rows = []
     for seg in segments:
         cb = codebooks.get(seg.study or "")
         cb_name = cb.name if cb else ""
-        by_guid = {c.guid(cb_name): c for c in cb.codes} if cb else {}
         seg_states = decided.get(seg.id, {})
         base = {
             "segment_id": seg.id, "study": seg.study or "", "document": seg.document_id,
@@ -70,9 +75,9 @@ def suggestion_rows(
         for guid, sts in seg_states.items():
             if guid in shown or guid not in by_guid:
                 continue
-            code = by_guid[guid]
+            book_name, code = by_guid[guid]
             for st in sts:
-                rows.append({**base, "category": code.category or "", "code": code.name, "code_guid": guid,
+                rows.append({**base, "codebook": book_name, "category": code.category or "", "code": code.name, "code_guid": guid,
                              "score": "", "rank": "", "flags": "", "evidence": "", "status": st.status,
                              "coder": st.coder, "memo": st.memo})
     return rows

@@ -24,8 +24,8 @@ FORMATS = {
     ".xlsx": "xlsx",
 }
 NOT_YET = {
-    ".qdpx": "REFI-QDA project import is not implemented yet",
-    ".qdc": "REFI-QDA codebook import is not implemented yet",
+    ".qdpx": "a REFI-QDA project: bring it in with `precode import FILE.qdpx --project DIR`",
+    ".qdc": "a REFI-QDA codebook, not a transcript: use it as --codebook",
     ".doc": "old Word .doc files are not supported; save it as .docx",
     ".pdf": "PDF transcripts are not supported; export the text as .txt or .docx",
     ".xls": "old Excel .xls files are not supported; save it as .xlsx",

@@ -1,0 +1,178 @@
+"""Theme comparison across studies and participant groups, codebook crosswalks and co-occurrence.
+
+Confirmed codes (accepted or added by a person) and machine proposals are always counted
+separately; proposals are labelled as such in every table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .export.quotes import coded_pairs
+from .project import ProjectData
+from .records import Codebook, Segment
+
+
+@dataclass
+class GroupCount:
+    group: str
+    segments: int  # segments with the code
+    documents: int
+    participants: int  # distinct (document, speaker)
+    coded_segments: int  # segments in the group that could carry a code
+    share: float  # segments / coded_segments
+
+
+@dataclass
+class CodeComparison:
+    code: str  # codebook:path
+    source: str  # confirmed | proposed
+    groups: list[GroupCount]
+    test: str  # chi-square | fisher | none
+    statistic: float | None
+    p_value: float | None
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    by: str
+    groups: list[str]
+    rows: list[CodeComparison] = field(default_factory=list)
+
+
+def group_of(seg: Segment, by: str, doc_meta: dict[str, dict]) -> str:
+    if by == "study":
+        return seg.study or ""
+    if by == "role":
+        return seg.role or "(no role)"
+    if by == "document":
+        return seg.document_id
+    if by == "speaker":
+        return seg.speaker or "(no speaker)"
+    value = seg.metadata.get(by, doc_meta.get(seg.document_id, {}).get(by))
+    return str(value) if value not in (None, "") else f"(no {by})"
+
+
+def _test(table: np.ndarray) -> tuple[str, float | None, float | None, str]:
+    """A test of difference in the share of segments with the code across groups."""
+    from scipy import stats
+
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return "none", None, None, "the code is present in every segment or in none, or only one group"
+    if table.shape == (2, 2):
+        expected = stats.contingency.expected_freq(table)
+        if (expected < 5).any():
+            res = stats.fisher_exact(table)
+            return "fisher", float(res.statistic), float(res.pvalue), "Fisher's exact test (expected counts < 5)"
+    chi2, p, dof, expected = stats.chi2_contingency(table, correction=table.shape == (2, 2))
+    note = f"chi-square, {dof} df" + ("; some expected counts < 5: read with care" if (expected < 5).any() else "")
+    return "chi-square", float(chi2), float(p), note
+
+
+def compare(projects: list[ProjectData], by: str = "study", include_proposals: bool = True) -> Comparison:
+    segs: list[Segment] = []
+    pairs = []
+    doc_meta: dict[str, dict] = {}
+    for data in projects:
+        segs += [s for s in data.segments if s.coded]
+        doc_meta.update({d.id: d.metadata for d in data.documents})
+        book_of = {study: b.name for study, b in data.codebooks.items()}
+        for seg, code, status, _coder in coded_pairs(data, include_proposals):
+            source = "proposed" if status == "proposed" else "confirmed"
+            pairs.append((seg, f"{book_of.get(seg.study, '')}:{code.path}", source))
+    groups = sorted({group_of(s, by, doc_meta) for s in segs})
+    denominators = Counter(group_of(s, by, doc_meta) for s in segs)
+    result = Comparison(by, groups)
+    by_code: dict[tuple[str, str], list[Segment]] = defaultdict(list)
+    for seg, code, source in pairs:
+        by_code[(code, source)].append(seg)
+    for (code, source), members in sorted(by_code.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        unique = {s.id: s for s in members}.values()
+        counts = []
+        present = []
+        for g in groups:
+            in_g = [s for s in unique if group_of(s, by, doc_meta) == g]
+            n = denominators[g]
+            counts.append(GroupCount(g, len(in_g), len({s.document_id for s in in_g}),
+                                     len({(s.document_id, s.speaker) for s in in_g}), n, len(in_g) / n if n else 0.0))
+            present.append(len(in_g))
+        table = np.array([present, [denominators[g] - p for g, p in zip(groups, present)]])
+        test, stat, p, note = _test(table)
+        result.rows.append(CodeComparison(code, source, counts, test, stat, p, note))
+    return result
+
+
+def cooccurrence(data: ProjectData, level: str = "segment", include_proposals: bool = False) -> Counter:
+    """How often two codes fall on the same segment (or in the same document)."""
+    book_of = {study: b.name for study, b in data.codebooks.items()}
+    units: dict[str, set[str]] = defaultdict(set)
+    for seg, code, _status, _coder in coded_pairs(data, include_proposals):
+        key = seg.id if level == "segment" else seg.document_id
+        units[key].add(f"{book_of.get(seg.study, '')}:{code.path}")
+    counts: Counter = Counter()
+    for codes in units.values():
+        for a, b in itertools.combinations(sorted(codes), 2):
+            counts[(a, b)] += 1
+    return counts
+
+
+@dataclass
+class Crosswalk:
+    a: Codebook
+    b: Codebook
+    description_similarity: np.ndarray  # [codes of a, codes of b], cosine of "name: description"
+    co_coded: np.ndarray  # [a, b]: segments whose top code under a and under b are these
+    examples: dict[tuple[int, int], list[str]]  # example quotes per pair
+
+    def strongest(self, k: int = 10) -> list[tuple[str, str, float, int]]:
+        pairs = []
+        for i, j in np.ndindex(self.description_similarity.shape):
+            pairs.append((self.a.codes[i].path, self.b.codes[j].path, float(self.description_similarity[i, j]),
+                          int(self.co_coded[i, j])))
+        return sorted(pairs, key=lambda t: (-t[3], -t[2]))[:k]
+
+
+def crosswalk(a: Codebook, b: Codebook, segments: list[Segment], embed, proposer_params: dict | None = None,
+              n_examples: int = 2) -> Crosswalk:
+    """Map codebook ``a`` onto ``b`` from code descriptions and from segments coded under both.
+
+    ``embed(texts) -> np.ndarray`` gives L2-normalised vectors (cached in a project). Each segment
+    is coded zero-shot with both codebooks (its best code under each), so the co-coding matrix is
+    a machine crosswalk: read it with the description matrix and the example quotes.
+    """
+    from .propose import SimilarityProposer, category_questions, label_texts
+
+    def desc(cb: Codebook) -> list[str]:
+        return [f"{c.name}: {c.description}" if c.description else c.name for c in cb.codes]
+
+    va, vb = embed(desc(a)), embed(desc(b))
+    sim = va @ vb.T
+    co = np.zeros((len(a.codes), len(b.codes)), dtype=int)
+    examples: dict[tuple[int, int], list[str]] = defaultdict(list)
+    if segments:
+        seg_v = embed([s.text for s in segments])
+        tops = []
+        for cb in (a, b):
+            labels = label_texts(cb)
+            prop = SimilarityProposer(**(proposer_params or {})).fit(cb, labels, embed([lt.text for lt in labels]),
+                                                                     category_questions(cb), None)
+            scores, *_ = prop.score(seg_v)
+            tops.append(scores.argmax(axis=1))
+        for k, (i, j) in enumerate(zip(*tops)):
+            co[i, j] += 1
+            if len(examples[(i, j)]) < n_examples:
+                examples[(i, j)].append(segments[k].text)
+    return Crosswalk(a, b, sim, co, dict(examples))
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"

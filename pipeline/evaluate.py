@@ -1,0 +1,937 @@
+"""Agreement statistics: between human coders, and between precode and a human gold standard.
+
+Two reports, both plain dataclasses holding full-precision numbers (rendering rounds to 3 decimals):
+
+* :func:`agreement` -> :class:`AgreementReport`: inter-coder agreement (Cohen's kappa for exactly two
+  coders, Fleiss' kappa and Krippendorff's alpha for two or more, percent agreement) per code, per
+  category and overall.
+* :func:`evaluate` / :func:`evaluate_files` -> :class:`EvaluationReport`: precode's proposals against
+  human codes: precision / recall / F1 per code with micro and macro averages, Cohen's kappa per
+  category (top proposal vs gold code) and a calibration table of scores.
+
+:func:`report_table` renders either report as rich tables, :func:`write_report_csv` as one CSV.
+
+Undefined statistics (a code nobody applied, no variance at all) are ``None``, never NaN, and the row
+says why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Hashable, Iterable, Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+NONE_LABEL = "none"
+NO_CATEGORY = "(no category)"
+
+# --------------------------------------------------------------------------------------------------
+# statistics on plain sequences
+# --------------------------------------------------------------------------------------------------
+
+_EPS = 1e-12
+
+
+def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two coders' nominal labels over the same units.
+
+    ``(p_o - p_e) / (1 - p_e)`` with ``p_e`` from each coder's own marginals. ``None`` when undefined
+    (``p_e == 1``: both coders used one and the same label for every unit).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"cohen_kappa: the two coders rated {len(a)} and {len(b)} units")
+    n = len(a)
+    if n == 0:
+        raise ValueError("cohen_kappa: no units")
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    p_e = sum(ca[k] * cb.get(k, 0) for k in ca) / (n * n)
+    if 1.0 - p_e <= _EPS:
+        return None
+    return (p_o - p_e) / (1.0 - p_e)
+
+
+def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
+    """Fleiss' kappa from a units x categories table of how many raters chose each category.
+
+    Every unit must be rated by the same number (>= 2) of raters. ``None`` when undefined (every
+    rating in one category).
+    """
+    table = np.asarray(counts, dtype=float)
+    if table.ndim != 2 or table.shape[0] == 0:
+        raise ValueError("fleiss_kappa: expected a non-empty units x categories table")
+    m = table.sum(axis=1)
+    if not np.all(m == m[0]):
+        raise ValueError("fleiss_kappa: every unit must be rated by the same number of raters")
+    m = float(m[0])
+    if m < 2:
+        raise ValueError("fleiss_kappa: needs at least two raters per unit")
+    n_units = table.shape[0]
+    p_j = table.sum(axis=0) / (n_units * m)
+    p_i = (np.sum(table * table, axis=1) - m) / (m * (m - 1))
+    p_bar = float(p_i.mean())
+    p_e = float(np.sum(p_j * p_j))
+    if 1.0 - p_e <= _EPS:
+        return None
+    return (p_bar - p_e) / (1.0 - p_e)
+
+
+def krippendorff_alpha(ratings: Sequence[Sequence[Hashable | None]]) -> float | None:
+    """Krippendorff's alpha, nominal, via the ``krippendorff`` package.
+
+    ``ratings`` is coders x units; ``None`` marks a missing rating. ``None`` is returned when alpha is
+    undefined (fewer than two distinct values, or no unit rated by two coders).
+    """
+    import krippendorff
+
+    values = sorted({v for row in ratings for v in row if v is not None}, key=repr)
+    if len(values) < 2:
+        return None
+    index = {v: i for i, v in enumerate(values)}
+    data = np.array([[np.nan if v is None else index[v] for v in row] for row in ratings], dtype=float)
+    if data.ndim != 2 or data.shape[0] < 2:
+        raise ValueError("krippendorff_alpha: needs ratings from at least two coders")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            alpha = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal",
+                                       value_domain=list(range(len(values))))
+        except (ValueError, ZeroDivisionError):
+            return None
+    alpha = float(alpha)
+    return None if math.isnan(alpha) else alpha
+
+
+def pairwise_agreement(ratings: np.ndarray) -> float:
+    """Mean over units of the share of coder pairs that agree (coders x units, nominal ints).
+
+    For two coders this is the share of units both coded alike; for more it is Fleiss' P-bar.
+    """
+    m, n = ratings.shape
+    if n == 0:
+        raise ValueError("pairwise_agreement: no units")
+    pairs = m * (m - 1) / 2
+    total = 0.0
+    for v in np.unique(ratings):
+        k = (ratings == v).sum(axis=0).astype(float)
+        total += float(np.sum(k * (k - 1) / 2))
+    return total / (pairs * n)
+
+
+# --------------------------------------------------------------------------------------------------
+# inter-coder agreement
+# --------------------------------------------------------------------------------------------------
+
+AGREEMENT_NOTE = (
+    "Each code is a present/absent variable per unit. A unit a coder reviewed but did not apply a code "
+    "to counts as 'absent' for that code, so uncoded text counts as 'absent' for every code. A category "
+    "is present on a unit when any of its codes is. 'overall' pools every (unit, code) pair of the codes "
+    "applied at least once. Agreement is the mean share of coder pairs that agree per unit. Kappa and "
+    "alpha are left empty when undefined (every rating the same)."
+)
+
+
+class Coding(NamedTuple):
+    """One code applied by one coder to one segment. Plain ``(coder, segment_id, code_path)`` tuples
+    are accepted wherever a Coding is."""
+
+    coder: str
+    segment_id: str
+    code_path: str  # "Category/Code" or "Code"
+
+
+@dataclass
+class AgreementRow:
+    level: str  # "code" | "category" | "overall"
+    name: str  # code path, category name or "overall"
+    category: str  # the code's category ("" for codes without one, categories and overall)
+    n_units: int
+    n_items: int  # rated binary decisions: n_units, or n_units x codes for "overall"
+    applied: dict[str, int]  # coder -> units (items for "overall") where the coder applied it
+    percent_agreement: float
+    cohen_kappa: float | None  # exactly two coders only
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    reason: str = ""  # why a statistic is None ("" when all are defined)
+
+
+@dataclass
+class AgreementReport:
+    coders: list[str]
+    n_units: int
+    rows: list[AgreementRow]
+    note: str = AGREEMENT_NOTE
+    warnings: list[str] = field(default_factory=list)
+    by: str | None = None  # None (codes and categories), "code" or "category"
+
+    def row(self, level: str, name: str) -> AgreementRow:
+        for r in self.rows:
+            if r.level == level and r.name == name:
+                return r
+        raise KeyError(f"no {level} row named {name!r}")
+
+    @property
+    def overall(self) -> AgreementRow:
+        return self.row("overall", "overall")
+
+
+def _category_of(code_path: str, categories: Mapping[str, str | None] | None) -> str:
+    if categories is not None and code_path in categories:
+        return categories[code_path] or ""
+    head, sep, _ = code_path.partition("/")
+    return head if sep else ""
+
+
+def _binary_row(level: str, name: str, category: str, data: np.ndarray, coders: list[str],
+                n_units: int) -> AgreementRow:
+    """Statistics for one binary variable; ``data`` is coders x items of 0/1."""
+    m, n = data.shape
+    applied = {c: int(data[i].sum()) for i, c in enumerate(coders)}
+    agree = pairwise_agreement(data)
+    total = int(data.sum())
+    reason = ""
+    cohen = fleiss = alpha = None
+    if total == 0:
+        reason = "no coder applied it: kappa and alpha are undefined (no variance)"
+    elif total == m * n:
+        reason = "every coder applied it to every unit: kappa and alpha are undefined (no variance)"
+    else:
+        if m == 2:
+            cohen = cohen_kappa(data[0].tolist(), data[1].tolist())
+        present = data.sum(axis=0)
+        fleiss = fleiss_kappa(np.stack([m - present, present], axis=1))
+        alpha = krippendorff_alpha(data.tolist())  # all defined once the ratings vary
+    return AgreementRow(level, name, category, n_units, n, applied, agree, cohen, fleiss, alpha, reason)
+
+
+def agreement(
+    codings: Iterable[Coding | tuple[str, str, str]],
+    units: Iterable[str],
+    coders: Sequence[str] | None = None,
+    categories: Mapping[str, str | None] | None = None,
+    by: str | None = None,
+) -> AgreementReport:
+    """Inter-coder agreement per code, per category and overall.
+
+    ``codings``: ``(coder, segment_id, code_path)``; a coder may apply several codes to a segment.
+    ``units``: the segment ids reviewed by *every* selected coder; codings on other segments are left
+    out (counted in ``warnings``). ``coders``: the coders to compare (default: every coder in
+    ``codings``, sorted). ``categories``: code_path -> category; without it (or for paths it lacks)
+    the category is the part of ``"Category/Code"`` before the first ``/``, and a bare ``"Code"`` has
+    none. Codes listed in ``categories`` that nobody applied get a row with undefined statistics.
+    ``by``: ``"code"`` keeps the code rows, ``"category"`` the category rows, ``None`` both; the
+    overall row is always there.
+
+    Multi-label coding is treated as one binary (present/absent) variable per code: a unit a coder
+    reviewed but did not apply the code to counts as *absent*, so uncoded text counts as absent for
+    every code. A category is present on a unit when any of its codes is applied. ``overall`` pools
+    all (unit, code) pairs of the codes applied at least once. Percent agreement is the mean share of
+    agreeing coder pairs per unit. Cohen's kappa is given for exactly two coders; Fleiss' kappa and
+    Krippendorff's alpha (nominal) for two or more. Without variance (a code nobody applied, or that
+    everyone applied everywhere) kappa and alpha are ``None`` and ``reason`` says why; percent
+    agreement is then 1.0.
+
+    Raises ValueError for fewer than two coders, no units or an unknown ``by``.
+    """
+    if by not in (None, "code", "category"):
+        raise ValueError(f"by must be 'code' or 'category', not {by!r}")
+    codings = [Coding(*c) for c in codings]
+    unit_list = list(dict.fromkeys(units))
+    if coders is None:
+        coder_list = sorted({c.coder for c in codings})
+    else:
+        coder_list = list(dict.fromkeys(coders))
+    if len(coder_list) < 2:
+        found = ", ".join(coder_list) or "none"
+        raise ValueError(f"agreement needs at least two coders; got {len(coder_list)} ({found})")
+    if not unit_list:
+        raise ValueError("agreement needs at least one unit reviewed by every selected coder; got none")
+
+    unit_index = {u: i for i, u in enumerate(unit_list)}
+    coder_index = {c: i for i, c in enumerate(coder_list)}
+    report_warnings: list[str] = []
+    outside = 0
+    seen: set[tuple[int, int, str]] = set()
+    for c in codings:
+        if c.coder not in coder_index:
+            continue
+        if c.segment_id not in unit_index:
+            outside += 1
+            continue
+        seen.add((coder_index[c.coder], unit_index[c.segment_id], c.code_path))
+    if outside:
+        report_warnings.append(f"{outside} coding(s) on segments not among the {len(unit_list)} units "
+                               "reviewed by every selected coder were left out")
+
+    applied_codes = {code for _, _, code in seen}
+    all_codes = set(applied_codes) | set(categories or {})
+    code_list = sorted(all_codes, key=lambda p: (_category_of(p, categories).casefold(), p.casefold()))
+    code_col = {p: j for j, p in enumerate(code_list)}
+    for c in coder_list:
+        if not any(ci == coder_index[c] for ci, _, _ in seen):
+            report_warnings.append(f"coder {c!r} applied no code to any of the {len(unit_list)} units")
+
+    m, n, k = len(coder_list), len(unit_list), len(code_list)
+    data = np.zeros((m, n, k), dtype=np.int8)
+    for ci, ui, code in seen:
+        data[ci, ui, code_col[code]] = 1
+
+    rows: list[AgreementRow] = []
+    if by in (None, "code"):
+        for p in code_list:
+            rows.append(_binary_row("code", p, _category_of(p, categories), data[:, :, code_col[p]],
+                                    coder_list, n))
+    if by in (None, "category"):
+        cats: dict[str, list[int]] = {}
+        for p in code_list:
+            cat = _category_of(p, categories)
+            if cat:
+                cats.setdefault(cat, []).append(code_col[p])
+        for cat in sorted(cats, key=str.casefold):
+            present = data[:, :, cats[cat]].max(axis=2)
+            rows.append(_binary_row("category", cat, "", present, coder_list, n))
+    used = [code_col[p] for p in code_list if p in applied_codes]
+    pooled = data[:, :, used].reshape(m, n * len(used)) if used else np.zeros((m, n), dtype=np.int8)
+    overall = _binary_row("overall", "overall", "", pooled, coder_list, n)
+    if not used:
+        overall.reason = "no coder applied any code: kappa and alpha are undefined (no variance)"
+    rows.append(overall)
+    return AgreementReport(coder_list, n, rows, AGREEMENT_NOTE, report_warnings, by)
+
+
+# --------------------------------------------------------------------------------------------------
+# machine against human
+# --------------------------------------------------------------------------------------------------
+
+EVALUATION_NOTE = (
+    "A proposal is a row of the coded-segments file with a score that is not flagged 'uncoded' "
+    "(rows a person added, without a score, are not proposals). Units are the segments found in both "
+    "files; a gold segment's codes are compared with all its proposals. Precision/recall are empty "
+    "when a code has no proposals/no gold rows; macro averages count those as 0. Category kappa "
+    "compares, per segment, the top-ranked proposal within the category with the gold code in it "
+    "('none' when absent). Calibration: share of proposals in each score bin that gold confirms."
+)
+
+PRED_REQUIRED = ("segment_id", "code", "score", "rank")
+
+
+@dataclass
+class CodeScore:
+    code: str  # "Category/Code" or "Code"
+    category: str
+    support: int  # units where gold has the code
+    proposed: int  # units where precode proposed it
+    tp: int
+    fp: int
+    fn: int
+    precision: float | None  # None: never proposed
+    recall: float | None  # None: not in gold
+    f1: float  # 2tp / (2tp + fp + fn)
+
+
+@dataclass
+class Average:
+    name: str  # "micro" | "macro"
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+@dataclass
+class CategoryKappa:
+    category: str
+    n_units: int
+    agreement: float  # share of units where top proposal and gold code agree (incl. both 'none')
+    kappa: float | None
+    multi_gold: int = 0  # units where gold has several codes of this category
+    reason: str = ""
+
+
+@dataclass
+class CalibrationBin:
+    low: float
+    high: float
+    proposals: int
+    confirmed: int
+    share: float | None  # confirmed / proposals; None for an empty bin
+    mean_score: float | None
+
+
+@dataclass
+class Matching:
+    mode: str  # "id" or "text"
+    gold_rows: int  # gold rows read (one per code)
+    matched_rows: int
+    unmatched_rows: int  # includes ambiguous_rows
+    ambiguous_rows: int = 0  # text matching several segments of the predictions
+    skipped_rows: int = 0  # gold rows with status 'proposed' (nobody decided them)
+    unmatched_examples: list[str] = field(default_factory=list)
+    gold_segments: int = 0
+    pred_segments: int = 0
+    pred_segments_without_gold: int = 0
+
+
+@dataclass
+class EvaluationReport:
+    n_units: int
+    n_proposals: int
+    codes: list[CodeScore]
+    micro: Average
+    macro: Average
+    categories: list[CategoryKappa]
+    calibration: list[CalibrationBin]
+    matching: Matching
+    top_k: int | None = None
+    threshold: float | None = None
+    note: str = EVALUATION_NOTE
+    warnings: list[str] = field(default_factory=list)
+
+    def code(self, name: str) -> CodeScore:
+        for c in self.codes:
+            if c.code == name:
+                return c
+        raise KeyError(f"no code named {name!r}")
+
+    def category(self, name: str) -> CategoryKappa:
+        for c in self.categories:
+            if c.category == name:
+                return c
+        raise KeyError(f"no category named {name!r}")
+
+
+def _norm(s: Any) -> str:
+    return " ".join(("" if s is None else str(s)).split())
+
+
+def _key(s: str) -> str:
+    return _norm(s).casefold()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _clean_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    out = []
+    for r in rows:
+        d = {str(k).strip().lower(): _cell(v) for k, v in r.items() if k is not None}
+        if any(d.values()):
+            out.append(d)
+    return out
+
+
+def _columns(rows: list[dict[str, str]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in rows:
+        cols.update(dict.fromkeys(r))
+    return [c for c in cols if c]
+
+
+@dataclass
+class _Proposal:
+    segment: str
+    label: tuple[str, str]  # (category key, code key)
+    score: float
+    rank: int
+
+
+def _bin(score: float) -> int:
+    return min(max(int(score * 10), 0), 9)  # 0.0-0.1 -> 0, ..., 0.9-1.0 -> 9 (1.0 included)
+
+
+def evaluate(
+    gold_rows: Sequence[Mapping[str, Any]],
+    pred_rows: Sequence[Mapping[str, Any]],
+    top_k: int | None = None,
+    threshold: float | None = None,
+    gold_source: str | Path = "gold",
+    pred_source: str | Path = "predictions",
+) -> EvaluationReport:
+    """Compare precode's proposals (``pred_rows``) with human codes (``gold_rows``).
+
+    ``gold_rows``: one dict per (segment, code) with ``code``, ``segment_id`` or ``id`` and/or
+    ``text``, optional ``category`` (a code with a category in one file only is matched by name alone,
+    with a warning) and optional ``status`` (precode's review export: ``proposed`` rows are skipped, ``rejected`` rows mark the
+    segment as reviewed without that code). A row with an empty code marks a segment reviewed and left
+    uncoded. ``pred_rows``: precode's coded-segments rows (``segment_id, text, category, code, score,
+    rank, flags``). Gold is matched to predictions by segment id when gold has ids (falling back to text
+    when no id matches at all), otherwise by whitespace-normalised text; unmatched and ambiguous rows
+    are counted in ``matching``. ``top_k`` keeps proposals of rank <= top_k, ``threshold`` those with
+    score >= threshold. Labels are compared case- and whitespace-insensitively.
+
+    Raises InputError(source, problem) for missing columns, empty input, unparsable numbers or when
+    no gold row matches a segment.
+    """
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, not {top_k}")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], not {threshold}")
+    gold = _clean_rows(gold_rows)
+    pred = _clean_rows(pred_rows)
+    if not gold:
+        raise InputError(gold_source, "no gold rows")
+    if not pred:
+        raise InputError(pred_source, "no rows of proposals")
+    report_warnings: list[str] = []
+
+    # ---- predictions
+    pcols = _columns(pred)
+    missing = [c for c in PRED_REQUIRED if c not in pcols]
+    if missing:
+        raise InputError(pred_source, f"missing column(s) {', '.join(repr(c) for c in missing)} "
+                                      f"(columns are: {', '.join(pcols)})")
+    # labels are (category key, code key); keys are case- and whitespace-insensitive
+    code_display: dict[str, str] = {}
+    cat_display: dict[str, str] = {"": ""}
+    pred_cats: dict[str, set[str]] = {}  # code key -> category keys it has in the predictions
+    gold_cats: dict[str, set[str]] = {}  # code key -> category keys it has in gold
+    pred_text: dict[str, str] = {}  # segment id -> normalised text, in file order
+    raw_props: list[tuple[str, str, str, float, int]] = []  # segment, category key, code key, score, rank
+
+    def see(cat: str, code: str, cats: dict[str, set[str]]) -> tuple[str, str]:
+        ck, k = _key(cat), _key(code)
+        code_display.setdefault(k, code)
+        cat_display.setdefault(ck, cat)
+        cats.setdefault(k, set()).add(ck)
+        return ck, k
+
+    for row_no, r in enumerate(pred, start=2):
+        seg = r.get("segment_id", "")
+        if not seg:
+            raise InputError(pred_source, f"row {row_no}: empty segment_id")
+        pred_text.setdefault(seg, _norm(r.get("text", "")))
+        code = _norm(r.get("code", ""))
+        if not code:
+            continue
+        ck, k = see(_norm(r.get("category", "")), code, pred_cats)
+        if not r.get("score", ""):
+            continue  # a code a person added: not a proposal
+        if "uncoded" in {f.strip() for f in r.get("flags", "").split(";")}:
+            continue
+        try:
+            score = float(r["score"])
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise InputError(pred_source, f"row {row_no}: score {r['score']!r} is not a number")
+        try:
+            rank = int(float(r.get("rank", "") or "1"))
+        except ValueError:
+            raise InputError(pred_source, f"row {row_no}: rank {r['rank']!r} is not a number") from None
+        if top_k is not None and rank > top_k:
+            continue
+        if threshold is not None and score < threshold:
+            continue
+        raw_props.append((seg, ck, k, score, rank))
+
+    # ---- gold
+    gcols = _columns(gold)
+    if "code" not in gcols:
+        raise InputError(gold_source, f"no 'code' column (columns are: {', '.join(gcols)})")
+    id_col = "segment_id" if "segment_id" in gcols else "id" if "id" in gcols else None
+    has_text = "text" in gcols
+    if id_col is None and not has_text:
+        raise InputError(gold_source, f"needs a 'segment_id' (or 'id') or a 'text' column "
+                                      f"(columns are: {', '.join(gcols)})")
+    gold_cat_code: dict[int, tuple[str, str]] = {}  # row number -> (category key, code key)
+    for row_no, r in enumerate(gold, start=2):
+        code = _norm(r.get("code", ""))
+        if not code:
+            continue
+        cat = _norm(r.get("category", ""))
+        if not cat and "/" in code and _key(code) not in pred_cats:  # "Category/Code" in the code column
+            cat, code = (_norm(x) for x in code.split("/", 1))
+        gold_cat_code[row_no] = see(cat, code, gold_cats)
+    # labels are (category, code); a code that has a category on one side only is matched by name
+    by_name = {k for k, gc in gold_cats.items()
+               if ("" in gc and pred_cats.get(k, set()) - {""}) or (gc - {""} and pred_cats.get(k) == {""})}
+    if by_name:
+        names = ", ".join(sorted(code_display[k] for k in by_name))
+        report_warnings.append(f"{len(by_name)} code(s) have a category in only one of the files and are "
+                               f"matched by name alone: {names}")
+
+    def label_of(ck: str, k: str) -> tuple[str, str]:
+        if k not in by_name:
+            return ck, k
+        cats = (pred_cats.get(k, set()) | gold_cats.get(k, set())) - {""}
+        return (next(iter(cats)) if len(cats) == 1 else "", k)
+
+    def display(lab: tuple[str, str]) -> str:
+        code = code_display.get(lab[1], lab[1])
+        return f"{cat_display.get(lab[0], lab[0])}/{code}" if lab[0] else code
+
+    proposals: dict[tuple[str, tuple[str, str]], _Proposal] = {}
+    for seg, ck, k, score, rank in raw_props:
+        lab = label_of(ck, k)
+        old = proposals.get((seg, lab))
+        if old is None or (rank, -score) < (old.rank, -old.score):
+            proposals[(seg, lab)] = _Proposal(seg, lab, score, rank)
+
+    status_col = "status" in gcols
+    kept: list[tuple[int, dict[str, str]]] = []
+    skipped = 0
+    for row_no, r in enumerate(gold, start=2):
+        if status_col and r.get("status", "").lower() == "proposed":
+            skipped += 1
+            continue
+        kept.append((row_no, r))
+    if not kept:
+        raise InputError(gold_source, "every gold row has status 'proposed' (nobody reviewed them)")
+
+    text_index: dict[str, list[str]] = {}
+    for seg, t in pred_text.items():
+        if t:
+            text_index.setdefault(t, []).append(seg)
+
+    def match(mode: str) -> tuple[dict[int, str], list[int], list[int]]:
+        found: dict[int, str] = {}
+        unmatched: list[int] = []
+        ambiguous: list[int] = []
+        for row_no, r in kept:
+            if mode == "id":
+                seg = r.get(id_col or "", "")
+                if seg and seg in pred_text:
+                    found[row_no] = seg
+                else:
+                    unmatched.append(row_no)
+            else:
+                segs = text_index.get(_norm(r.get("text", "")), []) if _norm(r.get("text", "")) else []
+                if len(segs) == 1:
+                    found[row_no] = segs[0]
+                elif segs:
+                    ambiguous.append(row_no)
+                else:
+                    unmatched.append(row_no)
+        return found, unmatched, ambiguous
+
+    mode = "id" if id_col is not None and any(r.get(id_col) for _, r in kept) else "text"
+    found, unmatched, ambiguous = match(mode)
+    if mode == "id" and not found and has_text and any(pred_text.values()):
+        report_warnings.append("no gold id matched a segment id of the predictions: matched by text instead")
+        mode = "text"
+        found, unmatched, ambiguous = match(mode)
+    if not found:
+        how = f"by {id_col!r}" if mode == "id" else "by text"
+        raise InputError(gold_source, f"none of the {len(kept)} gold rows matched a segment of "
+                                      f"{pred_source} ({how})")
+    by_row = dict(kept)
+
+    def example(row_no: int) -> str:
+        r = by_row[row_no]
+        what = r.get(id_col or "", "") if mode == "id" else _norm(r.get("text", ""))[:60]
+        return f"row {row_no}: {what or '(empty)'}"
+
+    gold_codes: dict[str, list[tuple[str, str]]] = {}
+    for row_no, r in kept:
+        seg = found.get(row_no)
+        if seg is None:
+            continue
+        labels = gold_codes.setdefault(seg, [])
+        if status_col and r.get("status", "").lower() == "rejected":
+            continue
+        lab = label_of(*gold_cat_code[row_no]) if row_no in gold_cat_code else None
+        if lab is not None and lab not in labels:
+            labels.append(lab)
+
+    units = [s for s in pred_text if s in gold_codes]
+    unit_set = set(units)
+    matching = Matching(
+        mode=mode, gold_rows=len(gold), matched_rows=len(found), unmatched_rows=len(unmatched) + len(ambiguous),
+        ambiguous_rows=len(ambiguous), skipped_rows=skipped,
+        unmatched_examples=[example(i) for i in sorted(unmatched + ambiguous)[:5]],
+        gold_segments=len(units), pred_segments=len(pred_text),
+        pred_segments_without_gold=len(pred_text) - len(units),
+    )
+    if matching.unmatched_rows:
+        report_warnings.append(f"{matching.unmatched_rows} of {len(kept)} gold rows matched no segment"
+                               + (f" ({len(ambiguous)} ambiguous: same text in several segments)" if ambiguous else ""))
+
+    props = [p for p in proposals.values() if p.segment in unit_set]
+    pred_sets: dict[str, set[tuple[str, str]]] = {u: set() for u in units}
+    for p in props:
+        pred_sets[p.segment].add(p.label)
+    gold_sets = {u: set(gold_codes[u]) for u in units}
+
+    # ---- per code
+    labels = set().union(*gold_sets.values(), *pred_sets.values())
+
+    def cat_name(key: str) -> str:
+        return cat_display.get(key, key) or NO_CATEGORY
+
+    ordered = sorted(labels, key=lambda lab: (lab[0], lab[1]))
+    codes: list[CodeScore] = []
+    tp_all = fp_all = fn_all = 0
+    for lab in ordered:
+        tp = sum(lab in gold_sets[u] and lab in pred_sets[u] for u in units)
+        fp = sum(lab not in gold_sets[u] and lab in pred_sets[u] for u in units)
+        fn = sum(lab in gold_sets[u] and lab not in pred_sets[u] for u in units)
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        codes.append(CodeScore(
+            code=display(lab), category=cat_display.get(lab[0], lab[0]),
+            support=tp + fn, proposed=tp + fp, tp=tp, fp=fp, fn=fn,
+            precision=tp / (tp + fp) if tp + fp else None, recall=tp / (tp + fn) if tp + fn else None,
+            f1=2 * tp / (2 * tp + fp + fn),
+        ))
+    micro_p = tp_all / (tp_all + fp_all) if tp_all + fp_all else None
+    micro_r = tp_all / (tp_all + fn_all) if tp_all + fn_all else None
+    micro = Average("micro", micro_p, micro_r, 2 * tp_all / (2 * tp_all + fp_all + fn_all) if tp_all + fp_all + fn_all else None)
+    if codes:
+        macro = Average("macro", sum(c.precision or 0.0 for c in codes) / len(codes),
+                        sum(c.recall or 0.0 for c in codes) / len(codes), sum(c.f1 for c in codes) / len(codes))
+    else:
+        macro = Average("macro", None, None, None)
+
+    # ---- per category: top-ranked proposal vs gold code
+    top: dict[tuple[str, str], _Proposal] = {}
+    for p in props:
+        k = (p.segment, p.label[0])
+        if k not in top or (p.rank, -p.score) < (top[k].rank, -top[k].score):
+            top[k] = p
+    categories: list[CategoryKappa] = []
+    for cat in sorted({lab[0] for lab in labels}):
+        g_list, p_list, multi = [], [], 0
+        for u in units:
+            tp_ = top.get((u, cat))
+            p_lab = tp_.label[1] if tp_ else NONE_LABEL
+            in_cat = [lab[1] for lab in gold_codes[u] if lab[0] == cat]
+            if len(in_cat) > 1:
+                multi += 1
+            g_lab = p_lab if p_lab in in_cat else (in_cat[0] if in_cat else NONE_LABEL)
+            g_list.append(g_lab)
+            p_list.append(p_lab)
+        kappa = cohen_kappa(g_list, p_list)
+        agree = sum(a == b for a, b in zip(g_list, p_list)) / len(units)
+        reason = "" if kappa is not None else "gold and proposals use one and the same label on every segment"
+        categories.append(CategoryKappa(cat_name(cat), len(units), agree, kappa, multi, reason))
+
+    # ---- calibration
+    bins = [[0, 0, 0.0] for _ in range(10)]
+    for p in props:
+        b = bins[_bin(p.score)]
+        b[0] += 1
+        b[1] += p.label in gold_sets[p.segment]
+        b[2] += p.score
+    calibration = [CalibrationBin(i / 10, (i + 1) / 10, n, ok, ok / n if n else None, s / n if n else None)
+                   for i, (n, ok, s) in enumerate(bins)]
+
+    return EvaluationReport(
+        n_units=len(units), n_proposals=len(props), codes=codes, micro=micro, macro=macro,
+        categories=categories, calibration=calibration, matching=matching, top_k=top_k,
+        threshold=threshold, note=EVALUATION_NOTE, warnings=report_warnings,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------------
+
+def _csv_rows(text: str, path: Path) -> list[dict[str, str]]:
+    first = text.split("\n", 1)[0]
+    if path.suffix.lower() == ".tsv":
+        delimiter = "\t"
+    elif "," not in first and ("\t" in first or ";" in first):
+        delimiter = "\t" if first.count("\t") >= first.count(";") else ";"
+    else:
+        delimiter = ","
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as err:
+        raise InputError(path, f"malformed CSV: {err}") from None
+    if not rows:
+        raise InputError(path, "the table has no rows")
+    header = [h.strip().lower() for h in rows[0]]
+    return [dict(zip(header, (c.strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
+
+
+def read_table(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a .csv/.tsv/.xlsx file as dicts with lower-cased column names. InputError if unreadable."""
+    from .ingest.decode import decode_text, read_bytes
+    from .ingest.table import rows_from_xlsx
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".csv", ".tsv", ".xlsx"):
+        raise InputError(path, f"unsupported file type '{ext or path.name}' (use .csv, .tsv or .xlsx)")
+    data = read_bytes(path)
+    if ext == ".xlsx":
+        rows = rows_from_xlsx(data, path)
+    else:
+        text, _ = decode_text(data, path)
+        rows = _csv_rows(text, path)
+    if not rows:
+        raise InputError(path, "the table has a header but no rows")
+    return rows
+
+
+def evaluate_files(
+    gold_path: str | Path,
+    pred_path: str | Path,
+    top_k: int | None = None,
+    threshold: float | None = None,
+) -> EvaluationReport:
+    """Read a gold table (.csv/.tsv/.xlsx) and precode's coded-segments file and :func:`evaluate` them."""
+    gold = read_table(gold_path)
+    pred = read_table(pred_path)
+    return evaluate(gold, pred, top_k=top_k, threshold=threshold, gold_source=gold_path, pred_source=pred_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------------------------------
+
+def _fmt(x: float | None, empty: str = "") -> str:
+    return empty if x is None else f"{x:.3f}"
+
+
+def _agreement_tables(report: AgreementReport) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    two = len(report.coders) == 2
+    t = Table(title=f"agreement: {', '.join(report.coders)} on {report.n_units} units", title_justify="left")
+    t.add_column("level")
+    t.add_column("name")
+    t.add_column("agreement", justify="right")
+    if two:
+        t.add_column("Cohen κ", justify="right")
+    t.add_column("Fleiss κ", justify="right")
+    t.add_column("Krippendorff α", justify="right")
+    for c in report.coders:
+        t.add_column(Text(f"n {c}"), justify="right")
+    t.add_column("note")
+    last = None
+    for r in report.rows:
+        if last is not None and r.level != last:
+            t.add_section()
+        last = r.level
+        cells = [r.level, Text(r.name), _fmt(r.percent_agreement)]
+        if two:
+            cells.append(_fmt(r.cohen_kappa, "–"))
+        cells += [_fmt(r.fleiss_kappa, "–"), _fmt(r.krippendorff_alpha, "–")]
+        cells += [str(r.applied[c]) for c in report.coders]
+        cells.append(Text(r.reason))
+        t.add_row(*cells)
+    return [t]
+
+
+def _evaluation_tables(report: EvaluationReport) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    m = report.matching
+    how = "segment id" if m.mode == "id" else "text"
+    summary = (f"{report.n_units} segments, {report.n_proposals} proposals; gold rows matched by {how}: "
+               f"{m.matched_rows} of {m.gold_rows - m.skipped_rows}, unmatched {m.unmatched_rows}"
+               + (f" (ambiguous {m.ambiguous_rows})" if m.ambiguous_rows else ""))
+    filters = ", ".join(f for f in (f"top_k={report.top_k}" if report.top_k else "",
+                                    f"threshold={report.threshold:g}" if report.threshold is not None else "") if f)
+    codes = Table(title="precode vs gold, per code" + (f" ({filters})" if filters else ""), title_justify="left",
+                  caption=summary, caption_justify="left")
+    for name in ("code", "gold", "proposed", "tp", "fp", "fn", "precision", "recall", "F1"):
+        codes.add_column(name, justify="left" if name == "code" else "right")
+    for c in report.codes:
+        codes.add_row(Text(c.code), str(c.support), str(c.proposed), str(c.tp), str(c.fp), str(c.fn),
+                      _fmt(c.precision, "–"), _fmt(c.recall, "–"), _fmt(c.f1, "–"))
+    codes.add_section()
+    for a in (report.micro, report.macro):
+        codes.add_row(a.name, "", "", "", "", "", _fmt(a.precision, "–"), _fmt(a.recall, "–"), _fmt(a.f1, "–"))
+
+    cats = Table(title="per category: top proposal vs gold code (Cohen's kappa)", title_justify="left")
+    for name in ("category", "segments", "agreement", "kappa", "several gold codes", "note"):
+        cats.add_column(name, justify="left" if name in ("category", "note") else "right")
+    for c in report.categories:
+        cats.add_row(Text(c.category), str(c.n_units), _fmt(c.agreement), _fmt(c.kappa, "–"), str(c.multi_gold),
+                     Text(c.reason))
+
+    cal = Table(title="calibration: proposals per score bin and share confirmed by gold", title_justify="left")
+    for name in ("score", "proposals", "confirmed", "share", "mean score"):
+        cal.add_column(name, justify="right")
+    for b in report.calibration:
+        cal.add_row(f"{b.low:.1f}–{b.high:.1f}", str(b.proposals), str(b.confirmed), _fmt(b.share, "–"),
+                    _fmt(b.mean_score, "–"))
+    return [codes, cats, cal]
+
+
+def report_table(report: AgreementReport | EvaluationReport) -> list:
+    """Rich tables for a report: one for agreement; per code, per category and calibration for an
+    evaluation. Always a list of ``rich.table.Table``; numbers rounded to 3 decimals, '–' = undefined.
+    ``report.note`` (how uncoded text and undefined values are counted) and ``report.warnings`` are not
+    in the tables: print them after."""
+    if isinstance(report, AgreementReport):
+        return _agreement_tables(report)
+    if isinstance(report, EvaluationReport):
+        return _evaluation_tables(report)
+    raise TypeError(f"not a report: {type(report).__name__}")
+
+
+EVALUATION_CSV_COLUMNS = [
+    "section", "name", "category", "units", "gold", "proposed", "tp", "fp", "fn", "precision", "recall", "f1",
+    "agreement", "kappa", "several_gold_codes", "bin_low", "bin_high", "proposals", "confirmed", "share_confirmed",
+    "mean_score", "note",
+]
+
+
+def _report_rows(report: AgreementReport | EvaluationReport) -> tuple[list[str], list[dict[str, str]]]:
+    if isinstance(report, AgreementReport):
+        cols = ["level", "name", "category", "units", "items", "agreement", "cohen_kappa", "fleiss_kappa",
+                "krippendorff_alpha"] + [f"applied:{c}" for c in report.coders] + ["note"]
+        rows = []
+        for r in report.rows:
+            row = {"level": r.level, "name": r.name, "category": r.category, "units": str(r.n_units),
+                   "items": str(r.n_items), "agreement": _fmt(r.percent_agreement),
+                   "cohen_kappa": _fmt(r.cohen_kappa), "fleiss_kappa": _fmt(r.fleiss_kappa),
+                   "krippendorff_alpha": _fmt(r.krippendorff_alpha), "note": r.reason}
+            row.update({f"applied:{c}": str(r.applied[c]) for c in report.coders})
+            rows.append(row)
+        return cols, rows
+    if isinstance(report, EvaluationReport):
+        rows = []
+        for c in report.codes:
+            rows.append({"section": "code", "name": c.code, "category": c.category, "units": str(report.n_units),
+                         "gold": str(c.support), "proposed": str(c.proposed), "tp": str(c.tp), "fp": str(c.fp),
+                         "fn": str(c.fn), "precision": _fmt(c.precision), "recall": _fmt(c.recall),
+                         "f1": _fmt(c.f1)})
+        for a in (report.micro, report.macro):
+            rows.append({"section": a.name, "name": a.name, "units": str(report.n_units),
+                         "precision": _fmt(a.precision), "recall": _fmt(a.recall), "f1": _fmt(a.f1)})
+        for k in report.categories:
+            rows.append({"section": "category", "name": k.category, "units": str(k.n_units),
+                         "agreement": _fmt(k.agreement), "kappa": _fmt(k.kappa),
+                         "several_gold_codes": str(k.multi_gold), "note": k.reason})
+        for b in report.calibration:
+            rows.append({"section": "calibration", "name": f"{b.low:.1f}-{b.high:.1f}", "bin_low": f"{b.low:.1f}",
+                         "bin_high": f"{b.high:.1f}", "proposals": str(b.proposals), "confirmed": str(b.confirmed),
+                         "share_confirmed": _fmt(b.share), "mean_score": _fmt(b.mean_score)})
+        return EVALUATION_CSV_COLUMNS, rows
+    raise TypeError(f"not a report: {type(report).__name__}")
+
+
+def write_report_csv(report: AgreementReport | EvaluationReport, path: str | Path) -> Path:
+    """Write a report as one CSV (numbers to 3 decimals, empty = undefined). Returns the path.
+
+    Agreement: one row per code / category / overall. Evaluation: a ``section`` column (code, micro,
+    macro, category, calibration) over the union of the sections' columns.
+    """
+    cols, rows = _report_rows(report)
+    path = Path(path)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", restval="")
+    w.writeheader()
+    w.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+    return path

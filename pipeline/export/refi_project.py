@@ -1,0 +1,123 @@
+"""Between a precode project store and REFI-QDA files (.qdpx projects, .qdc codebooks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ..codebook import codebook_to_dict
+from ..decisions import load as load_decisions
+from ..errors import PrecodeError
+from ..project import ProjectData
+from ..records import Codebook, Segment, text_sha
+from ..refi import MACHINE_USER, RefiCoding, RefiProject, read_qdpx, write_qdc, write_qdpx
+from ..segment import segment_document
+from ..store import Store
+
+CONFIRMED = ("accepted", "added")
+
+
+def _codebooks(data: ProjectData) -> list[Codebook]:
+    seen: dict[str, Codebook] = {}
+    for book, _code in data.code_index().values():
+        seen.setdefault(book.name, book)
+    return [seen[k] for k in sorted(seen)]
+
+
+def project_to_refi(data: ProjectData, decision_times: dict[int, str] | None = None, coder: str | None = None,
+                    include_proposals: bool = False, name: str = "precode project") -> RefiProject:
+    """Confirmed codings (accepted/added) of every coder, and precode's open proposals if asked."""
+    segs = {s.id: s for s in data.segments}
+    times = decision_times or {}
+    codings: list[RefiCoding] = []
+    decided = set()
+    for (seg_id, guid, who), st in sorted(data.states.items()):
+        decided.add((seg_id, guid))
+        if st.status not in CONFIRMED or seg_id not in segs or (coder and who != coder):
+            continue
+        seg = segs[seg_id]
+        codings.append(RefiCoding(seg.document_id, seg.start, seg.end, guid, who, times.get(st.decision_id), st.memo))
+    if include_proposals:
+        for s in data.suggestions:
+            seg = segs.get(s.segment_id)
+            book = data.codebooks.get(seg.study) if seg else None
+            if book is None or "uncoded" in s.flags or (seg.id, s.code.guid(book.name)) in decided:
+                continue
+            codings.append(RefiCoding(seg.document_id, seg.start, seg.end, s.code.guid(book.name), MACHINE_USER))
+    users = sorted({c.coder for c in codings})
+    return RefiProject(name, data.documents, _codebooks(data), codings, users)
+
+
+def export_qdpx(data: ProjectData, target: Path, coder: str | None = None, include_proposals: bool = False,
+                store_path: Path | None = None) -> Path:
+    times: dict[int, str] = {}
+    if store_path is not None:
+        with Store(store_path) as st:
+            times = {d.id: d.time for d in load_decisions(st)}
+    project = project_to_refi(data, times, coder, include_proposals, name=target.stem)
+    write_qdpx(project, target, include_machine_user=include_proposals)
+    return target
+
+
+def export_qdc(data: ProjectData, target: Path) -> Path:
+    books = _codebooks(data)
+    if not books:
+        raise PrecodeError("the project has no codebook")
+    write_qdc(books if len(books) > 1 else books[0], target)
+    return target
+
+
+def span_segment(doc, start: int, end: int, study: str) -> Segment:
+    """A segment exactly on an imported coding's span, so the coding round-trips unchanged.
+
+    Speaker and turn come from the turn the span starts in, where the text has speaker labels.
+    """
+    turn = next((t for t in doc.turns if t.start <= start < max(t.end, t.start + 1)), None)
+    return Segment(id=f"{doc.id}#c{start}-{end}", document_id=doc.id, unit="span",
+                   turn_index=turn.index if turn else -1, start=start, end=end, text=doc.text[start:end],
+                   speaker=turn.speaker if turn else None, role=None, coded=True, study=study)
+
+
+def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook_name: str | None = None) -> dict:
+    """A REFI-QDA project becomes (or joins) a precode project; its codings become human decisions.
+
+    Documents are segmented into turns (for proposing later), and every coding gets a segment on its
+    exact span with an ``add`` decision by the REFI user who made it. Returns a summary.
+    """
+    project = read_qdpx(path, codebook_name=codebook_name)
+    study = study or project.name
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    with Store(store_path) as st:
+        st.save_study(study, {"imported_from": str(path), "origin": project.origin})
+        for book in project.codebooks:
+            st.save_codebook(book, codebook_to_dict(book))
+        texts = {d.id: d.text for d in project.documents}
+        docs = {d.id: d for d in project.documents}
+        spans: dict[str, list[Segment]] = {}
+        for c in project.codings:
+            seg = span_segment(docs[c.document_id], c.start, c.end, study)
+            spans.setdefault(c.document_id, [])
+            if seg.id not in {s.id for s in spans[c.document_id]}:
+                spans[c.document_id].append(seg)
+        for doc in project.documents:
+            turns = segment_document(doc, "turn", study=study) if doc.turns else []
+            st.save_document(doc, study, turns + spans.get(doc.id, []))
+        existing = {(r[0], r[1], r[2]) for r in st.conn.execute("SELECT segment_id, code_guid, coder FROM decisions")}
+        added = 0
+        with st.transaction() as conn:
+            for c in project.codings:
+                seg_id = f"{c.document_id}#c{c.start}-{c.end}"
+                if (seg_id, c.code_guid, c.coder) in existing:
+                    continue  # importing the same file twice adds nothing
+                conn.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (c.coder,))
+                conn.execute(
+                    "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo) "
+                    "VALUES (?, ?, ?, 'add', ?, ?, ?)",
+                    (seg_id, text_sha(texts[c.document_id][c.start:c.end]), c.code_guid, c.coder, c.created or now,
+                     c.memo),
+                )
+                existing.add((seg_id, c.code_guid, c.coder))
+                added += 1
+    return {"study": study, "documents": len(project.documents), "codes": sum(len(b.codes) for b in project.codebooks),
+            "codings": len(project.codings), "decisions_added": added, "users": project.users,
+            "warnings": project.warnings, "unknown": project.unknown}

@@ -1,0 +1,111 @@
+"""REFI-QDA exchange (QDA-XML 1.0): ``.qdpx`` projects and ``.qdc`` codebooks, as pure functions over records.
+
+A ``.qdpx`` is a zip holding ``project.qde`` (namespace ``urn:QDA-XML:project:1.0``) and a lowercase
+``sources/`` folder with one UTF-8 ``<guid>.txt`` per text source. A ``.qdc`` is the codebook alone
+(``urn:QDA-XML:codebook:1.0``). ATLAS.ti, NVivo, MAXQDA and QualCoder read and write both.
+
+Decisions (see also the module docstrings of ``write`` and ``read``):
+
+- **Offsets** (``startPosition``/``endPosition``) count Unicode code points of the plain text, i.e. they
+  are Python ``str`` indices, as QualCoder reads and writes them. An emoji is one position, a precomposed
+  ``é`` is one. ``read_qdpx(..., offset_unit="utf16")`` reads files whose tool counted UTF-16 code units.
+  Line endings: text is stored with ``\\n``; on import ``\\r\\n`` is folded to ``\\n`` and positions are
+  remapped (MAXQDA and most tools count ``\\r\\n`` as two; ATLAS.ti counts one, recognised by ``origin``).
+- **Codebook shape.** precode has categories holding codes. A category is written as a non-codable parent
+  ``<Code isCodable="false">``; codes are codable children. A code named ``"A > B"`` whose parent ``"A"``
+  exists in the same category is written nested under it. On import a top-level non-codable code becomes
+  a category; deeper levels are flattened into the code name with ``" > "`` (``Barriers`` ▸ ``Staffing``
+  ▸ ``Turnover`` gives category ``Barriers``, codes ``Staffing`` and ``Staffing > Turnover``); a top-level
+  *codable* code stays a code without category and its children become ``"Parent > Child"``.
+- **Definitions.** REFI codes only have a ``<Description>``; precode's inclusion, exclusion, examples and
+  note travel in it as trailing ``Include: …`` / ``Exclude: …`` / ``Example: …`` / ``Note: …`` lines
+  (categories: ``Question: …``), and are parsed back on import.
+- **Several codebooks** in one project: each becomes a top-level non-codable code named after the codebook
+  whose GUID is :func:`codebook_guid` — the reader recognises that GUID and splits them again.
+- **GUIDs** are stable: codes ``Code.guid(codebook)``, categories ``Category.guid(codebook)``, sources,
+  users and selections uuid5 of their identity. Same input, byte-identical ``project.qde`` and zip.
+- **Machine proposals.** Codings whose coder is :data:`MACHINE_USER` (precode's unconfirmed proposals)
+  are left out unless ``include_machine_user=True``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from ..records import CODE_NAMESPACE, Codebook, Document
+
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+ORIGIN = "precode"
+MACHINE_USER = "precode"  # the coder name of precode's own (unconfirmed) proposals
+PATH_SEPARATOR = " > "  # joins nested code names when a deeper REFI tree is flattened
+
+# GUIDs of sources, users and selections; codes and categories use CODE_NAMESPACE (records.py).
+REFI_NAMESPACE = uuid.uuid5(CODE_NAMESPACE, "precode.refi")
+
+
+@dataclass
+class RefiCoding:
+    """One code applied to ``text[start:end]`` of a document (offsets in Unicode code points)."""
+
+    document_id: str
+    start: int
+    end: int
+    code_guid: str  # precode's GUID: Code.guid(codebook.name)
+    coder: str
+    created: str | None = None  # ISO date-time; written as xsd:dateTime
+    memo: str = ""
+
+
+@dataclass
+class RefiProject:
+    name: str
+    documents: list[Document]
+    codebooks: list[Codebook]
+    codings: list[RefiCoding] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # on import: elements found but not understood, with counts
+    warnings: list[str] = field(default_factory=list)
+    # on import: the file's code/category GUID (lower case) -> precode's GUID of the code/category it became
+    guid_map: dict[str, str] = field(default_factory=dict)
+    origin: str = ""  # on import: the exporting software (Project/@origin)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.codebooks, Codebook):
+            self.codebooks = [self.codebooks]
+
+
+def source_guid(document_id: str) -> str:
+    return str(uuid.uuid5(REFI_NAMESPACE, f"source\x00{document_id}"))
+
+
+def user_guid(name: str) -> str:
+    return str(uuid.uuid5(REFI_NAMESPACE, f"user\x00{name}"))
+
+
+def codebook_guid(name: str) -> str:
+    return str(uuid.uuid5(REFI_NAMESPACE, f"codebook\x00{name}"))
+
+
+def selection_guid(document_id: str, start: int, end: int, code_guid: str, user: str) -> str:
+    return str(uuid.uuid5(REFI_NAMESPACE, f"selection\x00{document_id}\x00{start}\x00{end}\x00{code_guid}\x00{user}"))
+
+
+# The submodules import the names above from this (partly initialised) package; keep these imports last.
+from .read import read_qdc, read_qdpx  # noqa: E402
+from .write import write_qdc, write_qdpx  # noqa: E402
+
+__all__ = [
+    "MACHINE_USER",
+    "RefiCoding",
+    "RefiProject",
+    "codebook_guid",
+    "read_qdc",
+    "read_qdpx",
+    "selection_guid",
+    "source_guid",
+    "user_guid",
+    "write_qdc",
+    "write_qdpx",
+]

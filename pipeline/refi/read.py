@@ -1,0 +1,420 @@
+"""Reading ``.qdpx`` projects and ``.qdc`` codebooks from any REFI-QDA tool, never crashing on the unknown.
+
+What is imported: text sources (``plainTextPath`` into the archive's ``sources/`` folder, or inline
+``PlainTextContent``), the code tree, users, and codings on text (``PlainTextSelection`` + ``Coding``).
+Everything else (pictures, PDFs, audio, video, variables, cases, sets, graphs, notes, links) is listed in
+``RefiProject.unknown`` with counts and summarised in ``warnings``; codings on those sources are counted and
+skipped. Text files outside the archive (``absolute://``, ``relative://``) are never read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from bisect import bisect_left
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+from xml.etree.ElementTree import Element
+
+from ..errors import InputError
+from ..ingest.decode import read_bytes
+from ..ingest.text import parse_transcript
+from ..records import Category, Code, Codebook, Document, text_sha
+from . import PATH_SEPARATOR, RefiCoding, RefiProject, codebook_guid
+from .safety import SafeZip, parse_xml
+
+MAX_DEPTH = 64
+NON_TEXT = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
+_LABEL = re.compile(r"^(Include|Exclude|Example|Note|Question):\s?(.*)$")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _local(el: Element) -> str:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return local if ns.startswith("urn:QDA-XML") else tag
+    return tag
+
+
+def _kids(el: Element, name: str) -> list[Element]:
+    return [c for c in el if _local(c) == name]
+
+
+def _first(el: Element, name: str) -> Element | None:
+    return next((c for c in el if _local(c) == name), None)
+
+
+def _g(guid: str | None) -> str:
+    """GUIDs compare case-, brace- and hyphen-insensitively (the REFI spec's own examples use U+2010)."""
+    return (guid or "").strip().strip("{}").replace("\u2010", "-").lower()
+
+
+def _clean(s: str | None) -> str:
+    return " ".join((s or "").split())
+
+
+def _text_of(el: Element | None) -> str:
+    return (el.text or "") if el is not None else ""
+
+
+def parse_description(text: str, kind: str) -> dict:
+    """Split a REFI ``<Description>`` into precode's fields (see ``write.compose_description``)."""
+    labels = {"Include", "Exclude", "Example", "Note"} if kind == "code" else {"Question"}
+    rest: list[str] = []
+    found: dict[str, list[str]] = {k: [] for k in labels}
+    for line in text.splitlines():
+        m = _LABEL.match(line.strip())
+        if m and m.group(1) in labels and _clean(m.group(2)):
+            found[m.group(1)].append(_clean(m.group(2)))
+        else:
+            rest.append(line)
+    out: dict = {"description": _clean(" ".join(rest))}
+    if kind == "code":
+        out.update(inclusion=" ".join(found["Include"]), exclusion=" ".join(found["Exclude"]),
+                   examples=tuple(found["Example"]), note=" ".join(found["Note"]))
+    else:
+        out["questions"] = tuple(found["Question"])
+    return out
+
+
+class _Codes:
+    """Turns a REFI code tree into precode codebooks (see the package docstring for the rules)."""
+
+    def __init__(self, path: Path, default: str, split: bool, warnings: list[str]):
+        self.path, self.default, self.split, self.warnings = path, default, split, warnings
+        self.parts: dict[str, dict] = {}
+        self.code_map: dict[str, str] = {}  # file GUID -> precode code GUID
+        self.category_map: dict[str, str] = {}  # file GUID of a non-codable node -> precode category GUID
+        self.not_codable: set[str] = set()
+
+    def _part(self, name: str) -> dict:
+        return self.parts.setdefault(name, {"cats": [], "codes": [], "keys": set(), "desc": ""})
+
+    def _name(self, el: Element) -> str:
+        name = _clean(el.get("name"))
+        if not name:
+            name = f"(unnamed {_g(el.get('guid'))[:8]})"
+            self.warnings.append(f"a code without a name was imported as '{name}'")
+        return name
+
+    def _unique(self, part: dict, scope: str, name: str, what: str) -> str:
+        base, n = name, 1
+        while (scope, name.casefold()) in part["keys"]:
+            n += 1
+            name = f"{base} ({n})"
+        if n > 1:
+            self.warnings.append(f"{what} '{base}' appears twice{f' in {scope!r}' if scope else ''}; "
+                                 f"the second was renamed '{name}'")
+        part["keys"].add((scope, name.casefold()))
+        return name
+
+    def _add_code(self, cb: str, el: Element, name: str, category: str | None) -> None:
+        part = self._part(cb)
+        name = self._unique(part, f"{category or ''}", name, "code")
+        code = Code(name=name, category=category, **parse_description(_text_of(_first(el, "Description")), "code"))
+        part["codes"].append(code)
+        self.code_map[_g(el.get("guid"))] = code.guid(cb)
+
+    @staticmethod
+    def _codable(el: Element) -> bool:
+        return (el.get("isCodable") or "true").strip().lower() not in ("false", "0")
+
+    def _walk(self, el: Element, cb: str, category: str | None, prefix: list[str], depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise InputError(self.path, f"codes are nested deeper than {MAX_DEPTH} levels; refused")
+        for child in _kids(el, "Code"):
+            full = prefix + [self._name(child)]
+            if self._codable(child):
+                self._add_code(cb, child, PATH_SEPARATOR.join(full), category)
+            else:
+                self.not_codable.add(_g(child.get("guid")))
+            self._walk(child, cb, category, full, depth + 1)
+
+    def top(self, codes: Element, cb: str | None = None, depth: int = 0) -> None:
+        cb = cb or self.default
+        for node in _kids(codes, "Code"):
+            name, guid = self._name(node), _g(node.get("guid"))
+            if self.split and depth == 0 and not self._codable(node) and guid == codebook_guid(name):
+                self.not_codable.add(guid)
+                self._part(name)["desc"] = _clean(_text_of(_first(node, "Description")))
+                self.top(node, name, depth + 1)
+            elif self._codable(node):
+                self._add_code(cb, node, name, None)
+                self._walk(node, cb, None, [name], depth + 1)
+            else:
+                part = self._part(cb)
+                name = self._unique(part, "\x00categories", name, "category")
+                cat = Category(name, **parse_description(_text_of(_first(node, "Description")), "category"))
+                part["cats"].append(cat)
+                self.not_codable.add(guid)
+                self.category_map[guid] = cat.guid(cb)
+                self._walk(node, cb, name, [], depth + 1)
+
+    def codebooks(self, source: str, sha: str) -> list[Codebook]:
+        return [
+            Codebook(name=name, codes=tuple(p["codes"]), categories=tuple(p["cats"]), description=p["desc"],
+                     path=source, sha256=sha)
+            for name, p in self.parts.items() if p["codes"] or p["cats"]
+        ]
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    """Plain-text source bytes -> (text without BOM, note or None)."""
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "not UTF-8; read as Windows-1252"
+
+
+def _fold_newlines(raw: str, crlf_counts_two: bool) -> tuple[str, Callable[[int], int]]:
+    """``\\r\\n``/``\\r`` -> ``\\n``, and a map from positions in ``raw`` to positions in the result."""
+    if "\r" not in raw:
+        return raw, lambda p: p
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    if not crlf_counts_two:
+        return text, lambda p: p
+    removed = [m.start() for m in re.finditer("\r\n", raw)]
+    return text, lambda p: p - bisect_left(removed, p)
+
+
+def _utf16_to_codepoints(raw: str) -> Callable[[int], int]:
+    if all(ord(ch) < 0x10000 for ch in raw):
+        return lambda p: p
+    table: list[int] = []
+    for i, ch in enumerate(raw):
+        table.extend((i, i) if ord(ch) > 0xFFFF else (i,))
+    table.append(len(raw))
+    return lambda p: table[p] if 0 <= p < len(table) else -1
+
+
+def _pos(value: str | None) -> int | None:
+    try:
+        return int((value or "").strip())
+    except ValueError:
+        return None
+
+
+class _Reader:
+    def __init__(self, path: Path, zipped: SafeZip, root: Element, codebook_name: str | None, offset_unit: str):
+        self.path, self.zip, self.root = path, zipped, root
+        self.offset_unit = offset_unit
+        self.origin = root.get("origin") or ""
+        self.name = _clean(root.get("name")) or path.stem
+        self.warnings: list[str] = []
+        self.unknown: Counter = Counter()
+        self.skipped: Counter = Counter()  # reasons a coding was not imported
+        self.non_text_codings: Counter = Counter()
+        self.codes = _Codes(path, codebook_name or self.name, True, self.warnings)
+        self.users: dict[str, str] = {}
+        self.documents: list[Document] = []
+        self.doc_ids: set[str] = set()
+        self.codings: list[RefiCoding] = []
+
+    def run(self, sha: str) -> RefiProject:
+        for el in self.root:
+            kind = _local(el)
+            if kind == "Users":
+                for u in _kids(el, "User"):
+                    self.users[_g(u.get("guid"))] = _clean(u.get("name")) or _clean(u.get("id")) or _g(u.get("guid"))
+            elif kind == "CodeBook":
+                codes = _first(el, "Codes")
+                if codes is not None:
+                    self.codes.top(codes)
+            elif kind != "Sources":
+                self.unknown[kind] += max(len(el), 1)
+        for el in _kids(self.root, "Sources"):  # after the codes and users they refer to
+            for src in el:
+                kind = _local(src)
+                if kind == "TextSource":
+                    self.text_source(src)
+                else:
+                    self.unknown[kind] += 1
+                    if kind in NON_TEXT:
+                        self.non_text_codings[kind] += sum(1 for c in src.iter() if _local(c) == "Coding")
+        self.summarise()
+        return RefiProject(
+            name=self.name,
+            documents=self.documents,
+            codebooks=self.codes.codebooks(f"{self.path}", sha),
+            codings=self.codings,
+            users=list(dict.fromkeys(self.users.values())),
+            unknown=[f"{k} ({n})" for k, n in sorted(self.unknown.items())],
+            warnings=self.warnings,
+            guid_map={**self.codes.category_map, **self.codes.code_map},
+            origin=self.origin,
+        )
+
+    def source_text(self, src: Element, label: str) -> str | None:
+        content = _first(src, "PlainTextContent")
+        if content is not None:
+            return content.text or ""
+        plain = (src.get("plainTextPath") or "").strip()
+        if not plain:
+            rich = " (it has only rich text, which is not read)" if src.get("richTextPath") else ""
+            self.warnings.append(f"text source {label} has no plain text{rich}; skipped")
+            return None
+        if not plain.lower().startswith("internal://"):
+            self.warnings.append(f"text source {label} lives outside the archive ({plain}); not read, skipped")
+            return None
+        fname = plain[len("internal://"):]
+        if not fname or "/" in fname or "\\" in fname or fname in (".", ".."):
+            self.warnings.append(f"text source {label} has an unsafe path ({plain}); skipped")
+            return None
+        member = self.zip.find(f"sources/{fname}")
+        if member is None:
+            self.warnings.append(f"text source {label}: sources/{fname} is missing from the archive; skipped")
+            return None
+        text, note = _decode(self.zip.read(member))
+        if note:
+            self.warnings.append(f"text source {label}: {note}")
+        return text
+
+    def text_source(self, src: Element) -> None:
+        name = _clean(src.get("name")) or _g(src.get("guid")) or "unnamed"
+        raw = self.source_text(src, f"'{name}'")
+        if raw is None:
+            if n := sum(1 for c in src.iter() if _local(c) == "Coding"):
+                self.skipped["codings on text sources that were not read"] += n
+            return
+        raw = raw[1:] if raw.startswith("\ufeff") else raw
+        to_cp = _utf16_to_codepoints(raw) if self.offset_unit == "utf16" else (lambda p: p)
+        text, fold = _fold_newlines(raw, crlf_counts_two="ATLAS" not in self.origin.upper())
+        doc_id, n = name, 1
+        while doc_id in self.doc_ids:
+            n += 1
+            doc_id = f"{name} ({n})"
+        if n > 1:
+            self.warnings.append(f"two text sources are named '{name}'; the second was renamed '{doc_id}'")
+        if not text.strip():
+            self.warnings.append(f"text source '{doc_id}' is empty; skipped")
+            return
+        self.doc_ids.add(doc_id)
+        turns, meta = parse_transcript(text)
+        if not turns:
+            self.warnings.append(f"text source '{doc_id}' has no text to segment")
+        meta["refi_guid"] = _g(src.get("guid"))
+        if description := _clean(_text_of(_first(src, "Description"))):
+            meta["description"] = description
+        self.documents.append(Document(id=doc_id, path=f"{self.path}#{doc_id}", format="qdpx", sha256=text_sha(text),
+                                       text=text, turns=turns, metadata=meta))
+        out_of_range = 0
+        for el in src:
+            kind = _local(el)
+            if kind == "PlainTextSelection":
+                out_of_range += self.selection(el, doc_id, text, to_cp, fold)
+            elif kind == "Coding":
+                self.skipped["whole-document codings"] += 1
+            elif kind not in ("Description", "PlainTextContent"):
+                self.unknown[f"TextSource/{kind}"] += 1
+        if out_of_range and self.offset_unit != "utf16" and any(ord(ch) > 0xFFFF for ch in raw):
+            self.warnings.append(f"text source '{doc_id}': positions past the end of a text with emoji; the tool "
+                                 "may count UTF-16 units (try offset_unit='utf16')")
+
+    def selection(self, sel: Element, doc_id: str, text: str, to_cp: Callable, fold: Callable) -> int:
+        codings = _kids(sel, "Coding")
+        if not codings:
+            self.skipped["selections without a code (annotations)"] += 1
+            return 0
+        start, end = _pos(sel.get("startPosition")), _pos(sel.get("endPosition"))
+        if start is None or end is None or to_cp(start) < 0 or to_cp(end) < 0:
+            self.skipped["selections with unreadable positions"] += len(codings)
+            return 0
+        start, end = fold(to_cp(start)), fold(to_cp(end))
+        if not 0 <= start < end <= len(text):
+            self.skipped["selections outside their text or empty"] += len(codings)
+            return 1
+        memo = _text_of(_first(sel, "Description")).strip()
+        for coding in codings:
+            ref = _first(coding, "CodeRef")
+            target = _g(ref.get("targetGUID") if ref is not None else None)
+            if target in self.codes.not_codable:
+                self.skipped["codings on a category (not codable)"] += 1
+                continue
+            if target not in self.codes.code_map:
+                self.skipped["codings referring to no code in the codebook"] += 1
+                continue
+            who = _g(coding.get("creatingUser") or sel.get("creatingUser") or sel.get("modifyingUser"))
+            coder = self.users.get(who)
+            if coder is None:
+                self.skipped["codings by an unknown user (imported as 'unknown')"] += 1
+                coder = "unknown"
+            created = coding.get("creationDateTime") or sel.get("creationDateTime")
+            self.codings.append(RefiCoding(doc_id, start, end, self.codes.code_map[target], coder,
+                                           created.strip() if created else None, memo))
+        return 0
+
+    def summarise(self) -> None:
+        if self.unknown:
+            self.warnings.append("not imported: " + ", ".join(f"{k} ({n})" for k, n in sorted(self.unknown.items())))
+        for kind, n in sorted(self.non_text_codings.items()):
+            if n:
+                self.warnings.append(f"skipped {n} coding(s) on {kind} (only text codings are imported)")
+        for reason, n in sorted(self.skipped.items()):
+            self.warnings.append(f"{n} {reason}" + ("" if "imported as" in reason else "; skipped"))
+
+
+def _root_of(data: bytes, path: Path, what: str, expect: str) -> Element:
+    root = parse_xml(data, path, what)
+    kind = _local(root)
+    if kind != expect:
+        other = {"Project": "a project (.qdpx/.qde)", "CodeBook": "a codebook (.qdc)"}.get(kind, f"<{kind}>")
+        raise InputError(path, f"{what} holds {other}, not a REFI-QDA {expect}")
+    return root
+
+
+def read_qdpx(path: str | Path, *, max_member_mb: float = 200, max_total_mb: float = 1000,
+              codebook_name: str | None = None, offset_unit: str = "codepoint") -> RefiProject:
+    """Read a REFI-QDA project archive. Raises InputError (one line) on anything unreadable or hostile.
+
+    ``codebook_name`` names the imported codebook (default: the project's name); it seeds the GUIDs of
+    imported codes, so pass the name of the codebook the project was exported from to get them back.
+    ``offset_unit``: ``"codepoint"`` (default, QualCoder and precode) or ``"utf16"``.
+    """
+    path = Path(path)
+    if offset_unit not in ("codepoint", "utf16"):
+        raise ValueError(f"offset_unit must be 'codepoint' or 'utf16', not {offset_unit!r}")
+    with SafeZip(path, max_member_mb, max_total_mb) as zipped:
+        qde = zipped.find("project.qde")
+        if qde is None:
+            candidates = [m for m in zipped.members if "/" not in m and m.lower().endswith(".qde")]
+            if len(candidates) != 1:
+                raise InputError(path, "no project.qde in the archive: not a REFI-QDA project")
+            qde = candidates[0]
+        data = zipped.read(qde)
+        root = _root_of(data, path, qde, "Project")
+        return _Reader(path, zipped, root, codebook_name, offset_unit).run(_sha(data))
+
+
+def read_qdc(path: str | Path, *, max_mb: float = 50, warnings: list[str] | None = None) -> Codebook:
+    """Read a REFI-QDA codebook (``.qdc``) into one codebook named after the file.
+
+    The tree rules are those of ``read_qdpx``; a ``.qdc`` holding several precode codebooks is read as one,
+    each former codebook becoming a category whose deeper levels are flattened into code names.
+
+    Problems that do not stop the import (renamed duplicates, unnamed codes) go to ``warnings`` if given.
+    """
+    path = Path(path)
+    data = read_bytes(path, max_mb)
+    root = _root_of(data, path, path.name, "CodeBook")
+    codes_el = _first(root, "Codes")
+    notes: list[str] = []
+    tree = _Codes(path, _clean(path.stem) or "codebook", False, notes)
+    if codes_el is not None:
+        tree.top(codes_el)
+    books = tree.codebooks(str(path), _sha(data))
+    if not books or not books[0].codes:
+        raise InputError(path, "the codebook has no codes")
+    if warnings is not None:
+        warnings.extend(notes)
+    return books[0]

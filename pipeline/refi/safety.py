@@ -1,0 +1,138 @@
+"""Reading untrusted archives and XML: nothing is extracted to disk, every byte read is capped.
+
+- Member names that climb out (``../``, absolute, drive letters, NUL) refuse the whole archive.
+- A member is read only if its *declared* size is under the limits and its compression ratio is sane
+  (checked from the zip header before any decompression), and the stream is cut off if it yields more
+  bytes than declared (headers can lie).
+- XML with a DOCTYPE is refused outright: REFI-QDA never needs one, and that is where entity expansion
+  ("billion laughs") and external entities (``SYSTEM "file:///..."``) live.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from ..errors import InputError
+
+MB = 1024 * 1024
+MAX_RATIO = 100  # uncompressed / compressed; text compresses 3-10x, XML 10-20x
+RATIO_MIN_BYTES = 1 * MB  # tiny members may compress absurdly well (a run of spaces); only big ones count
+MAX_MEMBERS = 100_000
+CHUNK = 1 * MB
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_member_name(name: str) -> str | None:
+    """The member's path with ``/`` separators, or None if it could land outside an extraction folder."""
+    norm = name.replace("\\", "/")
+    if "\x00" in norm or norm.startswith("/") or _DRIVE.match(norm):
+        return None
+    if any(part == ".." for part in norm.split("/")):
+        return None
+    return norm
+
+
+class SafeZip:
+    """A zip opened for reading with limits. Use as a context manager."""
+
+    def __init__(self, path: Path, max_member_mb: float, max_total_mb: float):
+        self.path = path
+        self.max_member = int(max_member_mb * MB)
+        self.max_total = int(max_total_mb * MB)
+        self.read_total = 0
+        try:
+            self.zf = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise InputError(path, "file not found") from None
+        except IsADirectoryError:
+            raise InputError(path, "is a folder, not a .qdpx file") from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise InputError(path, "not a REFI-QDA project: a .qdpx is a zip archive and this is not one") from None
+        infos = self.zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            self.zf.close()
+            raise InputError(path, f"the archive lists {len(infos)} members (limit {MAX_MEMBERS}); refused")
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            norm = safe_member_name(info.filename)
+            if norm is None:
+                self.zf.close()
+                raise InputError(path, f"archive member '{info.filename}' points outside the project folder; refused")
+            if not info.is_dir():
+                self.members[norm] = info
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.zf.close()
+
+    def find(self, name: str) -> str | None:
+        """The stored member name matching ``name`` (exactly, else ignoring case)."""
+        if name in self.members:
+            return name
+        low = name.casefold()
+        return next((m for m in sorted(self.members) if m.casefold() == low), None)
+
+    def check(self, name: str) -> zipfile.ZipInfo:
+        """Refuse a member from its header alone: declared size, running total, compression ratio."""
+        info = self.members[name]
+        size, packed = info.file_size, info.compress_size
+        if size > self.max_member:
+            raise InputError(self.path, f"archive member '{name}' declares {size / MB:,.0f} MB uncompressed, "
+                                        f"over the limit of {self.max_member / MB:g} MB; refused without reading")
+        if self.read_total + size > self.max_total:
+            raise InputError(self.path, f"archive members to read exceed {self.max_total / MB:g} MB in total; refused")
+        if size > RATIO_MIN_BYTES and size > MAX_RATIO * max(packed, 1):
+            raise InputError(self.path, f"archive member '{name}' would expand {size / max(packed, 1):,.0f}:1 "
+                                        f"(limit {MAX_RATIO}:1): a zip bomb? refused without reading")
+        return info
+
+    def read(self, name: str) -> bytes:
+        """Check the header, then decompress into memory with a byte cap."""
+        info = self.check(name)
+        cap = min(info.file_size, self.max_member, self.max_total - self.read_total)
+        try:
+            with self.zf.open(info) as stream:
+                data = read_capped(stream, cap, self.path, name)
+        except InputError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+            raise InputError(self.path, f"archive member '{name}' is corrupt ({err})") from None
+        except (RuntimeError, NotImplementedError) as err:  # encrypted, unsupported compression
+            raise InputError(self.path, f"archive member '{name}' cannot be read ({err})") from None
+        self.read_total += len(data)
+        return data
+
+
+def read_capped(stream: BinaryIO, cap: int, path: Path | str, name: str) -> bytes:
+    """Read a stream to its end, refusing it as soon as it yields more than ``cap`` bytes."""
+    chunks, total = [], 0
+    while True:
+        chunk = stream.read(min(CHUNK, cap + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > cap:
+            raise InputError(path, f"archive member '{name}' expands beyond its declared size "
+                                   f"({cap:,} bytes): the header lies; refused")
+        chunks.append(chunk)
+
+
+def parse_xml(data: bytes, path: Path | str, what: str) -> Element:
+    """Parse untrusted XML: no DTD, no entities, no external references, no network."""
+    try:
+        return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise InputError(path, f"{what} declares a DTD or entities, which REFI-QDA never needs "
+                               "(entity expansion or external entity attack?); refused") from None
+    except ParseError as err:
+        raise InputError(path, f"{what} is not well-formed XML ({err})") from None

@@ -1,0 +1,265 @@
+"""Writing ``.qdpx`` projects and ``.qdc`` codebooks. Deterministic: same records, same bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lxml import etree as ET
+
+from ..errors import InputError
+from ..records import Category, Code, Codebook
+from . import (
+    CODEBOOK_NS,
+    MACHINE_USER,
+    ORIGIN,
+    PATH_SEPARATOR,
+    PROJECT_NS,
+    RefiCoding,
+    RefiProject,
+    codebook_guid,
+    selection_guid,
+    source_guid,
+    user_guid,
+)
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the zip is byte-identical across runs
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry (control characters, lone surrogates)."""
+    return _NOT_XML.sub("", text)
+
+
+def compose_description(item: Code | Category) -> str:
+    """The REFI ``<Description>`` of a code or category: its definition plus labelled lines."""
+    lines = [item.description] if item.description else []
+    if isinstance(item, Code):
+        lines += [f"Include: {item.inclusion}"] if item.inclusion else []
+        lines += [f"Exclude: {item.exclusion}"] if item.exclusion else []
+        lines += [f"Example: {e}" for e in item.examples]
+        lines += [f"Note: {item.note}"] if item.note else []
+    else:
+        lines += [f"Question: {q}" for q in item.questions]
+    return _x("\n".join(lines))
+
+
+def xsd_datetime(value: str, path: str | Path) -> str:
+    """ISO date-time -> xsd:dateTime (UTC with ``Z`` when the value has a zone, none when it has not)."""
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(path, f"date '{value}' is not an ISO date-time (e.g. 2024-05-01T10:30:00Z)") from None
+    if dt.tzinfo is not None:
+        return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _element(ns: str, tag: str, attrs: dict[str, str] | None = None) -> ET._Element:
+    return ET.Element(_q(ns, tag), attrs or {}, nsmap={None: ns})
+
+
+def _code_element(ns: str, guid: str, name: str, codable: bool, description: str) -> ET._Element:
+    el = _element(ns, "Code", {"guid": guid, "name": _x(name), "isCodable": "true" if codable else "false"})
+    if description:
+        ET.SubElement(el, _q(ns, "Description")).text = description
+    return el
+
+
+def _codes_of(ns: str, cb: Codebook, codes: list[Code]) -> list[ET._Element]:
+    """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists."""
+    names = {c.name for c in codes}
+    elements: dict[str, ET._Element] = {}
+    top_holder = _element(ns, "Codes")
+    for code in codes:
+        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
+        label = code.name.rsplit(PATH_SEPARATOR, 1)[1] if parent in names else code.name
+        elements[code.name] = _code_element(ns, code.guid(cb.name), label, True, compose_description(code))
+    for code in codes:
+        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
+        (elements[parent] if parent in names else top_holder).append(elements[code.name])
+    return list(top_holder)
+
+
+def _codebook_elements(ns: str, cb: Codebook) -> list[ET._Element]:
+    out = []
+    for cat in cb.categories:
+        el = _code_element(ns, cat.guid(cb.name), cat.name, False, compose_description(cat))
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name]))
+        out.append(el)
+    known = {cat.name for cat in cb.categories}
+    stray = sorted({c.category for c in cb.codes if c.category and c.category not in known})
+    for name in stray:  # a code whose category has no Category record: make the parent anyway
+        el = _code_element(ns, Category(name).guid(cb.name), name, False, "")
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name]))
+        out.append(el)
+    out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None]))
+    return out
+
+
+def _codes_element(ns: str, codebooks: list[Codebook]) -> ET._Element | None:
+    codes = _element(ns, "Codes")
+    if len(codebooks) == 1:
+        codes.extend(_codebook_elements(ns, codebooks[0]))
+    else:
+        for cb in codebooks:
+            wrapper = _code_element(ns, codebook_guid(cb.name), cb.name, False, _x(cb.description))
+            wrapper.extend(_codebook_elements(ns, cb))
+            codes.append(wrapper)
+    return codes if len(codes) else None
+
+
+def _serialise(root: ET._Element) -> bytes:
+    ET.cleanup_namespaces(root)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+
+
+def _check_codebooks(codebooks: list[Codebook], path: str | Path) -> dict[str, Code]:
+    by_guid: dict[str, Code] = {}
+    names = [cb.name for cb in codebooks]
+    if len(set(names)) != len(names):
+        raise InputError(path, f"two codebooks share a name ({', '.join(sorted(names))}); GUIDs would collide")
+    for cb in codebooks:
+        for code in cb.codes:
+            guid = code.guid(cb.name)
+            if guid in by_guid:
+                raise InputError(path, f"codebook '{cb.name}' has the code '{code.path}' twice")
+            by_guid[guid] = code
+    return by_guid
+
+
+def project_xml(project: RefiProject, path: str | Path = "project.qde", *, include_machine_user: bool = False
+                ) -> tuple[bytes, dict[str, str], list[str]]:
+    """Return (project.qde bytes, {sources/<guid>.txt: text}, notes). Raises InputError on bad records."""
+    ns, notes = PROJECT_NS, []
+    codes = _check_codebooks(project.codebooks, path)
+    docs = {}
+    for doc in project.documents:
+        if doc.id in docs:
+            raise InputError(path, f"two documents have the id '{doc.id}'")
+        docs[doc.id] = doc
+    codings: list[RefiCoding] = []
+    machine = duplicates = 0
+    seen: set[tuple] = set()
+    for i, c in enumerate(project.codings, 1):
+        where = f"coding {i} ({c.document_id} {c.start}-{c.end})"
+        if c.coder == MACHINE_USER and not include_machine_user:
+            machine += 1
+            continue
+        if c.document_id not in docs:
+            raise InputError(path, f"{where}: no document with that id in the project")
+        if not 0 <= c.start < c.end <= len(docs[c.document_id].text):
+            raise InputError(path, f"{where}: span outside the document text (0-{len(docs[c.document_id].text)})")
+        if c.code_guid not in codes:
+            raise InputError(path, f"{where}: code GUID {c.code_guid} is not a code of the project's codebooks")
+        if not c.coder.strip():
+            raise InputError(path, f"{where}: no coder")
+        key = (c.document_id, c.start, c.end, c.code_guid, c.coder)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        codings.append(c)
+    if duplicates:
+        notes.append(f"left out {duplicates} duplicate coding(s) (same document, span, code and coder)")
+    if machine:
+        notes.append(f"left out {machine} coding(s) by '{MACHINE_USER}' (unconfirmed proposals; "
+                     "include_machine_user=True exports them)")
+
+    users = set(project.users) | {c.coder for c in codings}
+    if not include_machine_user:
+        users.discard(MACHINE_USER)
+    root = _element(ns, "Project", {"name": _x(project.name), "origin": ORIGIN})
+    if users:
+        el = ET.SubElement(root, _q(ns, "Users"))
+        for name in sorted(users):
+            ET.SubElement(el, _q(ns, "User"), {"guid": user_guid(name), "name": _x(name)})
+    codes_el = _codes_element(ns, project.codebooks)
+    if codes_el is not None:
+        ET.SubElement(root, _q(ns, "CodeBook")).append(codes_el)
+    files: dict[str, str] = {}
+    if docs:
+        sources = ET.SubElement(root, _q(ns, "Sources"))
+        for doc in project.documents:
+            guid = source_guid(doc.id)
+            files[f"sources/{guid}.txt"] = doc.text
+            src = ET.SubElement(sources, _q(ns, "TextSource"),
+                                {"guid": guid, "name": _x(doc.id), "plainTextPath": f"internal://{guid}.txt"})
+            mine = sorted((c for c in codings if c.document_id == doc.id),
+                          key=lambda c: (c.start, c.end, c.code_guid, c.coder))
+            for c in mine:
+                sel_guid = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
+                attrs = {"guid": sel_guid, "startPosition": str(c.start), "endPosition": str(c.end),
+                         "creatingUser": user_guid(c.coder)}
+                when = xsd_datetime(c.created, path) if c.created else None
+                if when:
+                    attrs["creationDateTime"] = when
+                sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), attrs)
+                if c.memo:
+                    ET.SubElement(sel, _q(ns, "Description")).text = _x(c.memo)
+                cattrs = {"guid": selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding"),
+                          "creatingUser": user_guid(c.coder)}
+                if when:
+                    cattrs["creationDateTime"] = when
+                coding = ET.SubElement(sel, _q(ns, "Coding"), cattrs)
+                ET.SubElement(coding, _q(ns, "CodeRef"), {"targetGUID": c.code_guid})
+    return _serialise(root), files, notes
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InputError(path, f"cannot write: {err.strerror or err}") from None
+
+
+def write_qdpx(project: RefiProject, path: str | Path, *, include_machine_user: bool = False) -> list[str]:
+    """Write a REFI-QDA project archive. Returns notes for the user (e.g. codings left out)."""
+    path = Path(path)
+    qde, files, notes = project_xml(project, path, include_machine_user=include_machine_user)
+    members = [("project.qde", qde)]
+    for name in sorted(files):
+        try:
+            members.append((name, files[name].encode("utf-8")))
+        except UnicodeEncodeError as err:
+            raise InputError(path, f"a document's text cannot be written as UTF-8 ({err.reason})") from None
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, compresslevel=6)
+    _write_atomic(path, buf.getvalue())
+    return notes
+
+
+def codebook_xml(codebooks: Codebook | list[Codebook], path: str | Path = "codebook.qdc") -> bytes:
+    codebooks = [codebooks] if isinstance(codebooks, Codebook) else list(codebooks)
+    _check_codebooks(codebooks, path)
+    codes = _codes_element(CODEBOOK_NS, codebooks)
+    if codes is None:
+        raise InputError(path, "the codebook has no codes or categories to write")
+    root = _element(CODEBOOK_NS, "CodeBook", {"origin": ORIGIN})
+    root.append(codes)
+    return _serialise(root)
+
+
+def write_qdc(codebooks: Codebook | list[Codebook], path: str | Path) -> None:
+    """Write a REFI-QDA codebook (``.qdc``)."""
+    path = Path(path)
+    _write_atomic(path, codebook_xml(codebooks, path))
