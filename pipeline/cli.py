@@ -225,6 +225,7 @@ def version() -> None:
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
+from .commands import agreement as _agreement_commands  # noqa: E402,F401
 from .commands import compare as _compare_commands  # noqa: E402,F401
 from .commands import export as _export_commands  # noqa: E402,F401
 

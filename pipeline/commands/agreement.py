@@ -1,0 +1,97 @@
+"""`precode agreement` (coder against coder) and `precode evaluate` (machine against human)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from ..cli import app, err, fail, out
+from ..errors import PrecodeError
+
+
+def _print(report) -> None:
+    from ..evaluate import report_table
+
+    for table in report_table(report):
+        out.print(table)
+    if report.note:
+        out.print(f"[dim]{escape(report.note)}[/]")
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+
+
+def project_codings(store_path: Path, coders: list[str] | None):
+    """(coder, segment, code path) of confirmed codings, the units every coder reviewed, categories."""
+    from ..decisions import current_state, load
+    from ..project import load_project
+    from ..store import Store
+
+    data = load_project(store_path)
+    index = data.code_index()
+    with Store(store_path) as st:
+        decisions = load(st)
+    state = current_state(decisions)
+    all_coders = sorted({d.coder for d in decisions})
+    chosen = coders or all_coders
+    missing = [c for c in chosen if c not in all_coders]
+    if missing:
+        raise PrecodeError(f"{store_path}: no decisions by {', '.join(missing)} (coders here: {', '.join(all_coders) or 'none'})")
+    reviewed: dict[str, set[str]] = {c: set() for c in chosen}
+    for (seg, _guid, coder), _st in state.items():
+        if coder in reviewed:
+            reviewed[coder].add(seg)
+    units = set.intersection(*reviewed.values()) if reviewed else set()
+    codings, categories = [], {}
+    for (seg, guid, coder), st in state.items():
+        if coder in reviewed and st.status in ("accepted", "added") and guid in index:
+            code = index[guid][1]
+            codings.append((coder, seg, code.path))
+    for book, code in index.values():
+        categories[code.path] = code.category
+    return codings, sorted(units), chosen, categories
+
+
+@app.command()
+def agreement(
+    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    coders: Optional[List[str]] = typer.Option(None, "--coders", help="Coders to compare (repeat the option); default: all."),
+    by: Optional[str] = typer.Option(None, help="Rows per 'category' or per 'code' (overall always shown)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the table as CSV."),
+) -> None:
+    """Inter-coder agreement on the segments every selected coder reviewed (kappa, alpha, % agreement)."""
+    from ..evaluate import agreement as compute, write_report_csv
+    from ..project import find_store
+
+    try:
+        store = find_store(project)
+        codings, units, chosen, categories = project_codings(store, coders)
+        report = compute(codings, units, chosen, categories, by)
+    except (PrecodeError, ValueError) as e:
+        fail(PrecodeError(str(e)))
+    out.print(f"{len(units)} segments reviewed by all of: {', '.join(chosen)}")
+    _print(report)
+    if out_path:
+        out.print(f"csv: {write_report_csv(report, out_path)}")
+
+
+@app.command()
+def evaluate(
+    gold: Path = typer.Option(..., "--gold", help="Human coding: .csv/.xlsx with segment_id (or id) or text, and code."),
+    pred: Path = typer.Option(..., "--pred", help="precode's output CSV (precode code / run / export)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Count only proposals ranked up to K."),
+    threshold: Optional[float] = typer.Option(None, help="Count only proposals scoring at least this."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the tables as CSV."),
+) -> None:
+    """Machine against human: precision, recall, F1 per code, kappa per category, calibration."""
+    from ..evaluate import evaluate_files, write_report_csv
+
+    try:
+        report = evaluate_files(gold, pred, top_k=top_k, threshold=threshold)
+    except (PrecodeError, ValueError) as e:
+        fail(PrecodeError(str(e)))
+    _print(report)
+    if out_path:
+        out.print(f"csv: {write_report_csv(report, out_path)}")
