@@ -1,0 +1,206 @@
+"""The terminal review: key handling and rendering without a terminal, then a real terminal (pexpect)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.decisions import load
+from pipeline.review.core import Filters, ReviewSession
+from pipeline.review.tui import KeyReader, Paste, TerminalError, TuiState, handle_key, render, render_text, run_review
+from pipeline.run import run_batch
+from pipeline.store import Store
+
+from .conftest import ROOT
+
+LONG = " ".join(["Honestly the hardest part is that nobody on the team knows what the peer role is,"] * 12)
+TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
+              "Dana: Nobody knows what the peer role is.\n"
+              "Interviewer: What supports would help?\n"
+              "Dana: Training for staff and a room to meet.\n"
+              "Pat: We need an office room.\n"
+              "Interviewer: Anything else about the role?\n"
+              f"Dana: {LONG}\n")
+
+
+@pytest.fixture
+def store_path(write, tiny_codebook, bow):
+    write("data/one.txt", TRANSCRIPT)
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
+                                          f"codebook: {tiny_codebook}}}]\npropose: {{threshold: 0.0, top_k: 2}}\n"))
+    run_batch(cfg, embedder=bow)
+    return cfg.store_path
+
+
+def keys(state, *ks):
+    for k in ks:
+        handle_key(state, k)
+
+
+def decisions(store_path, coder="ann"):
+    with Store(store_path) as st:
+        return load(st, coder)
+
+
+def test_keys_record_decisions_and_the_screen_shows_them(store_path):
+    s = ReviewSession(store_path, "ann")
+    st = TuiState(s)
+    screen = render_text(st, 80, 24)
+    for shown in ("What would be the greatest barriers?", "Dana", "Nobody knows what the peer role is.",
+                  "What supports would help?", "1 · Role confusion", "2 · Space", "reviewed 0 · left 4"):
+        assert shown in screen
+    role, space = (p.code for p in st.item.proposals)
+
+    keys(st, "a")  # accept the top proposal
+    assert "1 ✓ Role confusion" in render_text(st) and "✓ accepted Role confusion" in render_text(st)
+    keys(st, "a")  # a second 'a' on an accepted code records nothing
+    keys(st, "2", "r")
+    assert "2 ✗ Space" in render_text(st)
+    keys(st, "+", "t", "r", "a", "i", "enter")  # add a second code from the searchable list
+    assert "3 + Training" in render_text(st) and "added by you" in render_text(st)
+    assert "reviewed 1 · left 3" in render_text(st)
+
+    keys(st, "n", "m", *"room, not training", "enter")  # memo waits for the next decision on this segment
+    assert "memo, saved with your next decision here: room, not training" in render_text(st)
+    keys(st, "c", "esc")  # cancelled recode: nothing recorded
+    keys(st, "c", *"spa")
+    picker = render_text(st)
+    assert "recode Training → pick a code" in picker and "▸ Space" in picker and "1 code(s)" in picker
+    keys(st, "enter")
+    assert "recoded Training → Space (with memo)" in render_text(st)
+    assert st.memos == {} and "✎ room, not training" in render_text(st)  # the saved memo, under its code
+    keys(st, "u")  # undo the recode: its memo waits again
+    assert "undone: recode Training → Space" in render_text(st) and st.memos
+    keys(st, "p", "right")  # back and forth
+    assert st.index == 1
+    keys(st, "q")  # a memo is not saved yet: q asks again
+    assert not st.done and "q again" in render_text(st)
+    keys(st, "q")
+    assert st.done
+    s.close()
+
+    ds = decisions(store_path)
+    assert [(d.verdict, d.segment_id) for d in ds] == [
+        ("accept", "one.txt#t2"), ("reject", "one.txt#t2"), ("add", "one.txt#t2"),
+        ("recode", "one.txt#t4"), ("undo", "one.txt#t4")]
+    assert ds[0].code_guid == role.guid and ds[1].code_guid == space.guid
+    assert ds[3].memo == "room, not training" and ds[3].code_guid == space.guid
+
+
+def test_screen_fits_every_size_and_help(store_path):
+    s = ReviewSession(store_path, "ann")
+    st = TuiState(s)
+    keys(st, "end")  # the long segment
+    assert st.item.segment_id == "one.txt#t7"
+    for mode_keys in ((), ("m", *"note"), ("c", "r"), ("?",)):
+        st.mode = "browse"
+        keys(st, *mode_keys)
+        for w, h in ((80, 24), (100, 30), (40, 12), (200, 60), (30, 8)):
+            lines = render(st, w, h)
+            assert len(lines) == h and all(line.cell_len <= w for line in lines)
+    st.mode = "browse"
+    big = render_text(st, 80, 24)
+    assert "…" in big and "Honestly the hardest part" in big  # long text cut to fit, never scrolled
+    keys(st, "?")
+    assert "accept the selected proposal" in render_text(st) and "segments by top proposed code" in render_text(st)
+    keys(st, "x")
+    assert st.mode == "browse"
+    s.close()
+
+
+def test_filters_and_nothing_to_review(store_path):
+    s = ReviewSession(store_path, "ann", Filters(code="Training"))
+    st = TuiState(s)
+    assert "code=Training" in render_text(st, 100, 30)
+    none = TuiState(ReviewSession(store_path, "ann", Filters(role="nobody")))
+    keys(none, "a", "c", "m", "n", "u")
+    assert "Nothing to review" in render_text(none) and decisions(store_path) == []
+    keys(none, "q")
+    assert none.done
+
+
+def test_key_reader_parses_escapes_and_pastes():
+    r, w = os.pipe()
+    try:
+        os.write(w, "a\x1b[C\x1bOD\r\x7f\x1b[5~é\x1b[200~pasted a r\ntext\x1b[201~q".encode())
+        reader = KeyReader(r)
+        got = [reader.read(0.1) for _ in range(9)]
+        assert got == ["a", "right", "left", "enter", "backspace", "pgup", "é", "pasted a r\ntext", "q"]
+        assert isinstance(got[7], Paste)
+        os.write(w, b"\x1b")
+        assert reader.read(0.1) == "esc" and reader.read(0.01) is None
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_run_review_needs_a_terminal(store_path):
+    with pytest.raises(TerminalError, match="terminal"):
+        run_review(store_path, "ann")
+
+
+# -- a real terminal --------------------------------------------------------------------------------
+def spawn(store_path, coder="ann"):
+    import pexpect
+
+    env = dict(os.environ, TERM="xterm-256color")
+    return pexpect.spawn(sys.executable, ["-m", "pipeline.review.tui", str(store_path), "--coder", coder],
+                         cwd=str(ROOT), env=env, dimensions=(30, 100), encoding="utf-8", timeout=10)
+
+
+def test_review_in_a_real_terminal(store_path):
+    pexpect = pytest.importorskip("pexpect")
+
+    child = spawn(store_path)
+    child.expect("Nobody knows what the peer role is.")
+    child.send("a")
+    child.expect("✓ accepted Role confusion")
+    child.send("n")
+    child.expect("Training for staff and a room to meet.")
+    child.send("c")
+    child.expect("pick a code")
+    child.send("spa")
+    child.expect(r"1 code\(s\)")
+    child.send("\r")
+    child.expect("recoded Training → Space")
+    child.send("q")
+    child.expect(r"\x1b\[\?1049l")  # alternate screen left
+    child.expect("ann: 2 decision")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    ds = decisions(store_path)
+    assert [(d.verdict, d.segment_id, d.coder) for d in ds] == [("accept", "one.txt#t2", "ann"),
+                                                                ("recode", "one.txt#t4", "ann")]
+    s = ReviewSession(store_path, "ann")
+    codes = {c.name: c.guid for c in s.codes.values()}
+    assert ds[0].code_guid == codes["Role confusion"]
+    assert (ds[1].replaces, ds[1].code_guid) == (codes["Training"], codes["Space"])
+    s.close()
+
+
+def test_ctrl_c_restores_the_terminal_and_kill_loses_nothing(store_path):
+    pexpect = pytest.importorskip("pexpect")
+
+    child = spawn(store_path, "bob")
+    child.expect("Nobody knows what the peer role is.")
+    child.send("r")
+    child.expect("✗ rejected Role confusion")
+    child.sendintr()
+    child.expect("bob: 1 decision")
+    out = child.before
+    child.expect(pexpect.EOF)
+    assert "\x1b[?25h\x1b[?1049l" in out  # cursor shown, alternate screen left
+
+    child = spawn(store_path, "bob")
+    child.expect("Nobody knows what the peer role is.")
+    child.send("2a")
+    child.expect("✓ accepted Space")
+    child.kill(signal.SIGKILL)
+    child.close()
+    assert [d.verdict for d in decisions(store_path, "bob")] == ["reject", "accept"]
