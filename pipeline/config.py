@@ -80,6 +80,16 @@ class ExportConfig(_Strict):
     formats: list[Literal["csv", "xlsx"]] = Field(default_factory=lambda: ["csv", "xlsx"])
 
 
+class RedactConfig(_Strict):
+    """De-identify each transcript right after it is read (before segments, embeddings and exports)."""
+
+    enabled: bool = False
+    known: str | None = None  # YAML of known names (participants, staff, sites, aliases)
+    key: str | None = None  # pseudonym key (JSON); must not sit inside the output folder
+    types: list[str] | None = None  # default: all types
+    spacy_model: str = "en_core_web_sm"
+
+
 class Limits(_Strict):
     max_file_mb: float = Field(default=50, gt=0)
     max_segments: int = Field(default=200_000, ge=1)
@@ -92,6 +102,7 @@ class Config(_Strict):
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     propose: ProposeConfig = Field(default_factory=ProposeConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    redact: RedactConfig = Field(default_factory=RedactConfig)
     limits: Limits = Field(default_factory=Limits)
     seed: int = 0
 

@@ -141,6 +141,25 @@ def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], Resol
     return codebooks, roles, model
 
 
+def _redaction(cfg: Config):
+    """(Redactor, PseudonymKey) when the config asks for de-identification, checked before any file is read."""
+    if not cfg.redact.enabled:
+        return None
+    from .redact import TYPES, KnownNames, PseudonymKey, Redactor, check_private_paths
+
+    if not cfg.redact.key:
+        raise ConfigError("config", "[redact -> key] a pseudonym key file is needed when redact.enabled is true")
+    key_path = cfg.resolve(cfg.redact.key)
+    known_path = cfg.resolve(cfg.redact.known) if cfg.redact.known else None
+    check_private_paths(cfg.output_dir, key_path, known_path)
+    known = KnownNames.load(known_path) if known_path else None
+    types = tuple(cfg.redact.types) if cfg.redact.types else TYPES
+    bad = [t for t in types if t not in TYPES]
+    if bad:
+        raise ConfigError("config", f"[redact -> types] unknown type(s) {', '.join(bad)} (one of {', '.join(TYPES)})")
+    return Redactor(known, types=types, spacy_model=cfg.redact.spacy_model).load(), PseudonymKey.load(key_path)
+
+
 def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = True,
               cache_store: Path | None = None, out_csv: Path | None = None,
               embedder: Embedder | None = None) -> BatchResult:
@@ -155,6 +174,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     t0 = time.perf_counter()
     started = _now()
     codebooks, roles, model = prepare(cfg)
+    redaction = _redaction(cfg)
     res = BatchResult(codebooks=codebooks)
     timings["prepare"] = time.perf_counter() - t0
 
@@ -179,6 +199,13 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 rep.message(f"skipped {err}")
                 tick(1)
                 continue
+            if redaction is not None:
+                redactor, key = redaction
+                doc, _ = redactor.redact_document(doc, key)
+                stem, dot, ext = doc.id.rpartition(".")
+                doc.id = redactor.redact_name(stem, key) + dot + ext if dot else redactor.redact_name(doc.id, key)
+                doc.path = doc.id  # a file name can carry a name: keep only the redacted id
+                doc.warnings = []
             used_ids.add(doc.id)
             res.warnings.extend(f"{path}: {w}" for w in doc.warnings)
             segs = segment_document(
@@ -194,6 +221,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.segments.extend(segs)
             tick(1)
     rep.done("reading")
+    if redaction is not None:
+        redaction[1].save(cfg.resolve(cfg.redact.key))
     seen: set[str] = set()
     for s in res.segments:
         if s.id in seen:
@@ -293,6 +322,13 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     return res
 
 
+def _redaction_fingerprint(cfg: Config) -> dict | None:
+    if not cfg.redact.enabled:
+        return None
+    return {"types": cfg.redact.types or "all", "known_names_list": bool(cfg.redact.known),
+            "note": "transcripts were de-identified before segmenting; the key is kept outside the outputs"}
+
+
 def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: dict[str, list[Path]],
                    started: str, timings: dict[str, float]) -> dict:
     read_ok = {d.path for d in res.documents}
@@ -302,9 +338,11 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
         "config_hash": cfg.canonical_hash(),
         "config": cfg.model_dump(mode="json"),
         "inputs": [
-            {"study": study, "path": str(p), "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok}
+            {"study": study, "path": "(redacted)" if cfg.redact.enabled else str(p),
+             "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok or cfg.redact.enabled}
             for study, files in inputs.items() for p in files
         ],
+        "redaction": _redaction_fingerprint(cfg),
         "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
         "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
                             "fingerprint": model.fingerprint, "model_id": model.model_id},
