@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import zipfile
 
@@ -154,3 +155,13 @@ def test_demo_corpus_has_required_formats():
     assert {".txt", ".docx", ".vtt", ".csv"} <= exts
     assert len([p for p in CORPORA.iterdir() if p.suffix in {".txt", ".docx", ".vtt", ".srt", ".csv", ".xlsx"}]) >= 8
     assert zipfile.is_zipfile(CORPORA / "int02_supervisor.docx")
+
+
+@pytest.mark.parametrize("quoting", [csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
+def test_ingest_csv_doubled_quotes_are_kept_whole(write, quoting):
+    rows = [["id", "speaker", "text"]] + [[f"r{i}", "A", f"turn {i}, plain"] for i in range(40)]
+    rows.append(["q", "B", 'I would say "look, I mean it" and leave.'])
+    buf = io.StringIO()
+    csv.writer(buf, quoting=quoting).writerows(rows)
+    doc = read_document(write("q.csv", buf.getvalue()))
+    assert doc.turns[-1].text == 'I would say "look, I mean it" and leave.'

@@ -46,14 +46,19 @@ def _time(value: str) -> float | None:
         return parse_timestamp(value)
 
 
-def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
-    sample = text[:4096]
+def _delimiter(text: str, path: Path) -> str:
+    """The delimiter only: the Sniffer's quoting guesses are unreliable (it may turn off doubled
+    quotes and silently cut a field at the first ``""``), so quoting always follows RFC 4180."""
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+        return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), dialect)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, path), quotechar='"',
+                            doublequote=True, strict=False)
         rows = list(reader)
     except csv.Error as err:
         raise InputError(path, f"malformed CSV: {err}") from None
