@@ -64,7 +64,7 @@ class EmbeddingConfig(_Strict):
 
 
 class ProposeConfig(_Strict):
-    proposer: str = "precode.similarity.v1"
+    proposer: str = "precode.similarity.v2"
     top_k: int = Field(default=3, ge=1)
     threshold: float = Field(default=0.35, ge=0, le=1)
     confident: float = Field(default=0.6, ge=0, le=1)
@@ -72,8 +72,8 @@ class ProposeConfig(_Strict):
     use_question: bool = True
     question_weight: float = Field(default=0.05, ge=0)
     context_weight: float = Field(default=0.0, ge=0, le=1)
-    sim_center: float = 0.30
-    sim_scale: float = Field(default=0.06, gt=0)
+    sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
+    sim_scale: float | None = Field(default=None, gt=0)
 
 
 class ExportConfig(_Strict):

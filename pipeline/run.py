@@ -260,9 +260,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             if not segs:
                 continue
             p = cfg.propose
-            proposer = make_proposer(p.proposer, center=p.sim_center, scale=p.sim_scale,
-                                     question_weight=p.question_weight, use_question=p.use_question,
-                                     context_weight=p.context_weight)
+            calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
+            proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
+                                     context_weight=p.context_weight, **calibration)
             lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
             qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
             proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)

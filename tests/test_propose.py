@@ -67,3 +67,25 @@ def test_propose_flags_ambiguous_and_low_confidence(tiny_codebook, bow):
                   threshold=0.5, confident=0.8, ambiguity_margin=0.05)
     assert [(s.segment_id, s.rank, s.flags) for s in sugg] == [
         ("s0", 1, ("low_confidence", "ambiguous")), ("s0", 2, ("low_confidence", "ambiguous")), ("s1", 1, ())]
+
+
+def test_propose_v2_matches_the_code_prototype_not_one_exemplar(write, bow):
+    from pipeline.propose import PrototypeProposer
+
+    # code A has one stray exemplar sharing a word with the segment; code B's texts agree with each other
+    cb = load_codebook(write("p.yaml", """
+name: p
+codes:
+  - {name: A, description: apples oranges pears, examples: ["bananas apples oranges", "zebra"]}
+  - {name: B, description: zebra giraffe lion, examples: ["zebra giraffe lion tiger", "giraffe lion zebra"]}
+"""))
+    labels = label_texts(cb)
+    lv = embed_texts([lt.text for lt in labels], bow)
+    seg = embed_texts(["zebra"], bow)
+    v1 = SimilarityProposer().fit(cb, labels, lv)
+    v2 = PrototypeProposer().fit(cb, labels, lv)
+    s1, ev1, *_ = v1.score(seg)
+    s2, ev2, *_ = v2.score(seg)
+    assert s1[0, 0] >= s1[0, 1]  # v1: the stray exemplar "zebra" wins for A
+    assert s2[0, 1] > s2[0, 0]  # v2: B's prototype is closer
+    assert labels[ev2[0, 1]].code == 1
