@@ -172,6 +172,11 @@ def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook fil
             continue
         out.print(f"{f}: ok ({len(cb.categories)} categories, {len(cb.codes)} codes, "
                   f"{sum(len(c.examples) for c in cb.codes)} examples)")
+        bare = [c.path for c in cb.codes if not c.examples]
+        if bare:
+            err.print(f"[yellow]note:[/] {escape(str(f))}: {len(bare)} codes have no examples "
+                      f"(e.g. {escape(bare[0])}); 3-5 example utterances per code, in the speaker's own words, "
+                      "help zero-shot proposals most", soft_wrap=True)
     if bad:
         raise typer.Exit(2)
 

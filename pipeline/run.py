@@ -176,6 +176,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     codebooks, roles, model = prepare(cfg)
     redaction = _redaction(cfg)
     res = BatchResult(codebooks=codebooks)
+    for study_name, cb in codebooks.items():
+        bare = [c.path for c in cb.codes if not c.examples]
+        if bare:
+            res.warnings.append(f"{cb.path}: {len(bare)} of {len(cb.codes)} codes have no examples; 3-5 example "
+                                "utterances in the speaker's own words per code raise agreement most "
+                                "(bench/results/agreement.md)")
     timings["prepare"] = time.perf_counter() - t0
 
     # -- ingest and segment ----------------------------------------------------------------
@@ -239,7 +245,10 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         coded = [s for s in res.segments if s.coded]
         need_prev = cfg.propose.context_weight > 0
         texts = [s.text for s in coded]
-        texts += [s.question for s in coded if s.question and cfg.propose.use_question]
+        # questions matter only for codebooks whose categories carry interview questions
+        question_books = {name for name, cb in codebooks.items() if any(c.questions for c in cb.categories)}
+        use_q = cfg.propose.use_question and bool(question_books)
+        texts += [s.question for s in coded if s.question and use_q and s.study in question_books]
         texts += [s.previous for s in coded if s.previous and need_prev]
         labels = {name: label_texts(cb) for name, cb in codebooks.items()}
         questions = {name: category_questions(cb) for name, cb in codebooks.items()}
@@ -268,7 +277,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             seg_v = np.stack([lookup[s.text] for s in segs])
             zeros = np.zeros(dim, dtype=np.float32)
-            has_q = np.array([bool(s.question) and p.use_question for s in segs])
+            has_q = np.array([bool(s.question) and use_q and study.name in question_books for s in segs])
             q_v = np.stack([lookup[s.question] if h else zeros for s, h in zip(segs, has_q)])
             prev_v = np.stack([lookup[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segs)]) if need_prev else None
             scores, evidence, cat, _ = proposer.score(seg_v, q_v, has_q, prev_v)

@@ -165,3 +165,8 @@ def test_ingest_csv_doubled_quotes_are_kept_whole(write, quoting):
     csv.writer(buf, quoting=quoting).writerows(rows)
     doc = read_document(write("q.csv", buf.getvalue()))
     assert doc.turns[-1].text == 'I would say "look, I mean it" and leave.'
+
+
+def test_ingest_csv_row_with_extra_cells_is_an_error(write):
+    with pytest.raises(InputError, match="row 3 has more cells than the header"):
+        read_document(write("x.csv", "id,text\n1,fine\n2,broken, unquoted, commas\n"))

@@ -65,6 +65,11 @@ def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
     if not rows:
         raise InputError(path, "the table has no rows")
     header = [h.strip().lower() for h in rows[0]]
+    extra = [n for n, r in enumerate(rows[1:], start=2) if len(r) > len(header) and any(c.strip() for c in r[len(header):])]
+    if extra:
+        raise InputError(path, f"row {extra[0]} has more cells than the header ({len(header)} columns)"
+                               f"{f' and {len(extra) - 1} more rows too' if len(extra) > 1 else ''}; "
+                               "is a field's text unquoted?")
     return [dict(zip(header, (c.strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
 
 
