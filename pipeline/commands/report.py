@@ -1,0 +1,29 @@
+"""`precode report`: one self-contained HTML file (and PNG figures) for co-authors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..cli import app, fail, out
+from ..errors import PrecodeError
+
+
+@app.command()
+def report(
+    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    out_path: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
+    title: Optional[str] = typer.Option(None, help="Report title."),
+) -> None:
+    """Corpus, review progress, codes with quotes, agreement, emergent themes, comparisons: one HTML file."""
+    from ..export.report import build_report
+    from ..project import find_store, load_project
+
+    try:
+        store = find_store(project)
+        path, figures = build_report(load_project(store), store, out_path, title or f"precode report: {store.parent.name}")
+    except PrecodeError as e:
+        fail(e)
+    out.print(f"report: {path} ({len(figures)} figures also as PNG in {path.parent / (path.stem + '_figures')})")
