@@ -124,6 +124,7 @@ def code(
     model: str = typer.Option("all-MiniLM-L6-v2", help="Embedding model: package name, local folder or hub id."),
     threshold: Optional[float] = typer.Option(None, help="Score a code needs to be proposed (0-1)."),
     context_weight: Optional[float] = typer.Option(None, help="Weight of the previous turn in a segment's vector (0-1)."),
+    train: List[Path] = typer.Option([], "--train", help="Coded material to learn from: .csv/.xlsx (text, code[, category]) or .qdpx."),
     cache: Path = typer.Option(DEFAULT_CACHE, help="Embedding cache (SQLite)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
@@ -146,6 +147,8 @@ def code(
         data["propose"]["threshold"] = threshold
     if context_weight is not None:
         data["propose"]["context_weight"] = context_weight
+    if train:
+        data["propose"]["train"] = [str(p.resolve()) for p in train]
     try:
         data = apply_overrides(data, _parse_sets(set_))
         cfg = config_from_dict(data, "command line", Path.cwd())
@@ -232,6 +235,7 @@ def version() -> None:
 # Commands that live in their own modules register themselves on `app` when imported.
 from .commands import agreement as _agreement_commands  # noqa: E402,F401
 from .commands import compare as _compare_commands  # noqa: E402,F401
+from .commands import discover as _discover_commands  # noqa: E402,F401
 from .commands import export as _export_commands  # noqa: E402,F401
 from .commands import redact as _redact_commands  # noqa: E402,F401
 from .commands import report as _report_commands  # noqa: E402,F401

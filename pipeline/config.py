@@ -72,6 +72,9 @@ class ProposeConfig(_Strict):
     use_question: bool = True
     question_weight: float = Field(default=0.05, ge=0)
     context_weight: float = Field(default=0.0, ge=0, le=1)
+    train: list[str] = Field(default_factory=list)  # coded material (.csv/.xlsx text+code, or .qdpx) to learn from
+    learn_from_decisions: bool = True  # inside a project: learn from its accepted/rejected/added codes
+    min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
     sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
     sim_scale: float | None = Field(default=None, gt=0)
 

@@ -260,6 +260,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
         timings["embed"] = time.perf_counter() - t
 
+        training = _training(cfg, codebooks, store if persist else None, res)
         # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
         dim = vectors.shape[1] if vectors.size else 0
@@ -270,11 +271,26 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 continue
             p = cfg.propose
             calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-            proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
-                                     context_weight=p.context_weight, **calibration)
             lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
             qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
-            proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
+            examples = training.get(study.name, [])
+            if examples:
+                from .learn import FewShotProposer
+
+                proposer = FewShotProposer(min_examples=p.min_examples, zero_shot=p.proposer,
+                                           question_weight=p.question_weight, use_question=p.use_question,
+                                           context_weight=p.context_weight, **calibration)
+                ev = embed_texts([e.text for e in examples], embedder, store if cfg.embedding.cache else None,
+                                 stats=res.embed)
+                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev)
+                if proposer.zero_shot_codes_:
+                    res.warnings.append(f"study '{study.name}': {len(examples)} training examples; "
+                                        f"{len(proposer.zero_shot_codes_)} of {len(cb.codes)} codes have fewer than "
+                                        f"{p.min_examples} and stay zero-shot")
+            else:
+                proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
+                                         context_weight=p.context_weight, **calibration)
+                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             seg_v = np.stack([lookup[s.text] for s in segs])
             zeros = np.zeros(dim, dtype=np.float32)
             has_q = np.array([bool(s.question) and use_q and study.name in question_books for s in segs])
@@ -329,6 +345,40 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if store is not None:
             store.close()
     return res
+
+
+def _training(cfg: Config, codebooks: dict[str, Codebook], store, res: BatchResult) -> dict[str, list]:
+    """Coded examples per study: from ``propose.train`` files and from the project's own decisions."""
+    from .learn import TrainingExample, examples_from_decisions, load_training, resolve_examples
+
+    out: dict[str, list] = {name: [] for name in codebooks}
+    raw: list[TrainingExample] = []
+    for item in cfg.propose.train:
+        path = cfg.resolve(item)
+        if path.suffix.lower() == ".qdpx":
+            from .refi import read_qdpx
+
+            project = read_qdpx(path)
+            texts = {d.id: d.text for d in project.documents}
+            paths = {c.guid(b.name): c.path for b in project.codebooks for c in b.codes}
+            raw += [TrainingExample(texts[c.document_id][c.start:c.end], paths[c.code_guid])
+                    for c in project.codings if c.code_guid in paths]
+        else:
+            raw += load_training(path)
+    for name, cb in codebooks.items():
+        if raw:
+            resolved, notes = resolve_examples(raw, cb, unknown="warn" if len(codebooks) > 1 else "error",
+                                               source=", ".join(cfg.propose.train))
+            out[name] += resolved
+            res.warnings += notes
+        if store is not None and cfg.propose.learn_from_decisions:
+            from .decisions import current_state, load
+
+            states = current_state(load(store)).values()
+            if states:
+                texts = dict(store.conn.execute("SELECT id, text FROM segments"))
+                out[name] += examples_from_decisions(states, texts, cb)
+    return out
 
 
 def _redaction_fingerprint(cfg: Config) -> dict | None:

@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pipeline.codebook import load_codebook
+from pipeline.embed import embed_texts
+from pipeline.errors import InputError
+from pipeline.learn import (LEARNED_PROPOSERS, CodedExample, FewShotProposer, TrainingExample, document_order,
+                            examples_from_decisions, load_training, resolve_examples, review_order, uncertainty_order)
+from pipeline.propose import PROPOSERS, category_questions, label_texts, select
+from pipeline.records import Segment
+
+# descriptions that point the wrong way: "Cost" is described with training words and vice versa
+MISLEADING = """
+name: misleading
+categories:
+  - name: Barriers
+    codes:
+      - name: Cost
+        description: staff training courses education workshops
+      - name: Training
+        description: money budget funding expensive salary
+  - name: Other
+    codes:
+      - name: Space
+        description: office room space building desk
+"""
+
+COST = ["the budget ran out of money", "funding was cut and money is short", "it is too expensive for the clinic",
+        "salary money and the budget", "nobody would pay the funding", "the money for the position was gone",
+        "we lacked funding and budget"]
+TRAINING = ["staff never got training courses", "the education workshops were missing", "we need courses for staff",
+            "training sessions for new staff", "more workshops and education", "courses taught us the role",
+            "staff education was thin"]
+TEST_COST = ["the budget and funding were the problem", "money was always short, too expensive"]
+TEST_TRAINING = ["staff needed training and workshops", "education courses would help staff"]
+
+
+def _fit(cb, bow, examples=(), **params):
+    labels = label_texts(cb)
+    qs = category_questions(cb)
+    lv = embed_texts([lt.text for lt in labels], bow)
+    qv = embed_texts([q for _, q in qs], bow) if qs else None
+    ev = embed_texts([e.text for e in examples], bow) if examples else None
+    return FewShotProposer(**params).fit(cb, labels, lv, qs, qv, examples=list(examples), example_vecs=ev)
+
+
+def _examples(cb, pairs):
+    return resolve_examples([TrainingExample(t, c) for t, c in pairs], cb)[0]
+
+
+@pytest.fixture
+def misleading(write):
+    return load_codebook(write("misleading.yaml", MISLEADING))
+
+
+def _pred(prop, bow, texts):
+    return prop.score(embed_texts(texts, bow))[0].argmax(axis=1)
+
+
+def test_registered_under_a_versioned_name():
+    assert LEARNED_PROPOSERS == {"precode.fewshot.v1": FewShotProposer}
+    p = FewShotProposer(min_examples=3, C=2.0)
+    assert (p.min_examples, p.C) == (3, 2.0) and not any(k.endswith("_") for k in vars(p))  # __init__ only stores
+
+
+def test_head_beats_zero_shot_when_descriptions_mislead(misleading, bow):
+    test = TEST_COST + TEST_TRAINING
+    truth = [0, 0, 1, 1]
+    zero = _fit(misleading, bow)
+    assert (_pred(zero, bow, test) != truth).all()  # the descriptions send every segment to the other code
+    ex = _examples(misleading, [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING])
+    learned = _fit(misleading, bow, ex)
+    assert list(_pred(learned, bow, test)) == truth
+    assert learned.learned_codes_ == ["Barriers/Cost", "Barriers/Training"]
+    assert learned.n_examples_["Barriers/Cost"] == (7, 7)
+
+
+def test_without_examples_the_scores_are_the_zero_shot_ones(misleading, bow):
+    p = _fit(misleading, bow)
+    labels = label_texts(misleading)
+    lv = embed_texts([lt.text for lt in labels], bow)
+    zs = PROPOSERS["precode.similarity.v2"]().fit(misleading, labels, lv)
+    x = embed_texts(TEST_COST + TEST_TRAINING, bow)
+    assert np.array_equal(p.score(x)[0], zs.score(x)[0])
+    assert p.zero_shot_codes_ == [c.path for c in misleading.codes] and p.learned_codes_ == []
+
+
+def test_codes_under_min_examples_stay_zero_shot_and_are_reported(misleading, bow):
+    pairs = [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING] + [("a small office room", "Space"),
+                                                                                 ("no desk in the building", "Space")]
+    p = _fit(misleading, bow, _examples(misleading, pairs), min_examples=5)
+    assert p.zero_shot_codes_ == ["Other/Space"] and p.learned_codes_ == ["Barriers/Cost", "Barriers/Training"]
+    # Space keeps its zero-shot ranking (a monotone map of the similarity score)
+    texts = ["an office room", "building space and a desk", "the budget", "room", "workshops"]
+    x = embed_texts(texts, bow)
+    zs_col = p.zero_shot_.score(x)[0][:, 2]
+    col = p.score(x)[0][:, 2]
+    lower = zs_col[:, None] < zs_col[None, :]
+    assert lower.any() and (col[:, None] < col[None, :])[lower].all()
+    # with a lower threshold the code is learned
+    q = _fit(misleading, bow, _examples(misleading, pairs), min_examples=2)
+    assert q.zero_shot_codes_ == []
+
+
+def test_negatives_lower_a_codes_score(misleading, bow):
+    pos = [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING]
+    ex = _examples(misleading, pos)
+    target = "the budget for training workshops"
+    before = _fit(misleading, bow, ex).score(embed_texts([target], bow))[0][0, 0]
+    rejected = ex + [CodedExample(0, "the budget for training workshops", positive=False),
+                     CodedExample(0, "budget for the training courses", positive=False)]
+    after = _fit(misleading, bow, rejected).score(embed_texts([target], bow))[0][0, 0]
+    assert after < before - 0.05
+    heavier = _fit(misleading, bow, rejected, negative_weight=5.0).score(embed_texts([target], bow))[0][0, 0]
+    assert heavier < after
+
+
+def test_same_data_same_scores(misleading, bow):
+    ex = _examples(misleading, [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING])
+    x = embed_texts(TEST_COST + TEST_TRAINING + ["zebra"], bow)
+    a = _fit(misleading, bow, ex).score(x)
+    b = _fit(misleading, bow, list(ex)).score(x)
+    for u, v in zip(a, b):
+        assert np.array_equal(u, v)
+
+
+def test_scores_in_range_and_select_quotes_the_nearest_training_example(misleading, bow):
+    ex = _examples(misleading, [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING])
+    p = _fit(misleading, bow, ex)
+    segs = [Segment(f"s{i}", "d", "turn", i, 0, len(t), t, "P", None, True) for i, t in enumerate(TEST_COST)]
+    scores, evidence, cat, _ = p.score(embed_texts([s.text for s in segs], bow))
+    assert scores.shape == (2, 3) and ((scores >= 0) & (scores <= 1)).all()
+    sugg = select(segs, scores, evidence, p, cat, top_k=1, threshold=0.0)
+    assert [s.code.name for s in sugg] == ["Cost", "Cost"]
+    assert sugg[0].evidence.startswith('learned: "') and any(t in sugg[0].evidence for t in COST)
+
+
+def test_question_bonus_applies_to_learned_codes(write, bow):
+    cb = load_codebook(write("q.yaml", """
+name: q
+categories:
+  - {name: Barriers, questions: ["what barriers stop peer support"], codes: [{name: Money, description: funding}]}
+  - {name: Facilitators, questions: ["what helps peer support succeed"], codes: [{name: Money, description: funding}]}
+"""))
+    ex = [CodedExample(c, t) for c in (0, 1) for t in COST]
+    p = _fit(cb, bow, ex, min_examples=3, question_weight=0.1, question_min=0.3)
+    x = embed_texts(["funding money budget"] * 2, bow)
+    qv = embed_texts(["what barriers stop peer support?", "what helps it succeed?"], bow)
+    s, _, cat, _ = p.score(x, qv, np.array([True, True]))
+    assert list(cat) == [0, 1] and s[0, 0] > s[0, 1] and s[1, 1] > s[1, 0]
+
+
+def test_fit_checks_example_vectors(misleading, bow):
+    with pytest.raises(ValueError, match="one vector per example"):
+        FewShotProposer().fit(misleading, label_texts(misleading), np.zeros((3, 8)), examples=[CodedExample(0, "x")])
+
+
+# -- training files -------------------------------------------------------------------------------------------
+
+def test_load_training_csv_with_category_and_verdict(write):
+    p = write("coded.csv", "Text,Code,Category,Verdict\n"
+                           "\"the budget ran out, again\",Cost,Barriers,\n"
+                           "the budget ran out,Cost,Barriers,accept\n"
+                           "the budget ran out,Cost,Barriers,accept\n"
+                           "workshops,Cost,Barriers,rejected\n"
+                           ",Cost,Barriers,\n"
+                           "uncoded line,,,\n")
+    ex = load_training(p)
+    assert ex == [TrainingExample("the budget ran out, again", "Cost", "Barriers", True),
+                  TrainingExample("the budget ran out", "Cost", "Barriers", True),
+                  TrainingExample("workshops", "Cost", "Barriers", False)]
+
+
+def test_load_training_xlsx(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["text", "code"])
+    ws.append(["staff   need\ncourses", "Training"])
+    ws.append(["money", "Barriers/Cost"])
+    wb.save(tmp_path / "coded.xlsx")
+    assert load_training(tmp_path / "coded.xlsx") == [TrainingExample("staff need courses", "Training"),
+                                                        TrainingExample("money", "Barriers/Cost")]
+
+
+@pytest.mark.parametrize("name,content,problem", [
+    ("a.csv", "text,label\nx,y\n", "no 'code' column (columns are: text, label)"),
+    ("b.csv", "segment_text,code\nx,y\n", "no 'text' column"),
+    ("c.txt", "text,code\nx,y\n", "unsupported training file type '.txt'"),
+    ("d.csv", "", "file is empty"),
+    ("e.csv", "text,code,verdict\nx,y,maybe\n", "row 2: unknown verdict 'maybe'"),
+    ("f.csv", "text,code\nx,\n,y\n", "no row has both a text and a code"),
+    ("g.xlsx", "not a zip", "not a readable .xlsx file"),
+])
+def test_load_training_errors_are_one_line(write, name, content, problem):
+    p = write(name, content)
+    with pytest.raises(InputError) as e:
+        load_training(p)
+    assert problem in str(e.value) and "\n" not in str(e.value) and str(p) in str(e.value)
+
+
+def test_load_training_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_training(tmp_path / "nope.csv")
+
+
+def test_resolve_examples_by_name_path_and_category(misleading):
+    ex = [TrainingExample("a", "cost"), TrainingExample("b", "Barriers/Training"),
+          TrainingExample("c", "Space", "other"), TrainingExample("d", " training ", None, False)]
+    out, warnings = resolve_examples(ex, misleading)
+    assert out == [CodedExample(0, "a"), CodedExample(1, "b"), CodedExample(2, "c"), CodedExample(1, "d", False)]
+    assert warnings == []
+
+
+def test_resolve_examples_unknown_codes_error_or_warn(misleading, write):
+    ex = [TrainingExample("a", "Costs"), TrainingExample("b", "Costs"), TrainingExample("c", "Space", "Barriers"),
+          TrainingExample("d", "Cost")]
+    with pytest.raises(InputError) as e:
+        resolve_examples(ex, misleading, source="coded.csv")
+    msg = str(e.value)
+    assert msg.startswith("coded.csv: codes not in codebook 'misleading'") and "\n" not in msg
+    assert "'Costs' is unknown (did you mean 'Cost'?) (2 rows)" in msg and "'Barriers/Space' is unknown" in msg
+    out, warnings = resolve_examples(ex, misleading, unknown="warn", source="coded.csv")
+    assert out == [CodedExample(0, "d")] and len(warnings) == 1 and "skipped 3 row(s)" in warnings[0]
+
+
+def test_resolve_examples_ambiguous_name(write):
+    cb = load_codebook(write("amb.yaml", """
+name: amb
+categories:
+  - {name: Barriers, codes: [{name: Support}]}
+  - {name: Facilitators, codes: [{name: Support}]}
+"""))
+    with pytest.raises(InputError, match="'Support' is ambiguous .*'Barriers/Support' or 'Facilitators/Support'"):
+        resolve_examples([TrainingExample("x", "Support")], cb)
+    out, _ = resolve_examples([TrainingExample("x", "Support", "Facilitators")], cb)
+    assert out == [CodedExample(1, "x")]
+
+
+def test_examples_from_decisions(misleading):
+    g = [c.guid(misleading.name) for c in misleading.codes]
+    states = [SimpleNamespace(segment_id="s1", code_guid=g[0], status="accepted"),
+              SimpleNamespace(segment_id="s1", code_guid=g[1], status="rejected"),
+              SimpleNamespace(segment_id="s2", code_guid=g[2], status="added"),
+              SimpleNamespace(segment_id="s3", code_guid="other-codebook", status="accepted"),
+              SimpleNamespace(segment_id="gone", code_guid=g[0], status="accepted")]
+    out = examples_from_decisions(states, {"s1": "the  budget", "s2": "a room", "s3": "x"}, misleading)
+    assert out == [CodedExample(0, "the budget"), CodedExample(1, "the budget", False), CodedExample(2, "a room")]
+
+
+# -- review order -----------------------------------------------------------------------------------------------
+
+def test_uncertainty_order_smallest_margin_first():
+    s = np.array([[0.9, 0.1, 0.0], [0.5, 0.45, 0.1], [0.3, 0.3, 0.2], [0.6, 0.2, 0.55], [0.3, 0.3, 0.1]])
+    assert list(uncertainty_order(s)) == [2, 4, 1, 3, 0]  # ties keep document order
+    assert list(review_order(s, "uncertainty", temperature=0)) == [2, 4, 1, 3, 0]
+    assert list(review_order(s, "document")) == list(document_order(s)) == [0, 1, 2, 3, 4]
+    assert list(uncertainty_order(np.array([[0.9], [0.45], [0.2]]))) == [1, 2, 0]
+    assert uncertainty_order(np.zeros((0, 3))).shape == (0,)
+    with pytest.raises(ValueError, match="unknown review order 'random'"):
+        review_order(s, "random")
+
+
+def test_sampled_uncertainty_order_is_seeded_and_prefers_small_margins():
+    rng = np.random.default_rng(1)
+    s = rng.random((200, 4))
+    a = uncertainty_order(s, temperature=0.05, seed=3)
+    assert np.array_equal(a, uncertainty_order(s, temperature=0.05, seed=3)) and sorted(a) == list(range(200))
+    assert not np.array_equal(a, uncertainty_order(s, temperature=0.05, seed=4))
+    top2 = -np.sort(-s, axis=1)[:, :2]
+    margin = top2[:, 0] - top2[:, 1]
+    firsts = [uncertainty_order(s, 0.05, seed)[0] for seed in range(50)]
+    assert np.mean(margin[firsts]) < np.percentile(margin, 20)
+    assert np.array_equal(uncertainty_order(s, temperature=1e-9, seed=0), uncertainty_order(s))
