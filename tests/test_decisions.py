@@ -133,3 +133,36 @@ def test_decisions_store_consistent_after_sigkill_mid_run(tmp_path, write, tiny_
     assert r.returncode == 0, r.stderr
     with Store(cfg.store_path) as st:
         assert len(load(st)) == 1 and st.count("suggestions") > 0
+
+
+@pytest.mark.slow
+def test_decisions_store_survives_kill_at_random_moments(tmp_path, write, tiny_codebook):
+    """kill -9 `precode run` at random moments, several times; every next run completes, nothing is lost."""
+    import random
+
+    for i in range(30):
+        write(f"data/t{i:02d}.txt", TRANSCRIPT.replace("Dana", f"P{i}") + f"P{i}: extra turn {i} about rooms.\n")
+    cfg_path = write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n")
+    cfg = load_config(cfg_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "pipeline.cli", "run", str(cfg_path), "-q"]
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    with Store(cfg.store_path) as st:
+        seg = st.conn.execute("SELECT id FROM segments WHERE coded=1 LIMIT 1").fetchone()[0]
+        guid = st.conn.execute("SELECT guid FROM codes LIMIT 1").fetchone()[0]
+        record(st, seg, guid, "accept", "ann")
+    rng = random.Random(7)
+    for delay in [rng.uniform(0.2, 12.0) for _ in range(5)]:
+        (tmp_path / "data" / "t00.txt").write_text(TRANSCRIPT + f"Dana: changed {delay:.3f}\n")  # work to redo
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with Store(cfg.store_path) as st:
+            assert st.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert [d.coder for d in load(st)] == ["ann"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with Store(cfg.store_path) as st:
+        assert len(load(st)) == 1 and st.count("suggestions") > 0
