@@ -261,6 +261,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         timings["embed"] = time.perf_counter() - t
 
         training = _training(cfg, codebooks, store if persist else None, res)
+        learning: dict[str, dict] = {}
         # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
         dim = vectors.shape[1] if vectors.size else 0
@@ -283,10 +284,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 ev = embed_texts([e.text for e in examples], embedder, store if cfg.embedding.cache else None,
                                  stats=res.embed)
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev)
+                learning[study.name] = {"examples": len(examples), "learned_codes": list(proposer.learned_codes_),
+                                        "zero_shot_codes": list(proposer.zero_shot_codes_)}
                 if proposer.zero_shot_codes_:
                     res.warnings.append(f"study '{study.name}': {len(examples)} training examples; "
                                         f"{len(proposer.zero_shot_codes_)} of {len(cb.codes)} codes have fewer than "
-                                        f"{p.min_examples} and stay zero-shot")
+                                        f"{p.min_examples} and stay zero-shot: {', '.join(proposer.zero_shot_codes_)}")
             else:
                 proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
                                          context_weight=p.context_weight, **calibration)
@@ -322,6 +325,10 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         timings["export"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
+        res.manifest["learning"] = {
+            "train_files": [{"path": f, "sha256": _sha_file(cfg.resolve(f))} for f in cfg.propose.train],
+            "studies": learning,
+        }
         if persist and store is not None:
             run_id = store.start_run(started, res.manifest["config_hash"])
             for name, cb in codebooks.items():
