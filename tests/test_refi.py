@@ -25,7 +25,9 @@ from pipeline.refi import (
 )
 from pipeline.refi.safety import read_capped
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "standards" / "refi-qda"
+SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "standards" / "refi-qda"
+# ../shared when present (the published files), else the copy shipped in the package
+SCHEMAS = SHARED_SCHEMAS if SHARED_SCHEMAS.exists() else Path(__file__).resolve().parents[1] / "pipeline" / "refi" / "schemas"
 DATA = Path(__file__).resolve().parent / "data" / "refi"
 NS = {"q": "urn:QDA-XML:project:1.0"}
 
