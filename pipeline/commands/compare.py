@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 from typing import List, Optional
 
+from collections import Counter
+
 import typer
 from rich.table import Table
 
@@ -52,6 +54,17 @@ def compare(
     out.print(table)
     out.print("[dim]'proposed' rows count machine proposals nobody has confirmed; 'confirmed' rows count "
               "codes a person accepted or added.[/]")
+    for level in ("segment", "document"):
+        pairs = Counter()
+        for d in data:
+            pairs.update(cmp.cooccurrence(d, level, proposals))
+        if pairs:
+            t3 = Table(title=f"codes that occur together in the same {level} (top 10)", title_justify="left")
+            for col in ("code", "code", f"{level}s"):
+                t3.add_column(col)
+            for (a, b), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
+                t3.add_row(a, b, str(n))
+            out.print(t3)
     if walk is not None:
         t2 = Table(title=f"crosswalk {walk.a.name} -> {walk.b.name}: strongest pairs", title_justify="left")
         for col in ("code A", "code B", "description cosine", "segments co-coded"):
