@@ -344,7 +344,8 @@ def discover(
 
     missing = [m for m in ("bertopic", "umap", "hdbscan") if importlib.util.find_spec(m) is None]
     if missing:
-        raise PrecodeError(f"discovery needs {', '.join(missing)}: pip install -c constraints.txt -e '.[discover]'")
+        raise PrecodeError(f"discovery needs {', '.join(missing)}: pip install -c constraints.txt -e . "
+                           "(bertopic brings umap-learn and hdbscan)")
     store_path = Path(store_path)
     if not store_path.exists():
         raise PrecodeError(f"{store_path}: no such project store")
@@ -490,8 +491,12 @@ def enable_numba_cache() -> int:
     import sys
 
     import umap  # noqa: F401  (imports its numba modules)
-    from numba.core.caching import NullCache
-    from numba.core.dispatcher import Dispatcher
+
+    try:  # numba internals: if they move, compile as before
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        return 0
 
     n = 0
     for name, mod in list(sys.modules.items()):

@@ -241,6 +241,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     store_path = cfg.store_path if persist else cache_store
     store = Store(store_path).open() if (store_path and (persist or cfg.embedding.cache)) else None
     try:
+        if persist and store is not None:
+            codebooks = _with_project_codes(codebooks, store)
+            res.codebooks = codebooks
         embedder = embedder or Embedder(model, cfg.embedding.batch_size, cfg.embedding.device)
         coded = [s for s in res.segments if s.coded]
         need_prev = cfg.propose.context_weight > 0
@@ -352,6 +355,31 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if store is not None:
             store.close()
     return res
+
+
+def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[str, Codebook]:
+    """Codes people added to the project (accepted emergent themes) that the codebook file lacks."""
+    import dataclasses
+    import json as _json
+
+    from .records import Category, Code
+
+    out = {}
+    for study, cb in codebooks.items():
+        known = {c.guid(cb.name) for c in cb.codes}
+        extra = [
+            Code(name=r[0], category=r[1], description=r[2], inclusion=r[3], exclusion=r[4], examples=tuple(_json.loads(r[5])))
+            for r in store.conn.execute(
+                "SELECT name, category, description, inclusion, exclusion, examples, guid FROM codes "
+                "WHERE codebook=? AND category='Emergent' ORDER BY rowid", (cb.name,))
+            if r[6] not in known
+        ]
+        if not extra:
+            out[study] = cb
+            continue
+        cats = cb.categories if cb.category("Emergent") else cb.categories + (Category("Emergent", "themes found by precode discover and accepted by a person"),)
+        out[study] = dataclasses.replace(cb, codes=cb.codes + tuple(extra), categories=cats)
+    return out
 
 
 def _training(cfg: Config, codebooks: dict[str, Codebook], store, res: BatchResult) -> dict[str, list]:

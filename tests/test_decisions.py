@@ -166,3 +166,23 @@ def test_decisions_store_survives_kill_at_random_moments(tmp_path, write, tiny_c
     assert r.returncode == 0, r.stderr
     with Store(cfg.store_path) as st:
         assert len(load(st)) == 1 and st.count("suggestions") > 0
+
+
+def test_decisions_accepted_emergent_code_survives_the_next_run(project):
+    """A code a person added to the project (an accepted emergent theme) stays after `precode run`."""
+    import dataclasses
+
+    from pipeline.codebook import codebook_to_dict
+    from pipeline.records import Category, Code
+
+    cfg_path, run, res = project
+    cb = res.codebooks["s"]
+    new = Code(name="Parking", category="Emergent", description="parking car lot", examples=("no parking at the clinic",))
+    grown = dataclasses.replace(cb, codes=cb.codes + (new,), categories=cb.categories + (Category("Emergent"),))
+    with Store(load_config(cfg_path).store_path) as st:
+        st.save_codebook(grown, codebook_to_dict(grown))
+    res2 = run()
+    assert "Emergent/Parking" in [c.path for c in res2.codebooks["s"].codes]
+    with Store(load_config(cfg_path).store_path) as st:
+        content = st.conn.execute("SELECT content FROM codebooks WHERE name=?", (cb.name,)).fetchone()[0]
+    assert "Parking" in content
