@@ -737,42 +737,11 @@ def evaluate(
 # files
 # --------------------------------------------------------------------------------------------------
 
-def _csv_rows(text: str, path: Path) -> list[dict[str, str]]:
-    first = text.split("\n", 1)[0]
-    if path.suffix.lower() == ".tsv":
-        delimiter = "\t"
-    elif "," not in first and ("\t" in first or ";" in first):
-        delimiter = "\t" if first.count("\t") >= first.count(";") else ";"
-    else:
-        delimiter = ","
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as err:
-        raise InputError(path, f"malformed CSV: {err}") from None
-    if not rows:
-        raise InputError(path, "the table has no rows")
-    header = [h.strip().lower() for h in rows[0]]
-    return [dict(zip(header, (c.strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
-
-
 def read_table(path: str | Path) -> list[dict[str, str]]:
     """Rows of a .csv/.tsv/.xlsx file as dicts with lower-cased column names. InputError if unreadable."""
-    from .ingest.decode import decode_text, read_bytes
-    from .ingest.table import rows_from_xlsx
+    from .ingest.table import read_table as _read
 
-    path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in (".csv", ".tsv", ".xlsx"):
-        raise InputError(path, f"unsupported file type '{ext or path.name}' (use .csv, .tsv or .xlsx)")
-    data = read_bytes(path)
-    if ext == ".xlsx":
-        rows = rows_from_xlsx(data, path)
-    else:
-        text, _ = decode_text(data, path)
-        rows = _csv_rows(text, path)
-    if not rows:
-        raise InputError(path, "the table has a header but no rows")
-    return rows
+    return _read(path)
 
 
 def evaluate_files(

@@ -86,22 +86,10 @@ def load_training(path: str | Path, max_mb: float = 50.0) -> list[TrainingExampl
     export also lists uncoded segments); identical rows count once. Raises :class:`InputError`
     with one line for an unreadable file, missing columns, an unknown verdict or no usable row.
     """
-    from .ingest.decode import decode_text, read_bytes
-    from .ingest.table import rows_from_csv, rows_from_xlsx
+    from .ingest.table import read_table
 
     path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in (".csv", ".tsv", ".xlsx"):
-        raise InputError(path, f"unsupported training file type '{ext or '(none)'}' (use .csv, .tsv or .xlsx "
-                               "with 'text' and 'code' columns)")
-    data = read_bytes(path, max_mb)
-    if ext == ".xlsx":
-        rows = rows_from_xlsx(data, path)
-    else:
-        text, _ = decode_text(data, path)
-        rows = rows_from_csv(text, path)
-    if not rows:
-        raise InputError(path, "the table has a header but no rows")
+    rows = read_table(path, max_mb, what="training")
     header = [h for h in rows[0] if h]
     text_col = next((c for c in TEXT_COLUMNS if c in header), None)
     if text_col is None or "code" not in header:

@@ -47,12 +47,14 @@ def _time(value: str) -> float | None:
 
 
 def _delimiter(text: str, path: Path) -> str:
-    """The delimiter only: the Sniffer's quoting guesses are unreliable (it may turn off doubled
-    quotes and silently cut a field at the first ``""``), so quoting always follows RFC 4180."""
-    try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
-    except csv.Error:
-        return "\t" if path.suffix.lower() == ".tsv" else ","
+    """The delimiter, read off the header line (a transcript's text cells would mislead a sniffer).
+    Quoting always follows RFC 4180 (doubled quotes inside quoted fields)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    first = text.split("\n", 1)[0]
+    if "," not in first and ("\t" in first or ";" in first):
+        return "\t" if first.count("\t") >= first.count(";") else ";"
+    return ","
 
 
 def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
@@ -156,3 +158,21 @@ def rows_to_turns(rows: list[dict[str, str]], path: Path) -> tuple[str, list[Tur
     if not turns:
         raise InputError(path, "every row's 'text' is empty")
     return "\n\n".join(parts) + "\n", turns, warnings
+
+
+def read_table(path: str | Path, max_mb: float = 50.0, what: str = "") -> list[dict[str, str]]:
+    """Rows of a .csv/.tsv/.xlsx file as dicts with lower-cased column names. InputError if unreadable."""
+    from .decode import decode_text, read_bytes
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".csv", ".tsv", ".xlsx"):
+        raise InputError(path, f"unsupported {what + ' ' if what else ''}file type '{ext or '(none)'}' (use .csv, .tsv or .xlsx)")
+    data = read_bytes(path, max_mb)
+    if ext == ".xlsx":
+        rows = rows_from_xlsx(data, path)
+    else:
+        rows = rows_from_csv(decode_text(data, path)[0], path)
+    if not rows:
+        raise InputError(path, "the table has a header but no rows")
+    return rows
