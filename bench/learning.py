@@ -56,6 +56,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
+from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
 from pipeline.learn import UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer, review_order  # noqa: E402
 from pipeline.propose import label_texts  # noqa: E402
 from pipeline.records import Code, Codebook  # noqa: E402
@@ -134,8 +135,23 @@ def embed_all(datas: list[Data], cache: Path | None) -> dict:
     lookup = dict(zip(texts, vecs))
     for d in datas:
         d.attach(lookup)
+    seconds = round(time.perf_counter() - t, 1)
+    # form features (pipeline.form): tagged once, cached in the same store; the vectorizer is fitted
+    # without labels on each task's coded turns, train and test (as `precode code` fits it on a
+    # project's segments)
+    t = time.perf_counter()
+    nlp = load_tagger()
+    store = Store(cache).open() if cache else None
+    try:
+        for d in datas:
+            forms = form_strings(d.texts, nlp, store)
+            d.F = FormVectorizer().fit(forms).transform(forms)
+    finally:
+        if store is not None:
+            store.close()
     return {"model": model.model_id, "texts": len(texts), "computed": stats.computed, "cached": stats.cached,
-            "seconds": round(time.perf_counter() - t, 1)}
+            "seconds": seconds, "form": {"tagger": tagger_id(nlp), "features": {d.task.name: d.F.shape[1] for d in datas},
+                                         "seconds": round(time.perf_counter() - t, 1)}}
 
 
 def metrics(y: np.ndarray, pred: np.ndarray, n_codes: int) -> dict:
@@ -162,16 +178,21 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 # -- the proposer --------------------------------------------------------------------------------------
 
-def fit_fewshot(d: Data, examples: list[CodedExample], example_vecs: np.ndarray | None, **params) -> FewShotProposer:
-    return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples, example_vecs=example_vecs)
+def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewShotProposer:
+    """The proposer fitted on ``examples``; ``rows[i]`` is the data row of ``examples[i]`` (its
+    vector and form vector)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
+                                         example_vecs=d.X[rows] if len(rows) else None,
+                                         example_forms=d.F[rows] if len(rows) else None)
 
 
-def predict(p: FewShotProposer, X: np.ndarray) -> np.ndarray:
-    return p.score(X)[0].argmax(axis=1)
+def predict(p: FewShotProposer, d: Data, rows) -> np.ndarray:
+    return p.score(d.X[rows], seg_forms=d.F[rows])[0].argmax(axis=1)
 
 
 def examples_of(d: Data, idx: np.ndarray) -> tuple[list[CodedExample], np.ndarray]:
-    return [CodedExample(int(d.y[i]), d.texts[i]) for i in idx], d.X[idx]
+    return [CodedExample(int(d.y[i]), d.texts[i]) for i in idx], idx
 
 
 def simulate(d: Data, order: str, checkpoints: tuple[int, ...], seed: int = 0, params: dict | None = None) -> dict:
@@ -182,22 +203,22 @@ def simulate(d: Data, order: str, checkpoints: tuple[int, ...], seed: int = 0, p
         random.Random(seed).shuffle(pool)
     remaining = np.array(pool)
     examples: list[CodedExample] = []
-    vecs: list[np.ndarray] = []
+    rows: list[int] = []
     curve, refit_ms, pick_ms = [], [], []
     accepted = 0
     t = time.perf_counter()
-    prop = fit_fewshot(d, [], None, **params)
+    prop = fit_fewshot(d, [], [], **params)
     n_max = min(max(checkpoints), len(pool))
     for n in range(n_max + 1):
         if n in checkpoints:
-            m = metrics(d.y[d.test], predict(prop, d.X[d.test]), len(d.codes))
+            m = metrics(d.y[d.test], predict(prop, d, d.test), len(d.codes))
             m.update(decisions=n, learned=len(prop.learned_codes_), zero_shot=len(prop.zero_shot_codes_),
                      accepted=accepted)
             curve.append(m)
         if n == n_max:
             break
         t0 = time.perf_counter()
-        scores = prop.score(d.X[remaining])[0]
+        scores = prop.score(d.X[remaining], seg_forms=d.F[remaining])[0]
         if order == "uncertainty":
             pos = int(review_order(scores, "uncertainty", seed=seed * 100003 + n)[0])
         elif order == "uncertainty-greedy":
@@ -212,13 +233,13 @@ def simulate(d: Data, order: str, checkpoints: tuple[int, ...], seed: int = 0, p
         if proposed == truth:  # accept
             accepted += 1
             examples.append(CodedExample(truth, d.texts[i], True))
-            vecs.append(d.X[i])
+            rows.append(i)
         else:  # reject the proposal, apply the right code
             examples += [CodedExample(proposed, d.texts[i], False), CodedExample(truth, d.texts[i], True)]
-            vecs += [d.X[i], d.X[i]]
+            rows += [i, i]
         if order.startswith("uncertainty") or (n + 1) in checkpoints:
             t0 = time.perf_counter()
-            prop = fit_fewshot(d, examples, np.stack(vecs), **params)
+            prop = fit_fewshot(d, examples, rows, **params)
             refit_ms.append((time.perf_counter() - t0) * 1000)
     return {"order": order, "seed": seed, "curve": curve, "refit_ms": refit_ms, "pick_ms": pick_ms,
             "seconds": round(time.perf_counter() - t, 1), "zero_shot_codes_at_end": prop.zero_shot_codes_,
@@ -278,14 +299,25 @@ def head_knn(d, idx, k=10, temp=0.05):
 
 def head_fewshot(d, idx, **params):
     ex, v = examples_of(d, idx)
-    return predict(fit_fewshot(d, ex, v, **params), d.X[d.test])
+    return predict(fit_fewshot(d, ex, v, **params), d, d.test)
+
+
+def head_lr_form(d, idx, w=1.5):
+    from scipy.sparse import csr_matrix, hstack
+
+    Z = hstack([csr_matrix(d.X), w * d.F]).tocsr()
+    return LogisticRegression(max_iter=3000).fit(Z[idx], d.y[idx]).predict(Z[d.test])
 
 
 HEADS = {
-    "fewshot.v1 (chosen): one-vs-rest balanced logistic + label-text prior": head_fewshot,
-    "fewshot.v1 without the label-text prior (prior_weight=0)": lambda d, idx: head_fewshot(d, idx, prior_weight=0),
-    "fewshot.v1, C=0.3": lambda d, idx: head_fewshot(d, idx, C=0.3),
-    "fewshot.v1, C=3": lambda d, idx: head_fewshot(d, idx, C=3.0),
+    "fewshot.v2 (chosen): fewshot.v1 + form features, form_weight 1.5": head_fewshot,
+    "fewshot.v2, form_weight 0.75": lambda d, idx: head_fewshot(d, idx, form_weight=0.75),
+    "fewshot.v2, form_weight 3": lambda d, idx: head_fewshot(d, idx, form_weight=3.0),
+    "fewshot.v2, C=0.3": lambda d, idx: head_fewshot(d, idx, C=0.3),
+    "fewshot.v2, C=3": lambda d, idx: head_fewshot(d, idx, C=3.0),
+    "fewshot.v1: one-vs-rest balanced logistic + label-text prior, embeddings only": lambda d, idx: head_fewshot(d, idx, form_weight=0),
+    "fewshot.v1 without the label-text prior (prior_weight=0)": lambda d, idx: head_fewshot(d, idx, prior_weight=0, form_weight=0),
+    "multinomial logistic regression on embedding + 1.5 x form": head_lr_form,
     "multinomial logistic regression (README baseline, sklearn defaults)": head_lr_multinomial,
     "multinomial logistic regression, class-balanced": head_lr_multinomial_balanced,
     "nearest centroid (prototype) + label-text prior": head_centroid,
@@ -595,8 +627,8 @@ def main() -> None:
         yt = d.y[d.test]
         log(f"{name}: baselines")
         b: dict = {}
-        zs = fit_fewshot(d, [], None)
-        b["zero-shot"] = {**metrics(yt, predict(zs, d.X[d.test]), nc), "n_examples": 0}
+        zs = fit_fewshot(d, [], [])
+        b["zero-shot"] = {**metrics(yt, predict(zs, d, d.test), nc), "n_examples": 0}
         lr20, fs20 = [], []
         for s in range(draws):
             idx = per_code(d, 20, s)

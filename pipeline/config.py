@@ -75,6 +75,8 @@ class ProposeConfig(_Strict):
     train: list[str] = Field(default_factory=list)  # coded material (.csv/.xlsx text+code, or .qdpx) to learn from
     learn_from_decisions: bool = True  # inside a project: learn from its accepted/rejected/added codes
     min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
+    learner: Literal["precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v2"  # head used once there are examples
+    form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2: weight of the form features beside the embedding
     sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
     sim_scale: float | None = Field(default=None, gt=0)
 

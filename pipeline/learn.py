@@ -42,6 +42,8 @@ from .errors import InputError
 from .propose import PROPOSERS, LabelText
 from .records import Codebook
 
+FORM_WEIGHT = 1.5  # weight of the form vector beside the embedding (bench/results/learning.md)
+
 # -- training data ---------------------------------------------------------------------------------
 
 POSITIVE = {"", "accept", "accepted", "add", "added", "recode", "yes", "y", "true", "1", "positive", "+", "confirmed"}
@@ -283,12 +285,16 @@ class FewShotProposer:
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 
-    name = "precode.fewshot.v1"
+    name = "precode.fewshot.v2"
 
     def __init__(self, min_examples: int = 5, C: float = 1.0, prior_weight: float = 3.0, negative_weight: float = 1.0,
                  zero_shot: str = "precode.similarity.v2", center: float | None = None, scale: float | None = None,
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
-                 question_min: float = 0.45):
+                 question_min: float = 0.45, form_weight: float = FORM_WEIGHT):
+        if form_weight < 0:
+            raise ValueError("form_weight must be >= 0")
+        self.form_weight = form_weight
+        self.name = "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1"
         self.min_examples = min_examples
         self.C = C
         self.prior_weight = prior_weight
@@ -311,18 +317,27 @@ class FewShotProposer:
 
     def fit(self, codebook: Codebook, labels: list[LabelText], label_vecs: np.ndarray,
             questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None,
-            examples: Sequence[CodedExample] = (), example_vecs: np.ndarray | None = None) -> "FewShotProposer":
+            examples: Sequence[CodedExample] = (), example_vecs: np.ndarray | None = None,
+            example_forms=None) -> "FewShotProposer":
         """Fit the zero-shot prior on the label texts, then a head per code with enough examples.
 
-        ``examples[i]`` is embedded as ``example_vecs[i]`` (same model as the label texts).
+        ``examples[i]`` is embedded as ``example_vecs[i]`` (same model as the label texts) and,
+        when ``form_weight > 0``, has the form vector ``example_forms[i]`` (a row of a
+        :class:`pipeline.form.FormVectorizer` matrix; ``None``: embeddings only, as v1).
         """
         with _single_thread():
-            return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs)
+            return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
+                             example_forms)
 
-    def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs) -> "FewShotProposer":
+    def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
+             example_forms=None) -> "FewShotProposer":
         examples = list(examples)
         if examples and (example_vecs is None or len(example_vecs) != len(examples)):
             raise ValueError("example_vecs must hold one vector per example")
+        use_form = self.form_weight > 0 and example_forms is not None and example_forms.shape[1] > 0
+        if use_form and example_forms.shape[0] != len(examples):
+            raise ValueError("example_forms must hold one row per example")
+        self.form_dim_ = int(example_forms.shape[1]) if use_form else 0
         n_codes = len(codebook.codes)
         zs = self._zero_shot().fit(codebook, list(labels), label_vecs, list(questions), question_vecs)
         self.zero_shot_ = zs
@@ -340,7 +355,9 @@ class FewShotProposer:
         rejected = np.zeros((n_text, n_codes), dtype=bool)
         dim = label_vecs.shape[1]
         Xt = np.zeros((n_text, dim), dtype=np.float32)
-        for ex, r, v in zip(examples, rows, example_vecs if examples else []):
+        first_row = np.zeros(n_text, dtype=np.int64)  # an example row per distinct text (its form vector)
+        for i, (ex, r, v) in reversed(list(enumerate(zip(examples, rows, example_vecs if examples else [])))):
+            first_row[r] = i
             Xt[r] = v
             if ex.positive:
                 S[r, ex.code] = 1.0
@@ -378,7 +395,7 @@ class FewShotProposer:
         self.evidence_vecs_ = np.vstack(ev_vecs).astype(np.float32)
         self.evidence_code_ = np.array([lt.code for lt in self.labels_])
 
-        self.coef_ = np.zeros((dim, n_codes))
+        self.coef_ = np.zeros((dim + self.form_dim_, n_codes))
         self.intercept_ = np.zeros(n_codes)
         if learned.any():
             # the zero-shot prior: each code's label texts as positive rows, other codes' as negative
@@ -386,6 +403,13 @@ class FewShotProposer:
             Sp = np.where(lc[:, None] == np.arange(n_codes)[None, :], 1.0, -1.0)
             Wp = np.full(Sp.shape, float(self.prior_weight))
             X = np.vstack([Xt, label_vecs]) if n_text else np.asarray(label_vecs)
+            if self.form_dim_:
+                # form view beside the embedding; label texts carry no form (they are definitions)
+                from scipy.sparse import csr_matrix, hstack, vstack
+
+                F = csr_matrix(example_forms)[first_row] * self.form_weight
+                F = vstack([F, csr_matrix((len(label_vecs), self.form_dim_))])
+                X = hstack([csr_matrix(X.astype(np.float64)), F]).tocsr()
             S_all = np.vstack([S, Sp])
             W_all = np.vstack([W, Wp])
             # class balance per code: positives and negatives weigh the same in total
@@ -413,17 +437,27 @@ class FewShotProposer:
         return self
 
     def score(self, seg_vecs: np.ndarray, q_vecs: np.ndarray | None = None, has_q: np.ndarray | None = None,
-              prev_vecs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n])."""
+              prev_vecs: np.ndarray | None = None, seg_forms=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n]).
+
+        ``seg_forms``: the segments' form vectors (same vectorizer as in ``fit``); required when
+        the head was fitted with form features.
+        """
         scores, evidence, cat, cat_sim = self.zero_shot_.score(seg_vecs, q_vecs, has_q, prev_vecs)
         if not self.learned_.any() or len(seg_vecs) == 0:
             return scores, evidence, cat, cat_sim
+        if self.form_dim_ and (seg_forms is None or seg_forms.shape != (len(seg_vecs), self.form_dim_)):
+            raise ValueError(f"this head was fitted with {self.form_dim_} form features: pass seg_forms "
+                             f"of shape ({len(seg_vecs)}, {self.form_dim_})")
         v = seg_vecs
         if prev_vecs is not None and self.context_weight > 0:
             v = (1 - self.context_weight) * seg_vecs + self.context_weight * prev_vecs
             v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
         cols = np.where(self.learned_)[0]
-        z = v.astype(np.float64) @ self.coef_[:, cols] + self.intercept_[cols]
+        dim = seg_vecs.shape[1]
+        z = v.astype(np.float64) @ self.coef_[:dim, cols] + self.intercept_[cols]
+        if self.form_dim_:
+            z = z + self.form_weight * np.asarray(seg_forms @ self.coef_[dim:, cols])
         fits = (cat[:, None] >= 0) & (self.zero_shot_.code_category_[None, cols] == cat[:, None])
         z = z + np.where(fits, self.question_weight / self.scale_, 0.0)
         a, b = self.calibration_
@@ -439,7 +473,12 @@ class FewShotProposer:
         return scores, evidence, cat, cat_sim
 
 
-LEARNED_PROPOSERS = {FewShotProposer.name: FewShotProposer}
+def _fewshot_v1(**params) -> FewShotProposer:
+    """The head on embeddings alone (before form features)."""
+    return FewShotProposer(**{**params, "form_weight": 0.0})
+
+
+LEARNED_PROPOSERS = {"precode.fewshot.v2": FewShotProposer, "precode.fewshot.v1": _fewshot_v1}
 
 
 # -- review order ------------------------------------------------------------------------------------

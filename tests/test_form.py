@@ -1,0 +1,149 @@
+"""Form features (pipeline.form) and the head that reads them (precode.fewshot.v2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.codebook import load_codebook
+from pipeline.embed import embed_texts
+from pipeline.form import FormVectorizer, form_matrices, form_string, form_strings, load_tagger, tagger_id
+from pipeline.learn import LEARNED_PROPOSERS, CodedExample, FewShotProposer
+from pipeline.propose import category_questions, label_texts
+from pipeline.store import Store
+
+ASKING = ["Do you think the clinic staff would help?", "Would the nurses find it useful?",
+          "How did the manager feel about the budget?", "Could you tell me about the training?",
+          "What did the doctors say about the room?", "Is the peer role clear to the team?"]
+TELLING = ["The clinic staff would help.", "The nurses found it useful.", "The manager felt fine about the budget.",
+           "I told them about the training.", "The doctors said the room was small.", "The peer role is clear to the team."]
+TEST = [("Did the staff like the new office?", 0), ("The staff liked the new office.", 1),
+        ("Were the supervisors happy with the schedule?", 0), ("The supervisors were happy with the schedule.", 1)]
+
+SAME_WORDS = """
+name: acts
+categories:
+  - name: Acts
+    codes:
+      - name: Asking
+        description: talk about the clinic
+      - name: Telling
+        description: talk about the clinic
+"""
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_tagger()
+
+
+def test_form_string_keeps_function_words_and_hides_content(nlp):
+    f = form_string(nlp("So you feel really lonely?"))
+    words = f.split()
+    assert words[:2] == ["so", "you"] and "?" in words and words[-2:] == ["^so", "^you"]
+    assert "lonely" not in words and "feel" not in words  # content words become tags
+    assert "JJ" in words and "VBP" in words
+
+
+def test_vectorizer_is_order_free_and_unit_length():
+    forms = ["so you VBP ?", "i VBD NN .", "so you VBP .", "i VBD NN NN ."]
+    a, b = FormVectorizer(min_df=2).fit(forms), FormVectorizer(min_df=2).fit(list(reversed(forms)))
+    assert a.vocabulary_ == b.vocabulary_ and np.allclose(a.idf_, b.idf_)
+    assert "so you" in a.vocabulary_ and "?" not in a.vocabulary_  # '?' occurs once: below min_df
+    X = a.transform(forms).toarray()
+    assert X.shape == (4, a.n_features)
+    assert np.allclose(np.linalg.norm(X, axis=1), 1.0)
+    assert a.transform(["xyz"]).nnz == 0  # unknown grams: an empty row, not an error
+
+
+def test_form_strings_are_cached_in_the_store(tmp_path, nlp):
+    texts = ["Is the room free?", "The room is free.", "Is the room free?"]
+    with Store(tmp_path / "p.sqlite") as st:
+        first = form_strings(texts, nlp, st)
+        assert st.count("forms") == 2 and first[0] == first[2]
+
+        class NoTagging:  # a second call must not tag again
+            meta = nlp.meta
+
+            def pipe(self, texts, **kw):
+                texts = list(texts)
+                assert not texts, f"tagged again: {texts}"
+                return iter(())
+
+        assert tagger_id(NoTagging()) == tagger_id(nlp)
+        assert form_strings(texts, NoTagging(), st) == first
+
+
+def _fit(cb, nlp, bow, form_weight):
+    labels = label_texts(cb)
+    lv = embed_texts([lt.text for lt in labels], bow)
+    texts = ASKING + TELLING
+    examples = [CodedExample(0, t) for t in ASKING] + [CodedExample(1, t) for t in TELLING]
+    # the embedding sees no difference at all: every example and test segment gets the same vector
+    same = embed_texts(["clinic"], bow)[0]
+    ex_forms, test_forms = form_matrices([texts, [t for t, _ in TEST]], nlp)
+    p = FewShotProposer(min_examples=3, form_weight=form_weight).fit(
+        cb, labels, lv, category_questions(cb), None, examples, np.stack([same] * len(texts)), ex_forms)
+    scores = p.score(np.stack([same] * len(TEST)), seg_forms=test_forms)[0]
+    return p, scores
+
+
+def test_form_features_tell_apart_what_the_embedding_cannot(write, nlp, bow):
+    cb = load_codebook(write("acts.yaml", SAME_WORDS))
+    truth = [y for _, y in TEST]
+    v2, s2 = _fit(cb, nlp, bow, 1.5)
+    assert v2.name == "precode.fewshot.v2" and v2.form_dim_ > 0
+    assert list(s2.argmax(axis=1)) == truth
+    v1, s1 = _fit(cb, nlp, bow, 0.0)
+    assert v1.name == "precode.fewshot.v1" and v1.form_dim_ == 0
+    assert np.allclose(s1, s1[0])  # embeddings alone: every segment scores the same
+
+
+def test_a_head_fitted_with_forms_needs_them_to_score(write, nlp, bow):
+    cb = load_codebook(write("acts.yaml", SAME_WORDS))
+    p, _ = _fit(cb, nlp, bow, 1.5)
+    with pytest.raises(ValueError, match="form features"):
+        p.score(embed_texts(["Is it?"], bow))
+
+
+def test_learners_registered_under_versioned_names():
+    assert set(LEARNED_PROPOSERS) == {"precode.fewshot.v1", "precode.fewshot.v2"}
+    assert LEARNED_PROPOSERS["precode.fewshot.v1"](C=2.0).form_weight == 0.0
+    assert LEARNED_PROPOSERS["precode.fewshot.v2"]().form_weight == 1.5
+    with pytest.raises(ValueError):
+        FewShotProposer(form_weight=-1)
+
+
+TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
+              "Dana: Nobody knows what the peer role is.\n"
+              "Interviewer: What supports would help?\n"
+              "Dana: Training for staff and a room to meet.\n"
+              "Pat: We need an office room for meetings.\n")
+CODED = {"Barriers/Role confusion": ["the peer role is unclear", "nobody knows the peer job", "what does the peer do",
+                                     "the role was never defined", "duties of the peer are vague"],
+         "Barriers/Space": ["no office for the peer", "we have no room", "there is no space to meet",
+                            "no desk or office", "the building has no room"],
+         "Facilitators/Training": ["staff need training", "education courses help", "a workshop for staff",
+                                   "training for the team", "courses on peer work"]}
+
+
+@pytest.mark.parametrize("learner, form_rows", [("precode.fewshot.v2", True), ("precode.fewshot.v1", False)])
+def test_run_with_training_file_fits_the_configured_learner(write, tiny_codebook, bow, learner, form_rows):
+    from pipeline.config import load_config
+    from pipeline.run import run_batch
+
+    write("data/a.txt", TRANSCRIPT)
+    rows = "".join(f"{t},{path.split('/')[1]},{path.split('/')[0]}\n" for path, ts in CODED.items() for t in ts)
+    write("coded.csv", "text,code,category\n" + rows)
+    cfg = load_config(write("study.yaml", f"""
+project: {{output_dir: out}}
+studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]
+propose: {{threshold: 0.0, train: [coded.csv], min_examples: 3, learner: {learner}}}
+"""))
+    res = run_batch(cfg, embedder=bow)
+    learned = res.manifest["learning"]["studies"]["s"]
+    assert learned["learner"] == learner and learned["examples"] == 15
+    assert sorted(learned["learned_codes"]) == sorted(CODED) and learned["zero_shot_codes"] == []
+    with Store(cfg.store_path) as st:
+        assert (st.count("forms") > 0) is form_rows  # tagged only when the head reads forms
+    assert res.suggestions and all(0.0 <= s.score <= 1.0 for s in res.suggestions)
