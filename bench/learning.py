@@ -57,7 +57,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
-from pipeline.learn import UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer, review_order  # noqa: E402
+from pipeline.learn import FORM_WEIGHT, UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer, review_order  # noqa: E402
 from pipeline.propose import label_texts  # noqa: E402
 from pipeline.records import Code, Codebook  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -69,6 +69,7 @@ SEEDS = 3  # runs of the stochastic orders (sampled uncertainty, random)
 MIN_EXAMPLES_SWEEP = (1, 3, 5, 8)
 DRAWS = 5  # draws of "k examples per code"
 RESULTS = HERE / "results"
+SETFIT_DRAWS = 3
 DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 README_BASELINES = {  # ../shared/benchmarks/README.md (ESConv)
     "zero-shot": (0.18, 0.16, 0.06), "LR 20/code": (0.37, 0.32, 0.27),
@@ -385,13 +386,16 @@ def setfit_run(d: Data, k: int = 20, seed: int = 0, iterations: int = 5, lr: flo
     enc = lambda texts: st.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
     Xtr, Xte, L = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
     encode_s = time.perf_counter() - t
-    p = FewShotProposer().fit(d.codebook, d.labels, L, examples=[CodedExample(int(c), s) for c, s in zip(ty, tx)],
-                              example_vecs=Xtr)
-    tuned = metrics(d.y[d.test], predict(p, Xte), len(d.codes))
-    frozen = metrics(d.y[d.test], head_fewshot(d, idx), len(d.codes))
-    return {"k_per_code": k, "draw": seed, "pairs": len(pairs), "steps": -(-len(pairs) // batch),
-            "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
-            "encoded_texts": len(tx) + len(d.test) + len(d.labels), "fine_tuned": tuned, "frozen_same_draw": frozen}
+    exs = [CodedExample(int(c), s) for c, s in zip(ty, tx)]
+    out = {"k_per_code": k, "draw": seed, "pairs": len(pairs), "steps": -(-len(pairs) // batch),
+           "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
+           "encoded_texts": len(tx) + len(d.test) + len(d.labels)}
+    for suffix, fw in (("", 0.0), ("_form", FORM_WEIGHT)):  # fewshot.v1 and fewshot.v2 heads
+        p = FewShotProposer(form_weight=fw).fit(d.codebook, d.labels, L, examples=exs, example_vecs=Xtr,
+                                                example_forms=d.F[idx])
+        out["fine_tuned" + suffix] = metrics(d.y[d.test], p.score(Xte, seg_forms=d.F[d.test])[0].argmax(1), len(d.codes))
+        out["frozen_same_draw" + suffix] = metrics(d.y[d.test], head_fewshot(d, idx, form_weight=fw), len(d.codes))
+    return out
 
 
 # -- report ----------------------------------------------------------------------------------------------
@@ -474,8 +478,10 @@ def write_md(res: dict, path: Path) -> None:
          f"- **runtime**: {res['seconds']} s wall; embeddings: {res['embedding']['computed']} texts computed, "
          f"{res['embedding']['cached']} from the cache ({res['embedding']['seconds']} s); load average at the end "
          f"{res['load_average_end']} (the machine is shared: wall times depend on other jobs)",
-         f"- **model**: {res['embedding']['model']} (precode's packaged default); proposer `precode.fewshot.v1` with "
-         f"its defaults {res['fewshot_defaults']}",
+         f"- **model**: {res['embedding']['model']} (precode's packaged default); proposer "
+         f"`{'precode.fewshot.v2' if res['fewshot_defaults'].get('form_weight', 0) > 0 else 'precode.fewshot.v1'}` with "
+         f"its defaults {res['fewshot_defaults']}"
+         + (f"; form features: {res['embedding']['form']}" if res['embedding'].get('form') else ""),
          "- **data**: read in place from `../shared/benchmarks/` (never copied); split: whole conversations, "
          "seed 0, 50/50 (the split of `bench/agreement.py`)", "",
          "## How it is measured", "",
@@ -514,11 +520,15 @@ def write_md(res: dict, path: Path) -> None:
                      f"**{dd['kappa']:.3f}** | {dd['learned']}/{len(t['codes'])} | {g['kappa']:.3f} | "
                      f"{r['kappa']:.3f}{sd(r)} |")
         L += ["", "| baseline (same split) | examples | accuracy | macro-F1 | **kappa** |", "|---|---|---|---|---|"]
-        for key, desc in [("zero-shot", "zero-shot (`precode.fewshot.v1` with no decisions = `precode.similarity.v2`)"),
+        for key, desc in [("zero-shot", "zero-shot (the learner with no decisions = `precode.similarity.v2`)"),
                           ("LR 20/code", "logistic regression, 20 per code (README baseline)"),
                           ("LR all", "logistic regression, all training-half turns (README baseline)"),
-                          ("fewshot 20/code", "**`precode.fewshot.v1`, 20 per code (same draws)**"),
-                          ("fewshot all", "`precode.fewshot.v1`, all training-half turns")]:
+                          ("fewshot 20/code", "**`precode.fewshot.v2`, 20 per code (same draws)**"),
+                          ("fewshot all", "`precode.fewshot.v2`, all training-half turns"),
+                          ("fewshot.v1 20/code", "`precode.fewshot.v1` (embeddings only), 20 per code"),
+                          ("fewshot.v1 all", "`precode.fewshot.v1` (embeddings only), all training-half turns")]:
+            if key not in b:
+                continue
             x = b[key]
             sd = f" (sd {x['kappa_sd']:.3f})" if "kappa_sd" in x else ""
             L.append(f"| {desc} | {x['n_examples']} | {x['accuracy']:.3f} | {x['macro_f1']:.3f} | **{x['kappa']:.3f}**{sd} |")
@@ -553,7 +563,26 @@ def write_md(res: dict, path: Path) -> None:
                 L.append(f"| {h['head']} | " + " | ".join(
                     f"{h[k]['macro_f1']:.3f} | **{h[k]['kappa']:.3f}** | {h[k]['fit_predict_ms']:.0f}" for k in keys) + " |")
             L.append("")
-        if t.get("setfit"):
+        if t.get("setfit") and "runs" in t["setfit"]:
+            s = t["setfit"]
+            r0 = s["runs"][0]
+            L += [f"### SetFit-style contrastive fine-tuning ({len(s['runs'])} draws)", "",
+                  f"{r0['k_per_code']} per code, {r0['pairs']} pairs, {r0['steps']} steps of batch 16, cosine loss, "
+                  "lr 2e-5 (plain torch loop over sentence-transformers), then the proposer's head on the fine-tuned "
+                  "vectors, without and with form features. A fine-tuned encoder invalidates every cached vector: "
+                  f"re-encoding {r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
+                  f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}.", "",
+                  "| draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
+                  "|---|---|---|---|---|---|---|"]
+            for r in s["runs"]:
+                L.append(f"| {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
+                         f"{r['frozen_same_draw']['kappa']:.3f} | {r['fine_tuned']['kappa']:.3f} | "
+                         f"{r['frozen_same_draw_form']['kappa']:.3f} | **{r['fine_tuned_form']['kappa']:.3f}** |")
+            mean = lambda key: float(np.mean([r[key]["kappa"] for r in s["runs"]]))  # noqa: E731
+            L += [f"| mean | {np.mean([r['train_seconds'] for r in s['runs']]):.0f} | "
+                  f"{np.mean([r['encode_seconds'] for r in s['runs']]):.0f} | {mean('frozen_same_draw'):.3f} | "
+                  f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | **{mean('fine_tuned_form'):.3f}** |", ""]
+        elif t.get("setfit"):
             s = t["setfit"]
             L += ["### SetFit-style contrastive fine-tuning (one run)", "",
                   f"{s['k_per_code']} per code (draw {s['draw']}), {s['pairs']} pairs, {s['steps']} steps of batch 16, "
@@ -604,11 +633,13 @@ def main() -> None:
         torch.set_num_threads(os.cpu_count() or 1)
         res = json.loads(json_path.read_text(encoding="utf-8"))
         for name, d in datas.items():
-            log(f"{name}: SetFit-style fine-tuning, one run")
-            s = setfit_run(d)
-            s.update(command=command, date=now, load_average_end=[round(x, 2) for x in os.getloadavg()])
-            log(f"  {s}")
-            res["tasks"][name]["setfit"] = s
+            runs = []
+            for draw in range(SETFIT_DRAWS):
+                log(f"{name}: SetFit-style fine-tuning, draw {draw}")
+                runs.append(setfit_run(d, seed=draw))
+                log(f"  {runs[-1]}")
+            res["tasks"][name]["setfit"] = {"runs": runs, "command": command, "date": now,
+                                            "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         json_path.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
         write_md(res, args.out / "learning.md")
         return
@@ -629,16 +660,19 @@ def main() -> None:
         b: dict = {}
         zs = fit_fewshot(d, [], [])
         b["zero-shot"] = {**metrics(yt, predict(zs, d, d.test), nc), "n_examples": 0}
-        lr20, fs20 = [], []
+        lr20, fs20, v1_20 = [], [], []
         for s in range(draws):
             idx = per_code(d, 20, s)
             lr20.append(metrics(yt, head_lr_multinomial(d, idx), nc))
             fs20.append(metrics(yt, head_fewshot(d, idx), nc))
+            v1_20.append(metrics(yt, head_fewshot(d, idx, form_weight=0), nc))
         n20 = len(per_code(d, 20, 0))
         b["LR 20/code"] = {**mean_metrics(lr20), "n_examples": n20}
         b["fewshot 20/code"] = {**mean_metrics(fs20), "n_examples": n20}
+        b["fewshot.v1 20/code"] = {**mean_metrics(v1_20), "n_examples": n20}
         b["LR all"] = {**metrics(yt, head_lr_multinomial(d, d.train), nc), "n_examples": len(d.train)}
         b["fewshot all"] = {**metrics(yt, head_fewshot(d, d.train), nc), "n_examples": len(d.train)}
+        b["fewshot.v1 all"] = {**metrics(yt, head_fewshot(d, d.train, form_weight=0), nc), "n_examples": len(d.train)}
         t["baselines"] = b
         log(f"  {json.dumps(b)}")
         t["simulation"] = {}

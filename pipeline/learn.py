@@ -122,6 +122,24 @@ def load_training(path: str | Path, max_mb: float = 50.0) -> list[TrainingExampl
     return out
 
 
+def load_training_files(paths: Sequence[str | Path], max_mb: float = 50.0) -> list[TrainingExample]:
+    """Coded examples from several files: tables (:func:`load_training`) and REFI-QDA projects
+    (``.qdpx``: every coded span with its code's path)."""
+    out: list[TrainingExample] = []
+    for path in map(Path, paths):
+        if path.suffix.lower() == ".qdpx":
+            from .refi import read_qdpx
+
+            project = read_qdpx(path)
+            texts = {d.id: d.text for d in project.documents}
+            codes = {c.guid(b.name): c.path for b in project.codebooks for c in b.codes}
+            out += [TrainingExample(texts[c.document_id][c.start:c.end], codes[c.code_guid])
+                    for c in project.codings if c.code_guid in codes]
+        else:
+            out += load_training(path, max_mb)
+    return out
+
+
 def _close(name: str, options: Iterable[str]) -> str:
     import difflib
 
@@ -529,7 +547,7 @@ def review_order(scores: np.ndarray, order: str = "uncertainty", temperature: fl
 
 
 __all__ = [
-    "TrainingExample", "CodedExample", "load_training", "resolve_examples", "examples_from_decisions",
+    "TrainingExample", "CodedExample", "load_training", "load_training_files", "resolve_examples", "examples_from_decisions",
     "FewShotProposer", "LEARNED_PROPOSERS", "uncertainty_order", "document_order", "review_order", "ORDERS",
     "UNCERTAINTY_TEMPERATURE",
 ]

@@ -23,7 +23,7 @@ from .embed import EmbedStats, Embedder, ResolvedModel, embed_texts, resolve_mod
 from .errors import ConfigError, InputError, PrecodeError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
-from .propose import PROPOSERS, category_questions, label_texts, make_proposer, select
+from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
@@ -272,7 +272,6 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
-        dim = vectors.shape[1] if vectors.size else 0
         for study in cfg.studies:
             cb = codebooks[study.name]
             segs = [s for s in coded if s.study == study.name]
@@ -312,13 +311,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
                                          context_weight=p.context_weight, **calibration)
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
-            seg_v = np.stack([lookup[s.text] for s in segs])
-            zeros = np.zeros(dim, dtype=np.float32)
-            has_q = np.array([bool(s.question) and use_q and study.name in question_books for s in segs])
-            q_v = np.stack([lookup[s.question] if h else zeros for s, h in zip(segs, has_q)])
-            prev_v = np.stack([lookup[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segs)]) if need_prev else None
-            extra = {"seg_forms": seg_forms} if seg_forms is not None else {}
-            scores, evidence, cat, _ = proposer.score(seg_v, q_v, has_q, prev_v, **extra)
+            scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
+                                                      seg_forms, need_prev)
             res.suggestions.extend(select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold,
                                           p.confident, p.ambiguity_margin))
         timings["propose"] = time.perf_counter() - t
@@ -345,7 +339,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         timings["total"] = time.perf_counter() - t0
         res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
         res.manifest["learning"] = {
-            "train_files": [{"path": f, "sha256": _sha_file(cfg.resolve(f))} for f in cfg.propose.train],
+            "train_files": [{"path": f, "resolved": str(cfg.resolve(f).resolve()), "sha256": _sha_file(cfg.resolve(f))}
+                            for f in cfg.propose.train],
             "studies": learning,
         }
         if persist and store is not None:
@@ -400,22 +395,10 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
 
 def _training(cfg: Config, codebooks: dict[str, Codebook], store, res: BatchResult) -> dict[str, list]:
     """Coded examples per study: from ``propose.train`` files and from the project's own decisions."""
-    from .learn import TrainingExample, examples_from_decisions, load_training, resolve_examples
+    from .learn import examples_from_decisions, load_training_files, resolve_examples
 
     out: dict[str, list] = {name: [] for name in codebooks}
-    raw: list[TrainingExample] = []
-    for item in cfg.propose.train:
-        path = cfg.resolve(item)
-        if path.suffix.lower() == ".qdpx":
-            from .refi import read_qdpx
-
-            project = read_qdpx(path)
-            texts = {d.id: d.text for d in project.documents}
-            paths = {c.guid(b.name): c.path for b in project.codebooks for c in b.codes}
-            raw += [TrainingExample(texts[c.document_id][c.start:c.end], paths[c.code_guid])
-                    for c in project.codings if c.code_guid in paths]
-        else:
-            raw += load_training(path)
+    raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train])
     for name, cb in codebooks.items():
         if raw:
             resolved, notes = resolve_examples(raw, cb, unknown="warn" if len(codebooks) > 1 else "error",

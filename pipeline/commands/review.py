@@ -11,6 +11,8 @@ from ..cli import app, err, fail, out
 from ..errors import PrecodeError
 
 ORDER_HELP = "document (transcript order) or uncertainty (what teaches most first)."
+LEARN_HELP = ("Refit the proposer after each of your decisions and re-propose what is left (--no-learn keeps "
+              "the run's proposals).")
 
 
 @app.command()
@@ -23,6 +25,7 @@ def review(
     flag: Optional[str] = typer.Option(None, help="Only proposals with this flag (uncoded, low_confidence, ambiguous)."),
     status: Optional[str] = typer.Option(None, help="proposed, accepted, rejected, added, reviewed or unreviewed."),
     order: str = typer.Option("document", help=ORDER_HELP),
+    learn: bool = typer.Option(True, "--learn/--no-learn", help=LEARN_HELP),
 ) -> None:
     """Review proposals in the terminal, one segment at a time (press ? for the keys)."""
     from ..project import find_store
@@ -31,7 +34,7 @@ def review(
 
     try:
         store = find_store(project)
-        summary = run_review(store, coder, Filters(code, document, role, flag, status), order)
+        summary = run_review(store, coder, Filters(code, document, role, flag, status), order, learn=learn)
     except PrecodeError as e:
         fail(e)
     out.print(f"{summary['decisions']} decisions by {coder} this session; reviewed {summary['reviewed']}, "
@@ -47,6 +50,7 @@ def serve(
     port: int = typer.Option(0, help="Port on 127.0.0.1 (0: any free port)."),
     order: str = typer.Option("document", help=ORDER_HELP),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+    learn: bool = typer.Option(True, "--learn/--no-learn", help=LEARN_HELP),
 ) -> None:
     """Review in the browser: a local page on 127.0.0.1 only, opened with a one-time token."""
     from ..project import find_store
@@ -54,7 +58,7 @@ def serve(
 
     try:
         store = find_store(project)
-        run_server(store, port=port, coder=coder, open_browser=open_browser, order=order,
+        run_server(store, port=port, coder=coder, open_browser=open_browser, order=order, learn=learn,
                    on_ready=lambda url: (out.print("review page (the link works once; Ctrl-C stops the server):"),
                                          out.print(url, soft_wrap=True)))
     except PrecodeError as e:

@@ -34,6 +34,7 @@ class Proposal:
     flags: list[str]
     evidence: str
     status: str  # proposed | accepted | rejected | added (for this coder)
+    learned: bool | None = None  # live proposal: True = learned head, False = zero-shot; None = the run's proposal
 
 
 @dataclass
@@ -94,7 +95,11 @@ class Filters:
 class ReviewSession:
     """Items of the latest run of a project, the coder's decisions applied, and actions on them."""
 
-    def __init__(self, store_path: str | Path, coder: str, filters: Filters | None = None, order: str = "document"):
+    def __init__(self, store_path: str | Path, coder: str, filters: Filters | None = None, order: str = "document",
+                 learn: bool = True, embedder=None):
+        """``learn``: refit the proposer after every decision of this coder and re-propose for the
+        segments not reviewed yet (:mod:`pipeline.review.live`); ``embedder`` is used only when a
+        vector is missing from the project's cache."""
         if not coder.strip():
             raise StoreError("a coder name is needed (--coder NAME)")
         if order not in ("document", "uncertainty"):
@@ -107,6 +112,11 @@ class ReviewSession:
         self.order = order
         self.store = Store(self.store_path).open()
         self.codes = self._codes()
+        self.learner = None
+        if learn:
+            from .live import LiveLearner
+
+            self.learner = LiveLearner(self.store_path, coder, embedder)
         self.reload()
 
     def close(self) -> None:
@@ -170,15 +180,57 @@ class ReviewSession:
             items.append(ReviewItem(
                 seg_id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                 turn_text.get((r[1], r[10] - 1)), turn_text.get((r[1], r[10] + 1)), plist))
-        items = [i for i in items if self.filters.keep(i)]
+        self._run_proposals = {i.segment_id: list(i.proposals) for i in items}
+        self.items = items
+        if self.learner is not None:
+            self.learner.refit(state.values())
+            self._apply_live()
+        items = [i for i in self.items if self.filters.keep(i)]
         if self.order == "uncertainty":
             items.sort(key=lambda i: (i.reviewed, i.margin))  # stable: document order breaks ties
         self.items = items
+
+    # -- learning while reviewing ----------------------------------------------------------------
+    def _apply_live(self) -> None:
+        """Unreviewed items show the live learner's proposals (or the run's, while nothing is learned)."""
+        active = self.learner is not None and self.learner.active
+        for item in self.items:
+            if item.reviewed:
+                continue
+            live = self.learner.proposals(item.segment_id) if active else None
+            if live is None:
+                item.proposals = [Proposal(p.code, p.score, p.rank, list(p.flags), p.evidence, "proposed")
+                                  for p in self._run_proposals.get(item.segment_id, []) if p.score is not None]
+            else:
+                item.proposals = [Proposal(self.codes[lp.code_guid], lp.score, lp.rank, list(lp.flags), lp.evidence,
+                                           "proposed", lp.learned) for lp in live if lp.code_guid in self.codes]
+
+    def _relearn(self, after: ReviewItem | None) -> None:
+        """Refit after a decision; in uncertainty order the segments after ``after`` are re-ordered."""
+        if self.learner is None:
+            return
+        state = dec.current_state(dec.load(self.store, self.coder))
+        if not self.learner.refit(state.values()):
+            return
+        self._apply_live()
+        if self.order == "uncertainty":
+            pos = next((k for k, i in enumerate(self.items) if i is after), -1)
+            tail = sorted(self.items[pos + 1:], key=lambda i: (i.reviewed, i.margin))
+            self.items[pos + 1:] = tail
+
+    def learning_status(self):
+        """:class:`pipeline.review.live.LearningStatus` of this session (``enabled=False`` when off)."""
+        from .live import LearningStatus
+
+        if self.learner is None:
+            return LearningStatus(enabled=False, reason="switched off for this review (--no-learn)")
+        return self.learner.status
 
     # -- actions -------------------------------------------------------------------------------
     def _record(self, item: ReviewItem, guid: str, verdict: str, memo: str = "", replaces: str | None = None):
         d = dec.record(self.store, item.segment_id, guid, verdict, self.coder, memo=memo, replaces=replaces)
         self._refresh(item)
+        self._relearn(item)
         return d
 
     def accept(self, item: ReviewItem, guid: str, memo: str = ""):
@@ -202,6 +254,7 @@ class ReviewSession:
         item = next((i for i in self.items if i.segment_id == last.segment_id), None)
         if item is not None:
             self._refresh(item)
+        self._relearn(item)
         return d
 
     def _refresh(self, item: ReviewItem) -> None:

@@ -433,6 +433,14 @@ def progress_line(state: TuiState, width: int) -> Text:
     return t
 
 
+def learning_line(state: TuiState, width: int) -> Text:
+    """What the proposer has learned from this coder's decisions, and which codes are still zero-shot."""
+    st = state.session.learning_status()
+    t = Text(st.summary(), "dim" if st.enabled else "dim italic")
+    t.truncate(width, overflow="ellipsis")
+    return t
+
+
 def _footer(pairs: list[tuple[str, str]], width: int) -> Text:
     """Key hints that fit in one line: dropping the least important (first in DROP) until they do."""
     width -= 1  # never write the bottom-right cell (some terminals would scroll)
@@ -486,6 +494,8 @@ def _proposal_lines(state: TuiState, item: ReviewItem, width: int, console: Cons
             head.append("  added by you", "cyan")
         if p.flags:
             head.append("  " + " ".join(p.flags), "yellow")
+        if p.learned is not None:
+            head.append("  learned" if p.learned else "  zero-shot", "green" if p.learned else "dim")
         head.truncate(width, overflow="ellipsis")
         block = [head]
         if memos.get(p.code.guid):
@@ -543,7 +553,7 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
         lines = [Text(f"terminal too small ({width}x{height}); precode review needs 80x24", "bold yellow")]
         lines = _wrap(lines[0], width, console)
         return (lines + [Text("")] * height)[:height]
-    top = [_title(state, width), progress_line(state, width), Text("")]
+    top = [_title(state, width), progress_line(state, width), learning_line(state, width), Text("")]
     item = state.item
     msg = Text(state.message, state.message_style) if state.message else Text("")
     msg.truncate(width, overflow="ellipsis")
@@ -868,13 +878,14 @@ def summary(state: TuiState) -> dict:
             "unsaved_memos": len(state.memos)}
 
 
-def run_review(store_path: Path, coder: str, filters: Filters | None = None, order: str = "document") -> dict:
+def run_review(store_path: Path, coder: str, filters: Filters | None = None, order: str = "document",
+               learn: bool = True) -> dict:
     """Review the latest run's proposals in the terminal; every decision is in the store when its key is pressed.
 
     Returns ``{coder, decisions, by_verdict, reviewed, left, unsaved_memos}``. Raises StoreError (no store,
     no coder, bad order) before touching the terminal, TerminalError without an interactive terminal.
     """
-    session = ReviewSession(store_path, coder, filters, order)
+    session = ReviewSession(store_path, coder, filters, order, learn=learn)
     state = TuiState(session)
     try:
         with Terminal() as term:
@@ -900,10 +911,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flag")
     ap.add_argument("--status")
     ap.add_argument("--order", default="document", choices=["document", "uncertainty"])
+    ap.add_argument("--no-learn", action="store_true", help="keep the run's proposals (no refit after decisions)")
     a = ap.parse_args(argv)
     store = a.store / "project.sqlite" if a.store.is_dir() else a.store
     try:
-        result = run_review(store, a.coder, Filters(a.code, a.document, a.role, a.flag, a.status), a.order)
+        result = run_review(store, a.coder, Filters(a.code, a.document, a.role, a.flag, a.status), a.order,
+                            learn=not a.no_learn)
     except PrecodeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -116,8 +116,9 @@ def _guid(body: dict, key: str) -> str | None:
 
 
 class _Review:
-    def __init__(self, store_path: Path, coder: str | None, token: str, order: str):
+    def __init__(self, store_path: Path, coder: str | None, token: str, order: str, learn: bool = True):
         self.store_path = store_path
+        self.learn = learn
         self.fixed_coder = coder
         self.order = order
         self.token = token
@@ -185,7 +186,7 @@ class _Review:
             if s.store.conn.execute("PRAGMA data_version").fetchone()[0] == version:
                 return s
             s.close()  # another connection changed the store: read it again
-        s = ReviewSession(self.store_path, b.coder, Filters(), b.order)
+        s = ReviewSession(self.store_path, b.coder, Filters(), b.order, learn=self.learn)
         self._sessions[key] = (s, s.store.conn.execute("PRAGMA data_version").fetchone()[0])
         return s
 
@@ -247,11 +248,18 @@ class _Review:
             "item": self._item_json(item, memos) if item is not None else None,
             "pending_memo": b.memos.get(b.current, "") if item is not None else "",
             "progress": progress,
+            "learning": self._learning_json(s),
             "spans": spans,
             "recent": self._recent(s, decisions, in_view),
             "options": {"documents": documents, "roles": roles, "flags": flags, "statuses": list(STATUSES),
                         "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values()}, key=str.casefold)},
         }
+
+    @staticmethod
+    def _learning_json(s: ReviewSession) -> dict:
+        st = s.learning_status()
+        return {"enabled": st.enabled, "summary": st.summary(), "learned": st.learned, "zero_shot": st.zero_shot,
+                "min_examples": st.min_examples, "refit_ms": st.refit_ms}
 
     @staticmethod
     def _item_json(item: ReviewItem, memos: dict[str, str]) -> dict:
@@ -262,7 +270,8 @@ class _Review:
             "next": item.next, "reviewed": item.reviewed,
             "proposals": [{"guid": p.code.guid, "path": p.code.path, "name": p.code.name, "category": p.code.category,
                            "description": p.code.description, "score": p.score, "rank": p.rank, "flags": p.flags,
-                           "evidence": p.evidence, "status": p.status, "memo": memos.get(p.code.guid, "")}
+                           "evidence": p.evidence, "status": p.status, "memo": memos.get(p.code.guid, ""),
+                           "learned": p.learned}
                           for p in item.proposals],
         }
 
@@ -367,8 +376,19 @@ class _Review:
             s.add(item, new.guid, memo)
             what, focus = new.name, new.guid
         b.memos.pop(item.segment_id, None)
+        self._follow_order(b, s)
         return self.state(b, f"{DONE[action]} {what}" + (" (with memo)" if memo else "") + " · u undoes",
                           "ok", focus)
+
+    @staticmethod
+    def _follow_order(b: _Browser, s: ReviewSession) -> None:
+        """Uncertainty order: after a decision (and the refit it causes) the segments after the current
+        one follow the session's new order; those already passed stay where they are."""
+        if b.order != "uncertainty" or b.ids is None or b.current not in b.ids:
+            return
+        pos = b.ids.index(b.current)
+        rank = {i.segment_id: k for k, i in enumerate(s.items)}
+        b.ids[pos + 1:] = sorted(b.ids[pos + 1:], key=lambda x: rank.get(x, len(rank)))
 
     def undo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
@@ -389,6 +409,7 @@ class _Review:
                 b.memos[d.segment_id] = target.memo  # the memo waits for the next decision again
         if d.segment_id in ids:
             b.current = d.segment_id
+            self._follow_order(b, s)
             return self.state(b, f"↶ Undone: {what}", "undo", getattr(target, "replaces", None) or d.code_guid)
         return self.state(b, f"↶ Undone: {what} on {d.segment_id} (not in this list)", "undo")
 
@@ -544,13 +565,14 @@ def _routes(review: _Review) -> list[Route]:
 
 
 def make_app(store_path: Path, coder: str | None = None, token: str | None = None, order: str = "document",
-             *, allowed_hosts: set[str] | None = None) -> Starlette:
+             *, allowed_hosts: set[str] | None = None, learn: bool = True) -> Starlette:
     """The review page for a project store, as a Starlette app.
 
     ``coder``: the name every decision carries; when None the page asks for it once per browser session.
     ``token``: the one-time access token (a random one when None; it is ``app.state.token``).
     ``allowed_hosts``: exact ``host:port`` values for the Host header; by default 127.0.0.1 and localhost
     on any port (:func:`serve` narrows this to its own port).
+    ``learn``: refit the proposer after each decision (:mod:`pipeline.review.live`).
     Raises StoreError for a missing or unusable store, a blank coder or an unknown order.
     """
     path = Path(store_path)
@@ -560,8 +582,8 @@ def make_app(store_path: Path, coder: str | None = None, token: str | None = Non
         raise StoreError(f"unknown order '{order}' (document or uncertainty)")
     if coder is not None and not coder.strip():
         raise StoreError("a coder name is needed (--coder NAME)")
-    ReviewSession(path, coder.strip() if coder else "precode-check").close()  # fails early on a bad store
-    review = _Review(path, coder.strip() if coder else None, token or secrets.token_urlsafe(32), order)
+    ReviewSession(path, coder.strip() if coder else "precode-check", learn=False).close()  # fails early on a bad store
+    review = _Review(path, coder.strip() if coder else None, token or secrets.token_urlsafe(32), order, learn)
     if allowed_hosts is not None:
         review.allowed_hosts = {h.lower() for h in allowed_hosts}
 
@@ -579,7 +601,7 @@ def make_app(store_path: Path, coder: str | None = None, token: str | None = Non
 
 def serve(store_path: Path, *, port: int = 0, coder: str | None = None, open_browser: bool = False,
           order: str = "document", on_ready: Callable[[str], None] | None = None,
-          stop: threading.Event | None = None) -> None:
+          stop: threading.Event | None = None, learn: bool = True) -> None:
     """Serve the review page on 127.0.0.1 until Ctrl-C (or until ``stop`` is set).
 
     ``port`` 0 picks a free port. Once the server accepts connections, the URL with a fresh one-time token
@@ -588,7 +610,7 @@ def serve(store_path: Path, *, port: int = 0, coder: str | None = None, open_bro
     """
     import uvicorn
 
-    app = make_app(store_path, coder, secrets.token_urlsafe(32), order)
+    app = make_app(store_path, coder, secrets.token_urlsafe(32), order, learn=learn)
     review: _Review = app.state.review
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -156,6 +156,9 @@
     bar.setAttribute("aria-valuenow", String(p.reviewed));
     bar.setAttribute("aria-valuetext", `${p.reviewed} of ${total} segments reviewed`);
     $("progress-fill").style.width = total ? `${(100 * p.reviewed) / total}%` : "0%";
+    const l = s.learning || {};
+    $("learning").textContent = l.summary || "";
+    $("learning").classList.toggle("off", !l.enabled);
   }
 
   function renderItem(s, it) {
@@ -208,6 +211,8 @@
             ? el("span", { class: "score" }, meter, el("span", { class: "score-num", text: score.toFixed(2), "aria-label": `score ${score.toFixed(2)}` }))
             : el("span", { class: "score muted", text: "your code" }),
           ...p.flags.map((f) => el("span", { class: `flag f-${f}`, text: f.replace(/_/g, " ") })),
+          p.learned === true ? el("span", { class: "how learned", text: "learned", title: "scored by the model learned from your decisions" }) : null,
+          p.learned === false ? el("span", { class: "how zero-shot", text: "zero-shot", title: "too few examples yet: scored from the code's description" }) : null,
           p.evidence ? el("span", { class: "evidence", text: p.evidence }) : null),
         p.memo ? el("div", { class: "p-memo" }, el("span", { class: "memo-tag", text: "Memo" }), " ", p.memo) : null));
     return li;

@@ -1,0 +1,268 @@
+"""Learning while a coder reviews: every decision refits the proposer and re-scores what is left.
+
+The review shows the latest run's proposals. As soon as the coder's decisions give a code enough
+examples (``propose.min_examples``), :class:`LiveLearner` fits the run's learner
+(``propose.learner``, e.g. ``precode.fewshot.v2``) on
+
+- the run's training files (``propose.train``), and
+- this coder's own decisions (accepted / added: positive; rejected: negative),
+
+and proposes again for every segment the coder has not reviewed yet. Only the coder's own
+decisions are used, so that coders reviewing the same project stay independent for agreement
+statistics (the next ``precode code`` run learns from every coder's decisions).
+
+Everything comes from the project store: the run's configuration (its manifest), the codebooks,
+the segments, and their vectors from the embedding cache (the encoder is loaded only if a vector
+is missing). Nothing here writes to the store except the form-feature cache; live proposals are
+not stored (the next run computes the same ones).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PrecodeError
+
+
+@dataclass
+class LearningStatus:
+    """What the live learner did last; shown on the review screens."""
+
+    enabled: bool
+    reason: str = ""  # why learning is off, when it is
+    learner: str = ""
+    min_examples: int = 5
+    examples: int = 0  # examples in the latest fit (training files + this coder's decisions)
+    decisions: int = 0  # of which from this coder's decisions
+    learned: list[str] = field(default_factory=list)  # code paths learned (all studies)
+    zero_shot: list[str] = field(default_factory=list)  # code paths still scored from their descriptions
+    refit_ms: float | None = None
+    fits: int = 0
+
+    def summary(self) -> str:
+        if not self.enabled:
+            return f"learning off: {self.reason}"
+        if not self.learned:
+            return (f"learning: no code has {self.min_examples} examples yet; all {len(self.zero_shot)} codes "
+                    "are proposed from their descriptions (zero-shot)")
+        zs = f"; zero-shot (fewer than {self.min_examples} examples): {', '.join(self.zero_shot)}" if self.zero_shot else ""
+        ms = f", refit {self.refit_ms:.0f} ms" if self.refit_ms is not None else ""
+        return (f"learning: {len(self.learned)} code(s) learned from {self.examples} examples "
+                f"({self.decisions} from your decisions{ms}){zs}")
+
+
+@dataclass(frozen=True)
+class LiveProposal:
+    segment_id: str
+    code_guid: str
+    score: float
+    rank: int
+    evidence: str
+    flags: tuple[str, ...]
+    learned: bool  # the code's score comes from the learned head (not zero-shot)
+
+
+_TAGGERS: dict = {}
+_TAGGER_LOCK = threading.Lock()
+
+
+def _tagger(name: str):
+    """The spaCy tagger for form features, loaded once per process (a few seconds cold)."""
+    with _TAGGER_LOCK:
+        if name not in _TAGGERS:
+            from ..form import load_tagger
+
+            _TAGGERS[name] = load_tagger(name)
+        return _TAGGERS[name]
+
+
+def _preload_tagger(name: str) -> None:
+    def run():
+        try:
+            _tagger(name)
+        except Exception:  # noqa: BLE001 - the fit that needs it reports the error
+            pass
+
+    threading.Thread(target=run, name="precode-tagger", daemon=True).start()
+
+
+class _CacheOnly:
+    """An embedder that only knows the cached vectors (raises for anything else)."""
+
+    batch_size = 64
+
+    def __init__(self, model_id: str):
+        from types import SimpleNamespace
+
+        self.model = SimpleNamespace(model_id=model_id)
+
+    def encode(self, texts):
+        raise LookupError(f"{len(texts)} text(s) not in the embedding cache")
+
+
+class LiveLearner:
+    def __init__(self, store_path: str | Path, coder: str, embedder=None, tagger=None):
+        from ..project import load_project
+
+        self.store_path = Path(store_path)
+        self.coder = coder
+        self._tagger = tagger
+        self._last_key: tuple | None = None
+        self._proposals: dict[str, list[LiveProposal]] = {}
+        self.status = LearningStatus(enabled=False)
+        from ..store import Store
+
+        with Store(self.store_path) as st:
+            row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            self.status.reason = "the project has no finished run"
+            return
+        manifest = json.loads(row[0])
+        cfg = manifest.get("config") or {}
+        self.p = p = cfg.get("propose") or {}
+        self.spacy_model = (cfg.get("segment") or {}).get("spacy_model", "en_core_web_sm")
+        self.status.learner = p.get("learner", "precode.fewshot.v1")
+        self.status.min_examples = int(p.get("min_examples", 5))
+        if float(p.get("context_weight", 0.0)) > 0:
+            self.status.reason = "propose.context_weight > 0 is not supported while reviewing (re-run `precode code`)"
+            return
+        self.data = load_project(self.store_path)
+        self.model = manifest.get("embedding_model") or {}
+        self._embedder = embedder
+        self.train_paths = [Path(f.get("resolved") or f["path"]) for f in (manifest.get("learning") or {}).get("train_files", [])]
+        missing = [str(x) for x in self.train_paths if not x.is_file()]
+        if missing:
+            self.status.reason = f"training file(s) of the last run not found: {', '.join(missing)}"
+            return
+        self.status.enabled = True
+        self.status.zero_shot = sorted({c.path for cb in self.data.codebooks.values() for c in cb.codes})
+        self._train = None  # loaded on the first fit
+
+    # -- vectors ----------------------------------------------------------------------------------
+    def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        from ..embed import Embedder, embed_texts, resolve_model
+        from ..store import Store
+
+        texts = list(dict.fromkeys(t for t in texts if t))
+        with Store(self.store_path) as st:
+            try:
+                vecs = embed_texts(texts, _CacheOnly(self.model["model_id"]), st)
+            except LookupError:
+                if self._embedder is None:
+                    self._embedder = Embedder(resolve_model(self.model.get("location") or self.model["name"]))
+                vecs = embed_texts(texts, self._embedder, st)
+        return {t: vecs[i] for i, t in enumerate(texts)}
+
+    # -- fitting ------------------------------------------------------------------------------------
+    def examples(self, states) -> dict[str, list]:
+        """Coded examples per study: training files, then this coder's decisions."""
+        from ..learn import examples_from_decisions, load_training_files, resolve_examples
+
+        if self._train is None:
+            self._train = load_training_files(self.train_paths) if self.train_paths else []
+        texts = {s.id: s.text for s in self.data.segments}
+        own = [s for s in states if s.coder == self.coder]
+        out = {}
+        for study, cb in self.data.codebooks.items():
+            ex = resolve_examples(self._train, cb, unknown="warn")[0] if self._train else []
+            dec = examples_from_decisions(own, texts, cb)
+            out[study] = (ex, dec)
+        return out
+
+    def refit(self, states) -> bool:
+        """Refit on the current decisions; returns whether the proposals changed."""
+        if not self.status.enabled:
+            return False
+        per_study = self.examples(states)
+        key = tuple((s, tuple(ex), tuple(dec)) for s, (ex, dec) in sorted(per_study.items()))
+        if key == self._last_key:
+            return False
+        self._last_key = key
+        if (self._tagger is None and float(self.p.get("form_weight", 1.5)) > 0
+                and self.status.learner != "precode.fewshot.v1" and any(dec for _, dec in per_study.values())):
+            _preload_tagger(self.spacy_model)  # ready by the time a code has enough examples
+        t = time.perf_counter()
+        try:
+            self._proposals, learned, zero_shot = self._fit_and_propose(per_study)
+        except (PrecodeError, ValueError, OSError) as err:
+            self.status.enabled = False
+            self.status.reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            self._proposals = {}
+            return True
+        self.status.refit_ms = (time.perf_counter() - t) * 1000
+        self.status.fits += 1
+        self.status.examples = sum(len(ex) + len(dec) for ex, dec in per_study.values())
+        self.status.decisions = sum(len(dec) for _, dec in per_study.values())
+        self.status.learned, self.status.zero_shot = learned, zero_shot
+        return True
+
+    def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str]]:
+        from ..learn import LEARNED_PROPOSERS
+        from ..propose import category_questions, label_texts, score_segments, select
+        from ..store import Store
+
+        p = self.p
+        out: dict[str, list[LiveProposal]] = {}
+        learned_all, zero_all = [], []
+        for study, cb in self.data.codebooks.items():
+            ex, dec = per_study[study]
+            examples = ex + dec
+            segs = [s for s in self.data.segments if s.study == study and s.coded]
+            positives = Counter(code for code, _ in {(e.code, e.text) for e in examples if e.positive})
+            if not segs or max(positives.values(), default=0) < int(p.get("min_examples", 5)):
+                # no code can be learned yet: the run's proposals stand (nothing to fit)
+                zero_all += [c.path for c in cb.codes]
+                continue
+            labels = label_texts(cb)
+            questions = category_questions(cb)
+            use_q = bool(p.get("use_question", True)) and bool(questions)
+            texts = [lt.text for lt in labels] + [q for _, q in questions] + [e.text for e in examples]
+            texts += [s.text for s in segs] + [s.question for s in segs if s.question and use_q]
+            vec = self._vectors(texts)
+            calibration = {k: p[src] for k, src in (("center", "sim_center"), ("scale", "sim_scale"))
+                           if p.get(src) is not None}
+            proposer = LEARNED_PROPOSERS[self.status.learner](
+                min_examples=int(p.get("min_examples", 5)), zero_shot=p.get("proposer", "precode.similarity.v2"),
+                question_weight=float(p.get("question_weight", 0.05)), use_question=bool(p.get("use_question", True)),
+                context_weight=0.0, form_weight=float(p.get("form_weight", 1.5)), **calibration)
+            seg_forms = ex_forms = None
+            if proposer.form_weight > 0 and any(e.positive for e in examples):
+                from ..form import form_matrices
+
+                self._tagger = self._tagger or _tagger(self.spacy_model)
+                with Store(self.store_path) as st:
+                    seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
+                                                        self._tagger, st)
+            lv = np.stack([vec[lt.text] for lt in labels])
+            qv = np.stack([vec[q] for _, q in questions]) if questions else None
+            ev = np.stack([vec[e.text] for e in examples])
+            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms)
+            scores, evidence, cat, _ = score_segments(proposer, segs, vec, use_q, seg_forms if proposer.form_dim_ else None)
+            learned = {cb.codes[i].path for i in np.where(proposer.learned_)[0]}
+            learned_all += sorted(learned)
+            zero_all += list(proposer.zero_shot_codes_)
+            for sug in select(segs, scores, evidence, proposer, cat, int(p.get("top_k", 3)), float(p.get("threshold", 0.35)),
+                              float(p.get("confident", 0.6)), float(p.get("ambiguity_margin", 0.03))):
+                out.setdefault(sug.segment_id, []).append(LiveProposal(
+                    sug.segment_id, sug.code.guid(cb.name), sug.score, sug.rank, sug.evidence, tuple(sug.flags),
+                    sug.code.path in learned))
+        return out, learned_all, zero_all
+
+    def proposals(self, segment_id: str) -> list[LiveProposal] | None:
+        """Live proposals for a segment, or None when the run's proposals stand."""
+        return self._proposals.get(segment_id)
+
+    @property
+    def active(self) -> bool:
+        """Whether live proposals replace the run's (some code learned)."""
+        return self.status.enabled and bool(self.status.learned)
+
+
+__all__ = ["LiveLearner", "LearningStatus", "LiveProposal"]

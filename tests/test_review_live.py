@@ -1,0 +1,176 @@
+"""Learning while reviewing: each decision refits the proposer and re-proposes what is left."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.review.core import ReviewSession
+from pipeline.run import run_batch
+
+from .test_learn import MISLEADING
+
+# the codebook whose descriptions point the wrong way (Cost is described with training words and vice
+# versa; Space is a third code nobody uses here): zero-shot gets turns wrong, the decisions must fix the rest
+MONEY = ["The budget ran out of money.", "Funding was cut and money is short.", "It is too expensive for the clinic.",
+         "Salary money and the budget were the problem.", "Nobody would pay the funding.",
+         "The money for the position was gone.", "We lacked funding and budget money.",
+         "The budget and funding were the problem.", "Money was short and too expensive."]
+TEACHING = ["Staff never got training courses.", "The education workshops were missing.", "We need courses for staff.",
+            "Training sessions for new staff.", "More workshops and education.", "Courses taught staff the role.",
+            "Staff education and training was thin.", "Staff needed training and workshops.",
+            "Education courses would help staff."]
+
+
+@pytest.fixture
+def project(write, bow):
+    turns = []
+    for a, b in zip(MONEY, TEACHING):
+        turns += ["Interviewer: Tell me more.", f"Dana: {a}", "Interviewer: And then?", f"Dana: {b}"]
+    write("data/one.txt", "\n".join(turns) + "\n")
+    cb = write("misleading.yaml", MISLEADING)
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
+                                          f"codebook: {cb}}}]\npropose: {{threshold: 0.0, top_k: 2, min_examples: 5}}\n"))
+    run_batch(cfg, embedder=bow)
+    return cfg.store_path
+
+
+def _top(item) -> str:
+    return next(p.code.name for p in item.proposals if p.rank == 1)
+
+
+def _truth(item) -> str:
+    return "Cost" if item.text in MONEY else "Training"
+
+
+def _code(s, name):
+    return next(c for c in s.codes.values() if c.name == name)
+
+
+def _teach(s, n_per_code=5):
+    """Code the first n money turns and n training turns (recode wrong proposals, accept right ones)."""
+    done = {"Cost": 0, "Training": 0}
+    for item in list(s.items):
+        want = _truth(item)
+        if done[want] >= n_per_code or item.reviewed:
+            continue
+        top = next(p for p in item.proposals if p.rank == 1)
+        if top.code.name == want:
+            s.accept(item, top.code.guid)
+        else:
+            s.recode(item, top.code.guid, _code(s, want).guid)
+        done[want] += 1
+
+
+def test_decisions_teach_the_proposals_of_unreviewed_segments(project):
+    s = ReviewSession(project, "ann")
+    zero_shot_top = {i.segment_id: _top(i) for i in s.items}
+    before = [_top(i) == _truth(i) for i in s.items]
+    assert sum(before) <= len(before) // 2  # the misleading descriptions get most turns wrong
+    status = s.learning_status()
+    assert status.enabled and status.learned == [] and "zero-shot" in status.summary()
+    _teach(s)
+    status = s.learning_status()
+    assert sorted(status.learned) == ["Barriers/Cost", "Barriers/Training"] and status.decisions >= 10
+    assert status.zero_shot == ["Other/Space"]
+    assert status.refit_ms is not None and "2 code(s) learned" in status.summary()
+    left = [i for i in s.items if not i.reviewed]
+    assert len(left) == 8
+    right_before = sum(zero_shot_top[i.segment_id] == _truth(i) for i in left)
+    right_after = sum(_top(i) == _truth(i) for i in left)
+    assert right_before <= 4 and right_after >= 7, (right_before, right_after)
+    assert all(p.learned is (p.code.name != "Space") for i in left for p in i.proposals)
+    assert any("learned" in p.evidence for i in left for p in i.proposals)
+    # the decisions persist: a new session of the same coder starts from the learned state
+    again = ReviewSession(project, "ann")
+    assert [_top(i) for i in again.items if not i.reviewed] == [_top(i) for i in left]
+
+
+def test_codes_below_min_examples_stay_zero_shot_and_are_named(project):
+    s = ReviewSession(project, "ann")
+    _teach(s, n_per_code=5)
+    # undo until Training has 4 examples: Cost stays learned, Training goes back to zero-shot
+    while s.learning_status().learned == ["Barriers/Cost", "Barriers/Training"]:
+        s.undo()
+    status = s.learning_status()
+    assert status.learned == ["Barriers/Cost"] and status.zero_shot == ["Barriers/Training", "Other/Space"]
+    assert "zero-shot (fewer than 5 examples): Barriers/Training, Other/Space" in status.summary()
+    left = [i for i in s.items if not i.reviewed]
+    flags = {p.code.name: p.learned for i in left for p in i.proposals}
+    assert flags["Cost"] is True and flags["Training"] is False and flags.get("Space") in (None, False)
+
+
+def test_other_coders_decisions_do_not_steer_a_coders_proposals(project):
+    ann = ReviewSession(project, "ann")
+    _teach(ann)
+    bob = ReviewSession(project, "bob")
+    assert bob.learning_status().learned == []
+    assert all(p.learned is None for i in bob.items for p in i.proposals)  # the run's proposals
+
+
+def test_uncertainty_order_is_refreshed_after_each_decision(project):
+    s = ReviewSession(project, "ann", order="uncertainty")
+    checked = 0
+    for k in range(len(s.items) - 1):
+        item = s.items[k]
+        top = next(p for p in item.proposals if p.rank == 1)
+        if top.code.name == _truth(item):
+            s.accept(item, top.code.guid)
+        else:
+            s.recode(item, top.code.guid, _code(s, _truth(item)).guid)
+        # the segments after the one just decided: most uncertain first, under the refitted model
+        tail = s.items[k + 1:]
+        assert not any(i.reviewed for i in tail)
+        margins = [i.margin for i in tail]
+        assert margins == sorted(margins)
+        checked += bool(s.learning_status().learned)
+    assert checked >= 3
+
+
+def test_learning_can_be_switched_off(project):
+    s = ReviewSession(project, "ann", learn=False)
+    _teach(s)
+    assert not s.learning_status().enabled and "off" in s.learning_status().summary()
+    assert all(p.learned is None for i in s.items for p in i.proposals)
+
+
+def test_terminal_screen_says_what_is_learned_and_what_is_zero_shot(project):
+    from pipeline.review.tui import TuiState, render_text
+
+    s = ReviewSession(project, "ann")
+    st = TuiState(s)
+    assert "all 3 codes are proposed from their descriptions (zero-shot)" in render_text(st, 160, 30)
+    _teach(s)
+    st.index = next(k for k, i in enumerate(s.items) if not i.reviewed)
+    screen = render_text(st, 160, 30)
+    assert "learning: 2 code(s) learned from" in screen
+    assert "  learned" in screen  # the proposals of the current segment say where their score comes from
+
+
+def test_web_page_state_carries_learning(project):
+    from starlette.testclient import TestClient
+
+    from pipeline.review.web import make_app
+
+    app = make_app(project, coder="ann", token="t", order="uncertainty")
+    with TestClient(app, base_url="http://127.0.0.1:8765", follow_redirects=False) as c:
+        assert c.get("/?token=t").status_code == 303
+        same = {"origin": "http://127.0.0.1:8765"}
+        s = c.get("/api/state").json()
+        assert s["learning"]["enabled"] and s["learning"]["learned"] == []
+        for _ in range(12):  # decide the current segment, with the right code, and go on
+            it = s["item"]
+            top = next(p for p in it["proposals"] if p["rank"] == 1)
+            want = "Cost" if it["text"] in MONEY else "Training"
+            if top["name"] == want:
+                body = {"segment_id": it["segment_id"], "action": "accept", "code_guid": top["guid"]}
+            else:
+                new = next(c["guid"] for c in c.get("/api/codes", params={
+                    "segment_id": it["segment_id"], "action": "recode", "code_guid": top["guid"]}).json()["codes"]
+                           if c["name"] == want)
+                body = {"segment_id": it["segment_id"], "action": "recode", "code_guid": top["guid"], "new_guid": new}
+            assert c.post("/api/decide", json=body, headers=same).status_code == 200
+            s = c.post("/api/goto", json={"step": 1}, headers=same).json()
+        assert s["learning"]["learned"], s["learning"]
+        assert "learned from" in s["learning"]["summary"]
+        assert {p["learned"] for p in s["item"]["proposals"]} <= {True, False} and not s["item"]["reviewed"]
