@@ -179,6 +179,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     started = _now()
     codebooks, roles, model = prepare(cfg)
     redaction = _redaction(cfg)
+    from .learn import load_training_files
+
+    train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train])  # bad files fail here, early
     res = BatchResult(codebooks=codebooks)
     for study_name, cb in codebooks.items():
         bare = [c.path for c in cb.codes if not c.examples]
@@ -267,7 +270,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
         timings["embed"] = time.perf_counter() - t
 
-        training = _training(cfg, codebooks, store if persist else None, res)
+        training = _training(cfg, codebooks, train_raw, store if persist else None, res)
         learning: dict[str, dict] = {}
         tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
@@ -393,12 +396,12 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
     return out
 
 
-def _training(cfg: Config, codebooks: dict[str, Codebook], store, res: BatchResult) -> dict[str, list]:
-    """Coded examples per study: from ``propose.train`` files and from the project's own decisions."""
-    from .learn import examples_from_decisions, load_training_files, resolve_examples
+def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res: BatchResult) -> dict[str, list]:
+    """Coded examples per study: ``raw`` (read from the ``propose.train`` files) resolved against each
+    study's codebook, and the project's own decisions."""
+    from .learn import examples_from_decisions, resolve_examples
 
     out: dict[str, list] = {name: [] for name in codebooks}
-    raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train])
     for name, cb in codebooks.items():
         if raw:
             resolved, notes = resolve_examples(raw, cb, unknown="warn" if len(codebooks) > 1 else "error",

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -77,8 +78,11 @@ def test_cli_run_demo_config_end_to_end(tmp_path):
     assert manifest["embedding_model"]["fingerprint"] and manifest["packages"]["torch"]
     assert all(i["sha256"] for i in manifest["inputs"])
     first = (out / "coded_segments.csv").read_bytes()
+    first_xlsx = (out / "coded_segments.xlsx").read_bytes()
+    time.sleep(2.1)  # zip entries carry 2-second times, the workbook's properties 1-second ones
     r2 = runner.invoke(app, ["run", str(tmp_path / "configs" / "demo.yaml")])
     assert (out / "coded_segments.csv").read_bytes() == first
+    assert (out / "coded_segments.xlsx").read_bytes() == first_xlsx  # same inputs, same bytes
     m2 = json.loads((out / "manifest.json").read_text())
     assert m2["counts"]["texts_embedded"] == 0 and m2["config_hash"] == manifest["config_hash"]
     assert "proposals per code" in r.output

@@ -147,3 +147,20 @@ propose: {{threshold: 0.0, train: [coded.csv], min_examples: 3, learner: {learne
     with Store(cfg.store_path) as st:
         assert (st.count("forms") > 0) is form_rows  # tagged only when the head reads forms
     assert res.suggestions and all(0.0 <= s.score <= 1.0 for s in res.suggestions)
+
+
+def test_a_bad_training_file_fails_before_any_transcript_is_read(write, tiny_codebook, bow, monkeypatch):
+    from pipeline import run as run_module
+    from pipeline.config import load_config
+    from pipeline.errors import InputError
+
+    write("data/a.txt", TRANSCRIPT)
+    write("coded.csv", "text,label\nsome text,Space\n")  # no 'code' column
+    cfg = load_config(write("study.yaml", f"""
+project: {{output_dir: out}}
+studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]
+propose: {{train: [coded.csv]}}
+"""))
+    monkeypatch.setattr(run_module, "expand_inputs", lambda *a, **k: pytest.fail("transcripts were read first"))
+    with pytest.raises(InputError, match="coded.csv.*no 'code' column"):
+        run_module.run_batch(cfg, embedder=bow)

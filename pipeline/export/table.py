@@ -119,12 +119,32 @@ def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
     widths = {"text": 80, "question": 40, "evidence": 50, "code": 28, "category": 22, "segment_id": 26}
     for i, c in enumerate(COLUMNS, start=1):
         ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(c, 14)
-    # fixed document properties, so the same rows give the same bytes
+    return save_workbook(wb, path)
+
+
+def save_workbook(wb, path: Path) -> Path:
+    """Save an openpyxl workbook so that the same content gives the same bytes: fixed document
+    times (openpyxl stamps 'modified' with the clock on save) and fixed zip entry times. Written to
+    a temporary file first, so a crash never leaves half a workbook."""
+    import re
+    import zipfile
+
     wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
     wb.properties.creator = "precode"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     wb.save(tmp)
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(tmp) as zin:
+        entries = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            zout.writestr(info, data)
     tmp.replace(path)
     return path
