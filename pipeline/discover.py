@@ -11,8 +11,8 @@ five representative quotes, its size and how many documents and speaker roles it
 
 Candidates are proposals like any other: ``status = proposed`` until a person accepts
 (:func:`accept_candidate`: the code is added to the project codebook, category ``Emergent``, its
-quotes as exemplars) or rejects (:func:`reject_candidate`) them. Reviews are kept in
-``discovery/reviews.json`` beside the store, and a later discovery shows a topic reviewed before
+quotes as exemplars) or rejects (:func:`reject_candidate`) them. Reviews are append-only rows of the
+project store (table ``discovery_reviews``), and a later discovery shows a topic reviewed before
 (same segments, or at least ``REVIEW_MATCH`` of them) with its verdict instead of proposing it again.
 
 Deterministic: fixed seeds (UMAP ``random_state``, which also makes UMAP single-threaded), sorted
@@ -94,7 +94,7 @@ class CandidateCode:
     members: list[str]  # segment ids, sorted
     n_speakers: int = 0
     cohesion: float = 0.0  # mean cosine of members to the topic centroid
-    status: str = "proposed"  # proposed | accepted | rejected (from discovery/reviews.json)
+    status: str = "proposed"  # proposed | accepted | rejected (from the store's discovery_reviews)
     flags: tuple[str, ...] = ("emergent",)
     review: dict | None = None  # the earlier review this topic matches
 
@@ -271,15 +271,40 @@ def _backend_class():
     return CachedBackend
 
 
-# -- reviews (kept beside the store until the store has a table for them) ----------------------------
+# -- reviews: append-only rows of the store --------------------------------------------------------
 
-def _reviews_path(store_path: str | Path) -> Path:
+def _legacy_reviews_path(store_path: str | Path) -> Path:
     return discovery_dir(store_path) / "reviews.json"
 
 
+def _import_legacy_reviews(st: Store, store_path: str | Path) -> None:
+    """Projects made before the store kept discovery reviews wrote them to discovery/reviews.json:
+    copy them into the table once (the file is left as it is)."""
+    p = _legacy_reviews_path(store_path)
+    if not p.exists() or st.conn.execute("SELECT 1 FROM discovery_reviews LIMIT 1").fetchone():
+        return
+    old = json.loads(p.read_text(encoding="utf-8"))
+    for cid in sorted(old, key=lambda k: (old[k].get("time", ""), k)):
+        _append_review(st, cid, old[cid])
+
+
+def _append_review(st: Store, candidate_id: str, review: dict) -> None:
+    record = {k: v for k, v in review.items() if k not in ("verdict", "coder", "time", "memo")}
+    with st.transaction() as c:
+        c.execute("INSERT INTO discovery_reviews (candidate_id, verdict, coder, time, memo, record) VALUES (?, ?, ?, ?, ?, ?)",
+                  (candidate_id, review["verdict"], review["coder"], review["time"], review.get("memo", ""),
+                   json.dumps(record, sort_keys=True, ensure_ascii=False)))
+
+
 def load_reviews(store_path: str | Path) -> dict[str, dict]:
-    p = _reviews_path(store_path)
-    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+    """Candidate id -> its review (verdict, coder, time, memo, name, keywords, members, code)."""
+    out: dict[str, dict] = {}
+    with Store(store_path) as st:
+        _import_legacy_reviews(st, store_path)
+        for cid, verdict, coder, time_, memo, record in st.conn.execute(
+                "SELECT candidate_id, verdict, coder, time, memo, record FROM discovery_reviews ORDER BY id"):
+            out.setdefault(cid, {"verdict": verdict, "coder": coder, "time": time_, "memo": memo, **json.loads(record)})
+    return out
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -288,10 +313,6 @@ def _write_text(path: Path, text: str) -> Path:
     tmp.write_text(text, encoding="utf-8", newline="")
     tmp.replace(path)
     return path
-
-
-def _save_reviews(store_path: str | Path, reviews: dict[str, dict]) -> None:
-    _write_text(_reviews_path(store_path), json.dumps(reviews, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _match_review(members: list[str], reviews: dict[str, dict]) -> tuple[str, dict] | None:
@@ -692,7 +713,7 @@ def accept_candidate(store_path: str | Path, candidate, coder: str, name: str | 
     """Add the candidate to the project codebook as a code of category ``Emergent``.
 
     Description: its keywords; exemplars: its quotes. ``codebook`` defaults to the codebook of the
-    study most of its segments belong to. The acceptance is kept in ``discovery/reviews.json``.
+    study most of its segments belong to. The acceptance is an append-only row of the store.
     Returns the new :class:`Code` (its guid: ``code.guid(codebook)``).
     """
     from .codebook import CodebookModel, _build
@@ -737,24 +758,24 @@ def accept_candidate(store_path: str | Path, candidate, coder: str, name: str | 
             raise PrecodeError(f"cannot add '{code_name}' to codebook '{codebook}': {err}") from None
         st.save_codebook(cb, content)
         new = next(c for c in cb.codes if c.category == EMERGENT_CATEGORY and c.name == code_name)
-    reviews[cand.id] = {"verdict": "accept", "coder": coder.strip(), "time": _now(), "memo": memo,
-                        "code": {"codebook": codebook, "name": new.name, "guid": new.guid(codebook)},
-                        "name": cand.name, "keywords": cand.keywords, "members": cand.members}
-    _save_reviews(store_path, reviews)
+        _append_review(st, cand.id, {"verdict": "accept", "coder": coder.strip(), "time": _now(), "memo": memo,
+                                     "code": {"codebook": codebook, "name": new.name, "guid": new.guid(codebook)},
+                                     "name": cand.name, "keywords": cand.keywords, "members": cand.members})
     return new
 
 
 def reject_candidate(store_path: str | Path, candidate, coder: str, memo: str = "") -> dict:
-    """Remember that ``coder`` rejected the candidate (``discovery/reviews.json``); returns the record."""
+    """Remember that ``coder`` rejected the candidate (an append-only row of the store); returns the record."""
     if not coder or not coder.strip():
         raise PrecodeError("rejecting a candidate needs a coder name")
     cand = _resolve_candidate(store_path, candidate)
     reviews = load_reviews(store_path)
     _check_unreviewed(reviews, cand)
-    reviews[cand.id] = {"verdict": "reject", "coder": coder.strip(), "time": _now(), "memo": memo,
-                        "name": cand.name, "keywords": cand.keywords, "members": cand.members}
-    _save_reviews(store_path, reviews)
-    return reviews[cand.id]
+    review = {"verdict": "reject", "coder": coder.strip(), "time": _now(), "memo": memo,
+              "name": cand.name, "keywords": cand.keywords, "members": cand.members}
+    with Store(store_path) as st:
+        _append_review(st, cand.id, review)
+    return review
 
 
 def _codebook_of_members(st: Store, books: dict[str, Codebook], members: list[str]) -> str:

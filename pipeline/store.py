@@ -133,6 +133,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_discovery_reviews",
+        """
+        CREATE TABLE discovery_reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            candidate_id TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('accept', 'reject')),
+            coder TEXT NOT NULL,
+            time TEXT NOT NULL,
+            memo TEXT NOT NULL DEFAULT '',
+            record TEXT NOT NULL   -- JSON: name, keywords, members (segment ids), code (when accepted)
+        );
+        CREATE INDEX discovery_reviews_candidate ON discovery_reviews(candidate_id);
+        CREATE TRIGGER discovery_reviews_no_update BEFORE UPDATE ON discovery_reviews
+            BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
+        CREATE TRIGGER discovery_reviews_no_delete BEFORE DELETE ON discovery_reviews
+            BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
+        """,
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from pipeline.discover import (  # noqa: E402
 from pipeline.errors import PrecodeError  # noqa: E402
 from pipeline.project import load_project  # noqa: E402
 from pipeline.run import run_batch  # noqa: E402
+from pipeline.store import Store  # noqa: E402
 from tests.conftest import ROOT, BagOfWordsEmbedder  # noqa: E402
 
 THEMES = {
@@ -192,6 +194,12 @@ def test_accept_adds_code_reject_is_remembered(fresh):
     reviews = load_reviews(store)
     assert {r["verdict"] for r in reviews.values()} == {"accept", "reject"}
     assert reviews[first.id]["code"]["guid"] == code.guid("mini")
+    assert reviews[second.id]["memo"] == "not a theme" and reviews[second.id]["members"] == second.members
+    with Store(store) as st:  # the reviews are rows of the store, and no one rewrites them
+        assert st.count("discovery_reviews") == 2
+        for sql in ("UPDATE discovery_reviews SET verdict='reject'", "DELETE FROM discovery_reviews"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                st.conn.execute(sql)
     # next discovery: the accepted code is now part of the codebook; the rejected topic stays rejected
     later = discover(store, embedder=bow, zeroshot_min_similarity=0.45)
     assert later.reencoded == 0
@@ -242,3 +250,15 @@ def test_all_covered_and_zero_shot_off(project, tmp_path):
     assert len(plain.candidates) >= 4 and sum(c.size for c in plain.candidates) >= 190  # training is a topic now
     with pytest.raises(PrecodeError, match="no codebook 'nope'"):
         discover(store, embedder=bow, codebooks=["nope"], write=False)
+
+
+def test_reviews_of_older_projects_are_read_from_reviews_json_once(fresh):
+    store, _ = fresh
+    legacy = store.parent / "discovery" / "reviews.json"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_text(json.dumps({"t-abc": {"verdict": "reject", "coder": "ann", "time": "2026-01-01T00:00:00+00:00",
+                                            "memo": "", "name": "x", "keywords": ["x"], "members": ["a#t1"]}}))
+    assert load_reviews(store)["t-abc"]["coder"] == "ann"
+    assert load_reviews(store)["t-abc"]["members"] == ["a#t1"]
+    with Store(store) as st:
+        assert st.count("discovery_reviews") == 1  # imported once, not on every read
