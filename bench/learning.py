@@ -3,7 +3,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py            # writes bench/results/learning.{md,json,png}
     HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --quick    # fewer checkpoints/draws, prints only
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --setfit   # adds the SetFit-style measurement (slow)
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --setfit --tasks esconv   # adds `precode tune` (SetFit style), 100 and 200 steps (~25 min)
 
 Tasks: ESConv supporter turns (8 strategies, data labels mapped with ``label_aliases``) and AnnoMI
 therapist utterances (``main_therapist_behaviour``, 4 codes). Conversations are split 50/50 with
@@ -347,47 +347,23 @@ def compare_heads(d: Data, budgets: tuple, draws: int) -> list[dict]:
 
 # -- SetFit-style contrastive fine-tuning (one measured run) ---------------------------------------------
 
-def setfit_run(d: Data, k: int = 20, seed: int = 0, iterations: int = 5, lr: float = 2e-5, batch: int = 16) -> dict:
-    """SetFit recipe: cosine-similarity loss on sampled same/different-code pairs of the k-per-code
-    training draw (``iterations`` positive and negative pairs per example, one epoch), then the
-    proposer's head on the fine-tuned vectors. Plain torch loop (SetFit itself is not installed)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
+def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int = 100, lr: float = 2e-5, batch: int = 16) -> dict:
+    """`precode tune`'s recipe (pipeline.tune.fine_tune: cosine loss on seeded same/different-code
+    pairs) on the k-per-code training draw, then the proposer's head on the fine-tuned vectors."""
+    from pipeline.tune import fine_tune
 
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
     idx = per_code(d, k, seed)
     tx, ty = [d.texts[i] for i in idx], d.y[idx]
-    st = SentenceTransformer(resolve_model(MODEL).location, device="cpu")
-    pairs = []
-    for _ in range(iterations):
-        for i in range(len(tx)):
-            same = [j for j in range(len(tx)) if ty[j] == ty[i] and j != i]
-            diff = [j for j in range(len(tx)) if ty[j] != ty[i]]
-            pairs += [(i, rng.choice(same), 1.0), (i, rng.choice(diff), 0.0)]
-    rng.shuffle(pairs)
-    opt = torch.optim.AdamW(st.parameters(), lr=lr)
-    st.train()
-
-    def emb(batch_texts):
-        return torch.nn.functional.normalize(st(st.tokenize(batch_texts))["sentence_embedding"], dim=-1)
-
     t = time.perf_counter()
-    for b in range(0, len(pairs), batch):
-        part = pairs[b:b + batch]
-        a, c = emb([tx[i] for i, _, _ in part]), emb([tx[j] for _, j, _ in part])
-        loss = (((a * c).sum(-1) - torch.tensor([s for *_, s in part])) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    st, losses = fine_tune(resolve_model(MODEL).location, tx, [int(c) for c in ty], steps, batch, lr, seed)
     train_s = time.perf_counter() - t
-    st.eval()
+    pairs = steps * batch
     t = time.perf_counter()
     enc = lambda texts: st.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
     Xtr, Xte, L = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
     encode_s = time.perf_counter() - t
     exs = [CodedExample(int(c), s) for c, s in zip(ty, tx)]
-    out = {"k_per_code": k, "draw": seed, "pairs": len(pairs), "steps": -(-len(pairs) // batch),
+    out = {"k_per_code": k, "draw": seed, "pairs": pairs, "steps": steps, "losses": losses,
            "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
            "encoded_texts": len(tx) + len(d.test) + len(d.labels)}
     for suffix, fw in (("", 0.0), ("_form", FORM_WEIGHT)):  # fewshot.v1 and fewshot.v2 heads
@@ -443,7 +419,7 @@ def write_plot(res: dict, path: Path) -> None:
             xs = [c["decisions"] for c in sim["curve"]]
             ys = [c["kappa"] for c in sim["curve"]]
             col, mk, ls = styles[order]
-            ax.plot(xs, ys, color=col, marker=mk, linestyle=ls, label=f"fewshot.v1, {names[order]}")
+            ax.plot(xs, ys, color=col, marker=mk, linestyle=ls, label=f"fewshot.v2, {names[order]}")
         b = t["baselines"]
         ax.axhline(b["LR all"]["kappa"], color="black", linestyle="--", linewidth=1,
                    label=f"LR on all {t['n_train']} training turns ({b['LR all']['kappa']:.2f})")
@@ -451,7 +427,7 @@ def write_plot(res: dict, path: Path) -> None:
                    label=f"LR, 20 per code ({b['LR 20/code']['kappa']:.2f})")
         n20 = b["fewshot 20/code"]["n_examples"]
         ax.plot([n20], [b["fewshot 20/code"]["kappa"]], marker="*", markersize=13, color="tab:purple", linestyle="none",
-                label=f"precode.fewshot.v1, 20 per code = {n20} ({b['fewshot 20/code']['kappa']:.2f})")
+                label=f"precode.fewshot.v2, 20 per code = {n20} ({b['fewshot 20/code']['kappa']:.2f})")
         if name == "esconv":
             ax.axhline(README_BASELINES["LR all ~3,000"][2], color="black", linestyle=":", linewidth=1,
                        label="README: LR on all ~3,000 (0.40)")
@@ -566,22 +542,27 @@ def write_md(res: dict, path: Path) -> None:
         if t.get("setfit") and "runs" in t["setfit"]:
             s = t["setfit"]
             r0 = s["runs"][0]
-            L += [f"### SetFit-style contrastive fine-tuning ({len(s['runs'])} draws)", "",
-                  f"{r0['k_per_code']} per code, {r0['pairs']} pairs, {r0['steps']} steps of batch 16, cosine loss, "
-                  "lr 2e-5 (plain torch loop over sentence-transformers), then the proposer's head on the fine-tuned "
-                  "vectors, without and with form features. A fine-tuned encoder invalidates every cached vector: "
-                  f"re-encoding {r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
+            L += [f"### Fine-tuning the encoder: `precode tune` (SetFit style; {r0['k_per_code']} per code)", "",
+                  "`pipeline.tune.fine_tune`: seeded same-code / different-code pairs, cosine loss, batch 16, lr 2e-5, "
+                  "then the proposer's head on the fine-tuned vectors, without (v1) and with (v2) form features. A "
+                  "fine-tuned encoder invalidates every cached vector: re-encoding "
+                  f"{r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
                   f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}.", "",
-                  "| draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| steps | draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
+                  "|---|---|---|---|---|---|---|---|"]
+            by_steps: dict = {}
             for r in s["runs"]:
-                L.append(f"| {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
-                         f"{r['frozen_same_draw']['kappa']:.3f} | {r['fine_tuned']['kappa']:.3f} | "
-                         f"{r['frozen_same_draw_form']['kappa']:.3f} | **{r['fine_tuned_form']['kappa']:.3f}** |")
-            mean = lambda key: float(np.mean([r[key]["kappa"] for r in s["runs"]]))  # noqa: E731
-            L += [f"| mean | {np.mean([r['train_seconds'] for r in s['runs']]):.0f} | "
-                  f"{np.mean([r['encode_seconds'] for r in s['runs']]):.0f} | {mean('frozen_same_draw'):.3f} | "
-                  f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | **{mean('fine_tuned_form'):.3f}** |", ""]
+                by_steps.setdefault(r["steps"], []).append(r)
+            for steps, runs in by_steps.items():
+                for r in runs:
+                    L.append(f"| {steps} | {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
+                             f"{r['frozen_same_draw']['kappa']:.3f} | {r['fine_tuned']['kappa']:.3f} | "
+                             f"{r['frozen_same_draw_form']['kappa']:.3f} | **{r['fine_tuned_form']['kappa']:.3f}** |")
+                mean = lambda key: float(np.mean([r[key]["kappa"] for r in runs]))  # noqa: E731
+                L.append(f"| {steps} | **mean** | {np.mean([r['train_seconds'] for r in runs]):.0f} | "
+                         f"{np.mean([r['encode_seconds'] for r in runs]):.0f} | {mean('frozen_same_draw'):.3f} | "
+                         f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | **{mean('fine_tuned_form'):.3f}** |")
+            L.append("")
         elif t.get("setfit"):
             s = t["setfit"]
             L += ["### SetFit-style contrastive fine-tuning (one run)", "",
@@ -603,6 +584,7 @@ def main() -> None:
     ap.add_argument("--no-heads", action="store_true", help="skip the head comparison")
     ap.add_argument("--setfit", action="store_true",
                     help="only run the SetFit-style measurement (minutes) and add it to an existing learning.json")
+    ap.add_argument("--setfit-steps", default="100,200", help="with --setfit: comma-separated step counts")
     ap.add_argument("--render", action="store_true", help="only re-write learning.md/.png from learning.json")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"embedding cache (default {DEFAULT_CACHE})")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -634,10 +616,11 @@ def main() -> None:
         res = json.loads(json_path.read_text(encoding="utf-8"))
         for name, d in datas.items():
             runs = []
-            for draw in range(SETFIT_DRAWS):
-                log(f"{name}: SetFit-style fine-tuning, draw {draw}")
-                runs.append(setfit_run(d, seed=draw))
-                log(f"  {runs[-1]}")
+            for steps in [int(x) for x in args.setfit_steps.split(",")]:
+                for draw in range(SETFIT_DRAWS):
+                    log(f"{name}: SetFit-style fine-tuning (precode tune), {steps} steps, draw {draw}")
+                    runs.append(setfit_run(d, seed=draw, steps=steps))
+                    log(f"  {runs[-1]}")
             res["tasks"][name]["setfit"] = {"runs": runs, "command": command, "date": now,
                                             "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         json_path.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")

@@ -240,6 +240,7 @@ from .commands import export as _export_commands  # noqa: E402,F401
 from .commands import redact as _redact_commands  # noqa: E402,F401
 from .commands import report as _report_commands  # noqa: E402,F401
 from .commands import review as _review_commands  # noqa: E402,F401
+from .commands import tune as _tune_commands  # noqa: E402,F401
 
 
 def main() -> None:  # pragma: no cover
