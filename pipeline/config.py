@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,7 +117,8 @@ class Config(_Strict):
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
-        return p if p.is_absolute() else (self._base_dir / p)
+        # lexically tidy (configs/../outputs -> outputs), so printed paths read as a person wrote them
+        return p if p.is_absolute() else Path(os.path.normpath(self._base_dir / p))
 
     @property
     def output_dir(self) -> Path:

@@ -20,6 +20,8 @@ def test_config_loads_and_resolves_paths_against_its_folder(write, tmp_path):
     assert cfg.propose.top_k == 2
     assert cfg.output_dir == tmp_path / "sub" / "out"
     assert cfg.store_path == tmp_path / "sub" / "out" / "project.sqlite"
+    up = load_config(write("sub/up.yaml", GOOD.replace("output_dir: out", "output_dir: ../outputs/demo")))
+    assert str(up.output_dir) == str(tmp_path / "outputs" / "demo")  # printed as written, no 'sub/..'
 
 
 @pytest.mark.parametrize("text,message", [
