@@ -73,7 +73,8 @@ def test_decisions_teach_the_proposals_of_unreviewed_segments(project):
     status = s.learning_status()
     assert sorted(status.learned) == ["Barriers/Cost", "Barriers/Training"] and status.decisions >= 10
     assert status.zero_shot == ["Other/Space"]
-    assert status.refit_ms is not None and "2 code(s) learned" in status.summary()
+    assert status.refit_ms is not None
+    assert status.summary().startswith("zero-shot (< 5 examples): Other/Space · learned: Barriers/Cost, Barriers/Training")
     left = [i for i in s.items if not i.reviewed]
     assert len(left) == 8
     right_before = sum(zero_shot_top[i.segment_id] == _truth(i) for i in left)
@@ -94,7 +95,7 @@ def test_codes_below_min_examples_stay_zero_shot_and_are_named(project):
         s.undo()
     status = s.learning_status()
     assert status.learned == ["Barriers/Cost"] and status.zero_shot == ["Barriers/Training", "Other/Space"]
-    assert "zero-shot (fewer than 5 examples): Barriers/Training, Other/Space" in status.summary()
+    assert "zero-shot (< 5 examples): Barriers/Training, Other/Space · learned: Barriers/Cost (" in status.summary()
     left = [i for i in s.items if not i.reviewed]
     flags = {p.code.name: p.learned for i in left for p in i.proposals}
     assert flags["Cost"] is True and flags["Training"] is False and flags.get("Space") in (None, False)
@@ -139,11 +140,11 @@ def test_terminal_screen_says_what_is_learned_and_what_is_zero_shot(project):
 
     s = ReviewSession(project, "ann")
     st = TuiState(s)
-    assert "all 3 codes are proposed from their descriptions (zero-shot)" in render_text(st, 160, 30)
+    assert "zero-shot: all 3 codes (none has 5 examples yet)" in render_text(st, 160, 30)
     _teach(s)
     st.index = next(k for k, i in enumerate(s.items) if not i.reviewed)
     screen = render_text(st, 160, 30)
-    assert "learning: 2 code(s) learned from" in screen
+    assert "zero-shot (< 5 examples): Other/Space · learned: Barriers/Cost, Barriers/Training" in screen
     assert "  learned" in screen  # the proposals of the current segment say where their score comes from
 
 
@@ -172,5 +173,5 @@ def test_web_page_state_carries_learning(project):
             assert c.post("/api/decide", json=body, headers=same).status_code == 200
             s = c.post("/api/goto", json={"step": 1}, headers=same).json()
         assert s["learning"]["learned"], s["learning"]
-        assert "learned from" in s["learning"]["summary"]
+        assert "learned: " in s["learning"]["summary"]
         assert {p["learned"] for p in s["item"]["proposals"]} <= {True, False} and not s["item"]["reviewed"]

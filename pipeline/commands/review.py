@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ..cli import app, err, fail, out
 from ..errors import PrecodeError
@@ -34,6 +35,7 @@ def review(
 
     try:
         store = find_store(project)
+        err.print(f"[dim]loading {escape(str(store))}" + (" and refitting on your decisions" if learn else "") + "…[/]")
         summary = run_review(store, coder, Filters(code, document, role, flag, status), order, learn=learn)
     except PrecodeError as e:
         fail(e)

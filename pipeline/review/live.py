@@ -47,15 +47,17 @@ class LearningStatus:
     fits: int = 0
 
     def summary(self) -> str:
+        """One line for the screens: which codes are still zero-shot (first: the line may be cut), which learned."""
         if not self.enabled:
             return f"learning off: {self.reason}"
+        n = len(self.learned) + len(self.zero_shot)
         if not self.learned:
-            return (f"learning: no code has {self.min_examples} examples yet; all {len(self.zero_shot)} codes "
-                    "are proposed from their descriptions (zero-shot)")
-        zs = f"; zero-shot (fewer than {self.min_examples} examples): {', '.join(self.zero_shot)}" if self.zero_shot else ""
+            return (f"zero-shot: all {n} codes (none has {self.min_examples} examples yet); "
+                    "your decisions teach the proposer")
         ms = f", refit {self.refit_ms:.0f} ms" if self.refit_ms is not None else ""
-        return (f"learning: {len(self.learned)} code(s) learned from {self.examples} examples "
-                f"({self.decisions} from your decisions{ms}){zs}")
+        learned = f"all {n} codes" if not self.zero_shot else ", ".join(self.learned)
+        head = f"zero-shot (< {self.min_examples} examples): {', '.join(self.zero_shot)} · " if self.zero_shot else ""
+        return f"{head}learned: {learned} ({self.examples} examples, {self.decisions} from your decisions{ms})"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class LiveLearner:
         self.coder = coder
         self._tagger = tagger
         self._last_key: tuple | None = None
+        self._load_seconds = 0.0
         self._proposals: dict[str, list[LiveProposal]] = {}
         self.status = LearningStatus(enabled=False)
         from ..store import Store
@@ -189,6 +192,7 @@ class LiveLearner:
                 and self.status.learner != "precode.fewshot.v1" and any(dec for _, dec in per_study.values())):
             _preload_tagger(self.spacy_model)  # ready by the time a code has enough examples
         t = time.perf_counter()
+        self._load_seconds = 0.0
         try:
             self._proposals, learned, zero_shot = self._fit_and_propose(per_study)
         except (PrecodeError, ValueError, OSError) as err:
@@ -196,7 +200,7 @@ class LiveLearner:
             self.status.reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             self._proposals = {}
             return True
-        self.status.refit_ms = (time.perf_counter() - t) * 1000
+        self.status.refit_ms = (time.perf_counter() - t - self._load_seconds) * 1000  # without loading the tagger
         self.status.fits += 1
         self.status.examples = sum(len(ex) + len(dec) for ex, dec in per_study.values())
         self.status.decisions = sum(len(dec) for _, dec in per_study.values())
@@ -236,7 +240,10 @@ class LiveLearner:
             if proposer.form_weight > 0 and any(e.positive for e in examples):
                 from ..form import form_matrices
 
-                self._tagger = self._tagger or _tagger(self.spacy_model)
+                if self._tagger is None:
+                    t0 = time.perf_counter()
+                    self._tagger = _tagger(self.spacy_model)
+                    self._load_seconds += time.perf_counter() - t0
                 with Store(self.store_path) as st:
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         self._tagger, st)
