@@ -74,7 +74,9 @@ class ProposeConfig(_Strict):
     question_weight: float = Field(default=0.05, ge=0)
     context_weight: float = Field(default=0.0, ge=0, le=1)
     train: list[str] = Field(default_factory=list)  # coded material (.csv/.xlsx text+code, or .qdpx) to learn from
-    learn_from_decisions: bool = True  # inside a project: learn from its accepted/rejected/added codes
+    # inside a project: learn from the accepted/rejected/added codes of every coder (true), of none (false),
+    # or of the coders named (e.g. [ana]: a second coder's proposals are not steered by the first one's)
+    learn_from_decisions: bool | list[str] = True
     min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
     learner: Literal["precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v2"  # head used once there are examples
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2: weight of the form features beside the embedding

@@ -408,10 +408,14 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
                                                source=", ".join(cfg.propose.train))
             out[name] += resolved
             res.warnings += notes
-        if store is not None and cfg.propose.learn_from_decisions:
+        who = cfg.propose.learn_from_decisions
+        if store is not None and who:
             from .decisions import current_state, load
 
             states = current_state(load(store)).values()
+            if isinstance(who, list):  # only the coders named
+                names = {w.strip().casefold() for w in who}
+                states = [st for st in states if st.coder.casefold() in names]
             if states:
                 texts = dict(store.conn.execute("SELECT id, text FROM segments"))
                 out[name] += examples_from_decisions(states, texts, cb)

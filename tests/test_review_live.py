@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import load_config
+from pipeline.decisions import current_state, load
 from pipeline.review.core import ReviewSession
 from pipeline.run import run_batch
+from pipeline.store import Store
 
 from .test_learn import MISLEADING
 
@@ -175,3 +177,26 @@ def test_web_page_state_carries_learning(project):
         assert s["learning"]["learned"], s["learning"]
         assert "learned: " in s["learning"]["summary"]
         assert {p["learned"] for p in s["item"]["proposals"]} <= {True, False} and not s["item"]["reviewed"]
+
+
+@pytest.mark.parametrize("who, expected", [("true", {"ann", "bob"}), ("[ann]", {"ann"}), ("[Bob]", {"bob"}), ("false", set())])
+def test_a_run_learns_from_the_coders_the_config_names(project, bow, who, expected):
+    ann, bob = ReviewSession(project, "ann", learn=False), ReviewSession(project, "bob", learn=False)
+    _teach(ann, 3)
+    item = bob.items[-1]  # a segment ann has not decided
+    assert not next(i for i in ann.items if i.segment_id == item.segment_id).reviewed
+    bob.add(item, _code(bob, _truth(item)).guid)
+    n = {"ann": sum(1 for i in ann.items if i.reviewed), "bob": 1}
+    base = project.parent.parent
+    text = (base / "study.yaml").read_text().replace("min_examples: 5}", f"min_examples: 5, learn_from_decisions: {who}}}")
+    (base / "again.yaml").write_text(text)
+    res = run_batch(load_config(base / "again.yaml"), embedder=bow)
+    studies = res.manifest["learning"]["studies"]
+    if not expected:
+        assert studies == {}
+        return
+    # one example per standing code state of the named coders (a recode: a rejection and an addition)
+    with Store(project) as st:
+        states = [x for x in current_state(load(st)).values() if x.coder in expected]
+    assert len(states) >= sum(n[c] for c in expected)
+    assert studies["s"]["examples"] == len(states)
