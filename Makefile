@@ -29,7 +29,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m "slow or fuzz"
 
 bench: setup
 	$(BIN)/python bench/throughput.py
