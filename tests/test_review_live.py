@@ -161,6 +161,7 @@ def test_web_page_state_carries_learning(project):
         same = {"origin": "http://127.0.0.1:8765"}
         s = c.get("/api/state").json()
         assert s["learning"]["enabled"] and s["learning"]["learned"] == []
+        session = next(iter(app.state.review._sessions.values()))[0]
         for _ in range(12):  # decide the current segment, with the right code, and go on
             it = s["item"]
             top = next(p for p in it["proposals"] if p["rank"] == 1)
@@ -177,6 +178,8 @@ def test_web_page_state_carries_learning(project):
         assert s["learning"]["learned"], s["learning"]
         assert "learned: " in s["learning"]["summary"]
         assert {p["learned"] for p in s["item"]["proposals"]} <= {True, False} and not s["item"]["reviewed"]
+        # the learner writes its caches through the session's own connection: the session is not rebuilt
+        assert next(iter(app.state.review._sessions.values()))[0] is session
 
 
 @pytest.mark.parametrize("who, expected", [("true", {"ann", "bob"}), ("[ann]", {"ann"}), ("[Bob]", {"bob"}), ("false", set())])

@@ -116,7 +116,7 @@ class ReviewSession:
         if learn:
             from .live import LiveLearner
 
-            self.learner = LiveLearner(self.store_path, coder, embedder)
+            self.learner = LiveLearner(self.store_path, coder, embedder, store=self.store)
         self.reload()
 
     def close(self) -> None:

@@ -110,10 +110,13 @@ class _CacheOnly:
 
 
 class LiveLearner:
-    def __init__(self, store_path: str | Path, coder: str, embedder=None, tagger=None):
+    def __init__(self, store_path: str | Path, coder: str, embedder=None, tagger=None, store=None):
+        """``store``: an open :class:`pipeline.store.Store` of the project to write the caches through (the
+        review session's own connection, so that its writes do not look like another process's)."""
         from ..project import load_project
 
         self.store_path = Path(store_path)
+        self._store = store
         self.coder = coder
         self._tagger = tagger
         self._last_key: tuple | None = None
@@ -148,13 +151,20 @@ class LiveLearner:
         self.status.zero_shot = sorted({c.path for cb in self.data.codebooks.values() for c in cb.codes})
         self._train = None  # loaded on the first fit
 
+    def _open(self):
+        """The shared store (left open), or a connection of our own for the block."""
+        import contextlib
+
+        from ..store import Store
+
+        return contextlib.nullcontext(self._store) if self._store is not None else Store(self.store_path)
+
     # -- vectors ----------------------------------------------------------------------------------
     def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         from ..embed import Embedder, embed_texts, resolve_model
-        from ..store import Store
 
         texts = list(dict.fromkeys(t for t in texts if t))
-        with Store(self.store_path) as st:
+        with self._open() as st:
             try:
                 vecs = embed_texts(texts, _CacheOnly(self.model["model_id"]), st)
             except LookupError:
@@ -210,7 +220,6 @@ class LiveLearner:
     def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str]]:
         from ..learn import LEARNED_PROPOSERS
         from ..propose import category_questions, label_texts, score_segments, select
-        from ..store import Store
 
         p = self.p
         out: dict[str, list[LiveProposal]] = {}
@@ -244,7 +253,7 @@ class LiveLearner:
                     t0 = time.perf_counter()
                     self._tagger = _tagger(self.spacy_model)
                     self._load_seconds += time.perf_counter() - t0
-                with Store(self.store_path) as st:
+                with self._open() as st:
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         self._tagger, st)
             lv = np.stack([vec[lt.text] for lt in labels])
