@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import CodebookError, ConfigError, InputError, ModelError, PrecodeError
+from .errors import CodebookError, ConfigError, ModelError, PrecodeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="precode: first-pass coding of qualitative transcripts, always confirmed by a person.")

@@ -103,6 +103,17 @@ def current_state(decisions: list[Decision]) -> dict[tuple[str, str, str], CodeS
     return state
 
 
+def of_coders(states, who: bool | list[str]) -> list[CodeState]:
+    """The code states a learner may use under ``propose.learn_from_decisions``: every coder's
+    (``True``), none (``False``) or those of the coders named (case-insensitive)."""
+    if not who:
+        return []
+    if who is True:
+        return list(states)
+    names = {w.strip().casefold() for w in who}
+    return [st for st in states if st.coder.casefold() in names]
+
+
 def orphaned(store: Store) -> list[Decision]:
     """Decisions whose segment is gone or whose text changed since the decision."""
     rows = store.conn.execute(

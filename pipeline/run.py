@@ -20,7 +20,7 @@ from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, ResolvedModel, embed_texts, resolve_model
-from .errors import ConfigError, InputError, PrecodeError
+from .errors import ConfigError, InputError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
@@ -408,14 +408,10 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
                                                source=", ".join(cfg.propose.train))
             out[name] += resolved
             res.warnings += notes
-        who = cfg.propose.learn_from_decisions
-        if store is not None and who:
-            from .decisions import current_state, load
+        if store is not None and cfg.propose.learn_from_decisions:
+            from .decisions import current_state, load, of_coders
 
-            states = current_state(load(store)).values()
-            if isinstance(who, list):  # only the coders named
-                names = {w.strip().casefold() for w in who}
-                states = [st for st in states if st.coder.casefold() in names]
+            states = of_coders(current_state(load(store)).values(), cfg.propose.learn_from_decisions)
             if states:
                 texts = dict(store.conn.execute("SELECT id, text FROM segments"))
                 out[name] += examples_from_decisions(states, texts, cb)

@@ -107,7 +107,9 @@ def fine_tune(model_location: str, texts: Sequence[str], labels: Sequence[int], 
 def tune_project(store_path: str | Path, out_dir: str | Path, steps: int = 100, batch_size: int = 16, lr: float = 2e-5,
                  seed: int = 0, progress: Callable[[int], None] | None = None) -> TuneResult:
     """Fine-tune the project's embedding model on its coded examples (the latest run's training files
-    and every coder's accepted / added codes) and save it to ``out_dir``."""
+    and the accepted / added codes of the coders its ``propose.learn_from_decisions`` names, by default
+    every coder) and save it to ``out_dir``."""
+    from .decisions import of_coders
     from .embed import resolve_model
     from .learn import examples_from_decisions, load_training_files, resolve_examples
     from .project import load_project
@@ -123,10 +125,12 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int = 100, 
     train = load_training_files([Path(f.get("resolved") or f["path"])
                                  for f in (manifest.get("learning") or {}).get("train_files", [])])
     texts = {s.id: s.text for s in data.segments}
+    who = ((manifest.get("config") or {}).get("propose") or {}).get("learn_from_decisions", True)
+    states = of_coders(data.states.values(), who)  # the coders the run learns from
     pairs: dict[tuple[str, str], None] = {}  # (text, code path), in a stable order
     for cb in {b.name: b for b in data.codebooks.values()}.values():
         examples = (resolve_examples(train, cb, unknown="warn")[0] if train else [])
-        examples += examples_from_decisions(data.states.values(), texts, cb)
+        examples += examples_from_decisions(states, texts, cb)
         for e in examples:
             if e.positive:
                 pairs[(e.text, f"{cb.name}/{cb.codes[e.code].path}")] = None

@@ -81,6 +81,7 @@ def test_cli_run_demo_config_end_to_end(tmp_path):
     first_xlsx = (out / "coded_segments.xlsx").read_bytes()
     time.sleep(2.1)  # zip entries carry 2-second times, the workbook's properties 1-second ones
     r2 = runner.invoke(app, ["run", str(tmp_path / "configs" / "demo.yaml")])
+    assert r2.exit_code == 0, r2.output
     assert (out / "coded_segments.csv").read_bytes() == first
     assert (out / "coded_segments.xlsx").read_bytes() == first_xlsx  # same inputs, same bytes
     m2 = json.loads((out / "manifest.json").read_text())

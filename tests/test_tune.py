@@ -72,3 +72,17 @@ def test_tune_writes_a_model_that_precode_can_use(project, tmp_path):
 def test_tune_command_reports_one_line_errors(project, tmp_path):
     r = CliRunner().invoke(app, ["tune", str(project), "--out", str(tmp_path / "t"), "--steps", "1"])
     assert r.exit_code == 2 and "no coded examples" in r.output and "Traceback" not in r.output
+
+
+def test_tune_learns_only_from_the_coders_the_run_learns_from(project, tmp_path):
+    s = ReviewSession(project, "ann", learn=False)
+    code = {c.name: c.guid for c in s.codes.values()}
+    for item, name in zip(s.items, ["Role confusion", "Role confusion", "Training", "Space"]):
+        s.add(item, code[name])
+    s.close()
+    base = project.parent.parent
+    text = (base / "study.yaml").read_text() + "propose: {learn_from_decisions: [bob]}\n"
+    (base / "bob.yaml").write_text(text)
+    run_batch(load_config(base / "bob.yaml"))
+    with pytest.raises(PrecodeError, match="no coded examples"):  # ann's decisions are not bob's
+        tune_project(project, tmp_path / "t", steps=1)

@@ -16,11 +16,11 @@ from ..errors import PrecodeError
 def tune(
     project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
     out_dir: Path = typer.Option(..., "--out", help="New folder for the tuned model (e.g. models/my-study-tuned)."),
-    steps: int = typer.Option(100, help="Training steps (each a batch of pairs); ~1.5 s a step on 2 CPU cores."),
+    steps: int = typer.Option(100, help="Training steps (each a batch of pairs); about 2 s a step on 2 CPU cores."),
     batch_size: int = typer.Option(16, help="Pairs per step."),
     seed: int = typer.Option(0, help="Seed for the pairs and the weights' updates."),
 ) -> None:
-    """Fine-tune the encoder on the run's training files and every coder's accepted codes (minutes, not seconds;
+    """Fine-tune the encoder on the run's training files and the coders' accepted codes (minutes, not seconds;
     then point embedding.model at the new folder: every segment is encoded again once)."""
     from ..project import find_store
     from ..tune import tune_project
