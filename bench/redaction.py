@@ -240,7 +240,7 @@ def main() -> None:
         f"- date: {info['date']}",
         f"- machine: {info['machine']}",
         f"- code: {info['git_commit']}; spaCy {info['spacy']}, model {info['spacy_model']} (load {info['model_load_s']} s)",
-        f"- documents: " + "; ".join(f"{s}: {len(v)} ({info['marked_items'][s]} marked items)" for s, v in info["documents"].items()),
+        "- documents: " + "; ".join(f"{s}: {len(v)} ({info['marked_items'][s]} marked items)" for s, v in info["documents"].items()),
         "",
         "**Which number to believe:** `heldout2` (not used for tuning). `dev` was tuned on; `heldout` was",
         "scored once at a freeze and then used to add rules (its first score is in *History*). All sets",
