@@ -84,10 +84,16 @@ def _sha(text: str) -> str:
 
 
 def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int], None] | None = None,
-                 batch_size: int = 256) -> list[str]:
-    """Form strings of ``texts`` (same order), read from / written to ``store``'s cache when given."""
+                 batch_size: int = 256, memo: dict[str, str] | None = None) -> list[str]:
+    """Form strings of ``texts`` (same order), read from / written to ``store``'s cache when given.
+
+    ``memo`` (text -> form string, for this tagger) is consulted first and filled, so that a caller
+    that asks again and again (the review's refit after each decision) touches the store only for
+    texts it has not seen."""
+    if memo is not None and all(t in memo for t in texts):
+        return [memo[t] for t in texts]
     model = tagger_id(nlp)
-    uniq = list(dict.fromkeys(texts))
+    uniq = list(dict.fromkeys(t for t in texts if memo is None or t not in memo))
     shas = {t: _sha(t) for t in uniq}
     known: dict[str, str] = store.get_forms(model, shas.values()) if store is not None else {}
     todo = [t for t in uniq if shas[t] not in known]
@@ -99,6 +105,9 @@ def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int]
     if new and store is not None:
         store.put_forms(model, new)
     known.update(new)
+    if memo is not None:
+        memo.update((t, known[shas[t]]) for t in uniq)
+        return [memo[t] for t in texts]
     return [known[shas[t]] for t in texts]
 
 
@@ -159,10 +168,12 @@ class FormVectorizer:
                           shape=(len(forms), self.n_features))
 
 
-def form_matrices(groups: Sequence[Sequence[str]], nlp, store=None, progress: Callable[[int], None] | None = None):
+def form_matrices(groups: Sequence[Sequence[str]], nlp, store=None, progress: Callable[[int], None] | None = None,
+                  memo: dict[str, str] | None = None):
     """Form vectors of several groups of texts (e.g. a study's segments and the training examples)
-    with one :class:`FormVectorizer` fitted on all of them. Returns one sparse matrix per group."""
-    forms = [form_strings(list(g), nlp, store, progress) for g in groups]
+    with one :class:`FormVectorizer` fitted on all of them. Returns one sparse matrix per group.
+    ``memo``: see :func:`form_strings`."""
+    forms = [form_strings(list(g), nlp, store, progress, memo=memo) for g in groups]
     vec = FormVectorizer().fit(f for group in forms for f in group)
     return [vec.transform(f) for f in forms]
 

@@ -499,6 +499,20 @@ def _fewshot_v1(**params) -> FewShotProposer:
 LEARNED_PROPOSERS = {"precode.fewshot.v2": FewShotProposer, "precode.fewshot.v1": _fewshot_v1}
 
 
+def make_learner(p) -> FewShotProposer:
+    """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
+    calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
+    return LEARNED_PROPOSERS[p.learner](
+        min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
+        use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight, **calibration)
+
+
+def run_training_files(manifest: dict) -> list[Path]:
+    """The training files a run learned from, from its manifest (resolved paths; older manifests
+    recorded them only as written in the config)."""
+    return [Path(f.get("resolved") or f["path"]) for f in (manifest.get("learning") or {}).get("train_files", [])]
+
+
 # -- review order ------------------------------------------------------------------------------------
 
 ORDERS = ("uncertainty", "document")
@@ -548,6 +562,6 @@ def review_order(scores: np.ndarray, order: str = "uncertainty", temperature: fl
 
 __all__ = [
     "TrainingExample", "CodedExample", "load_training", "load_training_files", "resolve_examples", "examples_from_decisions",
-    "FewShotProposer", "LEARNED_PROPOSERS", "uncertainty_order", "document_order", "review_order", "ORDERS",
+    "FewShotProposer", "LEARNED_PROPOSERS", "make_learner", "run_training_files", "uncertainty_order", "document_order", "review_order", "ORDERS",
     "UNCERTAINTY_TEMPERATURE",
 ]

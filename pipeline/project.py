@@ -108,13 +108,21 @@ def load_project(store_path: str | Path) -> ProjectData:
     return data
 
 
+def latest_manifest(store: Store, required: bool = True) -> dict:
+    """The manifest of the project's latest finished run. Without one: PrecodeError, or ``{}`` when
+    not ``required``."""
+    row = store.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        if not required:
+            return {}
+        raise PrecodeError(f"{store.path}: no finished run in this project (run `precode run CONFIG` first)")
+    return json.loads(row[0])
+
+
 def model_name(store_path: str | Path) -> str:
     """The embedding model of the project's latest run (from its manifest)."""
     with Store(store_path) as st:
-        row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        raise PrecodeError(f"{store_path}: the project has no finished run")
-    return json.loads(row[0])["embedding_model"]["name"]
+        return latest_manifest(st)["embedding_model"]["name"]
 
 
 def cached_embed(store_path: str | Path, embedder=None):

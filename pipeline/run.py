@@ -287,12 +287,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             examples = training.get(study.name, [])
             seg_forms = None
             if examples:
-                from .learn import LEARNED_PROPOSERS
+                from .learn import make_learner
 
-                proposer = LEARNED_PROPOSERS[p.learner](
-                    min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
-                    use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
-                    **calibration)
+                proposer = make_learner(p)
                 ev = embed_texts([e.text for e in examples], embedder, store if cfg.embedding.cache else None,
                                  stats=res.embed)
                 ex_forms = None

@@ -111,19 +111,15 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int = 100, 
     every coder) and save it to ``out_dir``."""
     from .decisions import of_coders
     from .embed import resolve_model
-    from .learn import examples_from_decisions, load_training_files, resolve_examples
-    from .project import load_project
+    from .learn import examples_from_decisions, load_training_files, resolve_examples, run_training_files
+    from .project import latest_manifest, load_project
     from .store import Store
 
     store_path, out_dir = Path(store_path), Path(out_dir)
     with Store(store_path) as st:
-        row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        raise PrecodeError(f"{store_path}: the project has no finished run")
-    manifest = json.loads(row[0])
+        manifest = latest_manifest(st)
     data = load_project(store_path)
-    train = load_training_files([Path(f.get("resolved") or f["path"])
-                                 for f in (manifest.get("learning") or {}).get("train_files", [])])
+    train = load_training_files(run_training_files(manifest))
     texts = {s.id: s.text for s in data.segments}
     who = ((manifest.get("config") or {}).get("propose") or {}).get("learn_from_decisions", True)
     states = of_coders(data.states.values(), who)  # the coders the run learns from

@@ -25,9 +25,10 @@ Modules: :mod:`.model` (candidates, results, words and names), :mod:`.topics` (t
 
 from .model import (
     EMERGENT_CATEGORY, FILLERS, FORMAT, KEEP_WORDS, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, REVIEW_MATCH, CandidateCode,
-    CoveredCode, DiscoveryResult, PhraseAnalyzer, Quote, candidate_id, content_words, discovery_dir, latest_manifest,
+    CoveredCode, DiscoveryResult, PhraseAnalyzer, Quote, candidate_id, content_words, discovery_dir,
     project_model, propose_name, scaled_min_topic_size, stop_words,
 )
+from ..project import latest_manifest
 from .outputs import candidates_csv, dumps, load_candidates
 from .reviews import accept_candidate, load_reviews, reject_candidate
 from .topics import discover, enable_numba_cache

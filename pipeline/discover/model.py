@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -208,14 +207,6 @@ def propose_name(keywords: Sequence[str], taken: set[str]) -> str:
 
 def discovery_dir(store_path: str | Path) -> Path:
     return Path(store_path).parent / "discovery"
-
-
-def latest_manifest(store: Store) -> dict:
-    row = store.conn.execute(
-        "SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
-        raise PrecodeError(f"{store.path}: no finished run in this project (run `precode run CONFIG` first)")
-    return json.loads(row[0])
 
 
 def project_model(manifest: dict) -> ResolvedModel:

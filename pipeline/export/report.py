@@ -219,8 +219,8 @@ def _f(x) -> str:
 
 
 def _latest_manifest(store_path: Path) -> dict:
+    from ..project import latest_manifest
     from ..store import Store
 
     with Store(store_path) as st:
-        row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    return json.loads(row[0]) if row else {}
+        return latest_manifest(st, required=False)

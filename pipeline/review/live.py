@@ -19,7 +19,6 @@ not stored (the next run computes the same ones).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -27,8 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
+from ..config import ProposeConfig
 from ..errors import PrecodeError
+from ..learn import run_training_files
+from ..project import latest_manifest
 
 
 @dataclass
@@ -123,33 +126,39 @@ class LiveLearner:
         self._load_seconds = 0.0
         self._proposals: dict[str, list[LiveProposal]] = {}
         self.status = LearningStatus(enabled=False)
-        from ..store import Store
-
-        with Store(self.store_path) as st:
-            row = st.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
+        self._vec: dict[str, np.ndarray] = {}  # text -> vector, fetched once per session
+        self._forms: dict[str, str] = {}  # text -> form string, tagged (or read) once per session
+        self._train_resolved: dict[str, list] | None = None  # study -> training-file examples
+        with self._open() as st:
+            manifest = latest_manifest(st, required=False)
+        if not manifest:
             self.status.reason = "the project has no finished run"
             return
-        manifest = json.loads(row[0])
         cfg = manifest.get("config") or {}
-        self.p = p = cfg.get("propose") or {}
+        propose = dict(cfg.get("propose") or {})
+        propose.setdefault("learner", "precode.fewshot.v1")  # runs from before fewshot.v2 used v1
+        try:
+            self.p = ProposeConfig.model_validate(propose)
+        except ValidationError as err:
+            self.status.reason = f"the last run's propose settings are not readable here: {err.errors()[0]['msg']}"
+            return
         self.spacy_model = (cfg.get("segment") or {}).get("spacy_model", "en_core_web_sm")
-        self.status.learner = p.get("learner", "precode.fewshot.v1")
-        self.status.min_examples = int(p.get("min_examples", 5))
-        if float(p.get("context_weight", 0.0)) > 0:
+        self.status.learner = self.p.learner
+        self.status.min_examples = self.p.min_examples
+        if self.p.context_weight > 0:
             self.status.reason = "propose.context_weight > 0 is not supported while reviewing (re-run `precode code`)"
             return
         self.data = load_project(self.store_path)
+        self._text_of = {s.id: s.text for s in self.data.segments}
         self.model = manifest.get("embedding_model") or {}
         self._embedder = embedder
-        self.train_paths = [Path(f.get("resolved") or f["path"]) for f in (manifest.get("learning") or {}).get("train_files", [])]
+        self.train_paths = run_training_files(manifest)
         missing = [str(x) for x in self.train_paths if not x.is_file()]
         if missing:
             self.status.reason = f"training file(s) of the last run not found: {', '.join(missing)}"
             return
         self.status.enabled = True
         self.status.zero_shot = sorted({c.path for cb in self.data.codebooks.values() for c in cb.codes})
-        self._train = None  # loaded on the first fit
 
     def _open(self):
         """The shared store (left open), or a connection of our own for the block."""
@@ -161,33 +170,33 @@ class LiveLearner:
 
     # -- vectors ----------------------------------------------------------------------------------
     def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors by text; only texts not seen before in this session are read from the cache."""
         from ..embed import Embedder, embed_texts, resolve_model
 
-        texts = list(dict.fromkeys(t for t in texts if t))
-        with self._open() as st:
-            try:
-                vecs = embed_texts(texts, _CacheOnly(self.model["model_id"]), st)
-            except LookupError:
-                if self._embedder is None:
-                    self._embedder = Embedder(resolve_model(self.model.get("location") or self.model["name"]))
-                vecs = embed_texts(texts, self._embedder, st)
-        return {t: vecs[i] for i, t in enumerate(texts)}
+        todo = list(dict.fromkeys(t for t in texts if t and t not in self._vec))
+        if todo:
+            with self._open() as st:
+                try:
+                    vecs = embed_texts(todo, _CacheOnly(self.model["model_id"]), st)
+                except LookupError:
+                    if self._embedder is None:
+                        self._embedder = Embedder(resolve_model(self.model.get("location") or self.model["name"]))
+                    vecs = embed_texts(todo, self._embedder, st)
+            self._vec.update(zip(todo, vecs))
+        return self._vec
 
     # -- fitting ------------------------------------------------------------------------------------
     def examples(self, states) -> dict[str, list]:
         """Coded examples per study: training files, then this coder's decisions."""
         from ..learn import examples_from_decisions, load_training_files, resolve_examples
 
-        if self._train is None:
-            self._train = load_training_files(self.train_paths) if self.train_paths else []
-        texts = {s.id: s.text for s in self.data.segments}
+        if self._train_resolved is None:  # read and resolved once per session
+            raw = load_training_files(self.train_paths) if self.train_paths else []
+            self._train_resolved = {study: resolve_examples(raw, cb, unknown="warn")[0] if raw else []
+                                    for study, cb in self.data.codebooks.items()}
         own = [s for s in states if s.coder == self.coder]
-        out = {}
-        for study, cb in self.data.codebooks.items():
-            ex = resolve_examples(self._train, cb, unknown="warn")[0] if self._train else []
-            dec = examples_from_decisions(own, texts, cb)
-            out[study] = (ex, dec)
-        return out
+        return {study: (self._train_resolved[study], examples_from_decisions(own, self._text_of, cb))
+                for study, cb in self.data.codebooks.items()}
 
     def refit(self, states) -> bool:
         """Refit on the current decisions; returns whether the proposals changed."""
@@ -198,7 +207,7 @@ class LiveLearner:
         if key == self._last_key:
             return False
         self._last_key = key
-        if (self._tagger is None and float(self.p.get("form_weight", 1.5)) > 0
+        if (self._tagger is None and self.p.form_weight > 0
                 and self.status.learner != "precode.fewshot.v1" and any(dec for _, dec in per_study.values())):
             _preload_tagger(self.spacy_model)  # ready by the time a code has enough examples
         t = time.perf_counter()
@@ -218,7 +227,7 @@ class LiveLearner:
         return True
 
     def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str]]:
-        from ..learn import LEARNED_PROPOSERS
+        from ..learn import make_learner
         from ..propose import category_questions, label_texts, score_segments, select
 
         p = self.p
@@ -229,22 +238,17 @@ class LiveLearner:
             examples = ex + dec
             segs = [s for s in self.data.segments if s.study == study and s.coded]
             positives = Counter(code for code, _ in {(e.code, e.text) for e in examples if e.positive})
-            if not segs or max(positives.values(), default=0) < int(p.get("min_examples", 5)):
+            if not segs or max(positives.values(), default=0) < p.min_examples:
                 # no code can be learned yet: the run's proposals stand (nothing to fit)
                 zero_all += [c.path for c in cb.codes]
                 continue
             labels = label_texts(cb)
             questions = category_questions(cb)
-            use_q = bool(p.get("use_question", True)) and bool(questions)
+            use_q = p.use_question and bool(questions)
             texts = [lt.text for lt in labels] + [q for _, q in questions] + [e.text for e in examples]
             texts += [s.text for s in segs] + [s.question for s in segs if s.question and use_q]
             vec = self._vectors(texts)
-            calibration = {k: p[src] for k, src in (("center", "sim_center"), ("scale", "sim_scale"))
-                           if p.get(src) is not None}
-            proposer = LEARNED_PROPOSERS[self.status.learner](
-                min_examples=int(p.get("min_examples", 5)), zero_shot=p.get("proposer", "precode.similarity.v2"),
-                question_weight=float(p.get("question_weight", 0.05)), use_question=bool(p.get("use_question", True)),
-                context_weight=0.0, form_weight=float(p.get("form_weight", 1.5)), **calibration)
+            proposer = make_learner(p)  # context_weight is 0 here (checked when the learner was made)
             seg_forms = ex_forms = None
             if proposer.form_weight > 0 and any(e.positive for e in examples):
                 from ..form import form_matrices
@@ -255,7 +259,7 @@ class LiveLearner:
                     self._load_seconds += time.perf_counter() - t0
                 with self._open() as st:
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
-                                                        self._tagger, st)
+                                                        self._tagger, st, memo=self._forms)
             lv = np.stack([vec[lt.text] for lt in labels])
             qv = np.stack([vec[q] for _, q in questions]) if questions else None
             ev = np.stack([vec[e.text] for e in examples])
@@ -264,8 +268,7 @@ class LiveLearner:
             learned = {cb.codes[i].path for i in np.where(proposer.learned_)[0]}
             learned_all += sorted(learned)
             zero_all += list(proposer.zero_shot_codes_)
-            for sug in select(segs, scores, evidence, proposer, cat, int(p.get("top_k", 3)), float(p.get("threshold", 0.35)),
-                              float(p.get("confident", 0.6)), float(p.get("ambiguity_margin", 0.03))):
+            for sug in select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold, p.confident, p.ambiguity_margin):
                 out.setdefault(sug.segment_id, []).append(LiveProposal(
                     sug.segment_id, sug.code.guid(cb.name), sug.score, sug.rank, sug.evidence, tuple(sug.flags),
                     sug.code.path in learned))
