@@ -290,8 +290,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 from .learn import make_learner
 
                 proposer = make_learner(p)
-                ev = embed_texts([e.text for e in examples], embedder, store if cfg.embedding.cache else None,
-                                 stats=res.embed)
+                # decisions are on segments, whose vectors are at hand; only other texts are looked up
+                new = sorted({e.text for e in examples} - lookup.keys())
+                if new:
+                    lookup.update(zip(new, embed_texts(new, embedder, store if cfg.embedding.cache else None,
+                                                       stats=res.embed)))
+                ev = np.stack([lookup[e.text] for e in examples])
                 ex_forms = None
                 if proposer.form_weight > 0:
                     from .form import form_matrices, load_tagger
