@@ -50,11 +50,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _setup import ROOT  # noqa: E402  (offline models; the repository and bench/ on sys.path)
 
 PREFIXES = ["So, ", "Well, ", "I mean, ", "Honestly, ", "Okay, so ", "You know, ", "Right, ", "And, um, "]
 SENT = re.compile(r"(?<=[.!?])\s+")

@@ -34,14 +34,13 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _setup import ROOT  # noqa: E402  (offline models; the repository on sys.path)
+
 DATA = ROOT / "bench" / "redaction_data"
 RESULTS = ROOT / "bench" / "results"
 MARK = re.compile(r"\{\{([A-Z]+):(.+?)\}\}")

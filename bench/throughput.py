@@ -16,14 +16,12 @@ import datetime as dt
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _setup import ROOT  # noqa: E402  (offline models; the repository on sys.path)
+
 DATA = Path(os.environ.get("PRECODE_BENCH_DATA", ROOT.parent / "shared" / "benchmarks"))
 
 
