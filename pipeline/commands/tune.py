@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -16,21 +17,23 @@ from ..errors import PrecodeError
 def tune(
     project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
     out_dir: Path = typer.Option(..., "--out", help="New folder for the tuned model (e.g. models/my-study-tuned)."),
-    steps: int = typer.Option(100, help="Training steps (each a batch of pairs); about 2 s a step on 2 CPU cores."),
-    batch_size: int = typer.Option(16, help="Pairs per step."),
-    seed: int = typer.Option(0, help="Seed for the pairs and the weights' updates."),
+    steps: Optional[int] = typer.Option(None, help="Training steps; default 10 (supcon) or 100 (cosine). "
+                                                   "About 2 s a step on 2 CPU cores."),
+    batch_size: Optional[int] = typer.Option(None, help="Texts a step (supcon, default 32) or pairs a step (cosine, default 16)."),
+    loss: str = typer.Option("supcon", help="supcon: every pair in a batch (fast, the default); cosine: SetFit's pairs."),
+    seed: int = typer.Option(0, help="Seed for the batches and the weights' updates."),
 ) -> None:
-    """Fine-tune the encoder on the run's training files and the coders' accepted codes (minutes, not seconds;
-    then point embedding.model at the new folder: every segment is encoded again once)."""
+    """Fine-tune the encoder on the run's training files and the coders' accepted codes (about half a minute on
+    2 cores; then point embedding.model at the new folder: every segment is encoded again once)."""
     from ..project import find_store
-    from ..tune import tune_project
+    from ..tune import recipe, tune_project
 
     try:
         store = find_store(project)
         with Progress(TextColumn("    tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
-            task = bar.add_task("tune", total=steps)
-            res = tune_project(store, out_dir, steps=steps, batch_size=batch_size, seed=seed,
+            task = bar.add_task("tune", total=recipe(loss, steps, batch_size)[0])
+            res = tune_project(store, out_dir, steps=steps, batch_size=batch_size, seed=seed, loss=loss,
                                progress=lambda n: bar.advance(task, n))
     except PrecodeError as e:
         fail(e)
