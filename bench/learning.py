@@ -3,7 +3,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py            # writes bench/results/learning.{md,json,png}
     HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --quick    # fewer checkpoints/draws, prints only
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --setfit --tasks esconv   # adds `precode tune` (SetFit style), 100 and 200 steps (~25 min)
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/learning.py --setfit --tasks esconv   # adds `precode tune`: supcon 10 steps and cosine 100 steps, 5 draws (~30 min)
 
 Tasks: ESConv supporter turns (8 strategies, data labels mapped with ``label_aliases``) and AnnoMI
 therapist utterances (``main_therapist_behaviour``, 4 codes). Conversations are split 50/50 with
@@ -61,7 +61,7 @@ SEEDS = 3  # runs of the stochastic orders (sampled uncertainty, random)
 MIN_EXAMPLES_SWEEP = (1, 3, 5, 8)
 DRAWS = 5  # draws of "k examples per code"
 RESULTS = HERE / "results"
-SETFIT_DRAWS = 3
+SETFIT_DRAWS = 5
 DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 README_BASELINES = {  # ../shared/benchmarks/README.md (ESConv)
     "zero-shot": (0.18, 0.16, 0.06), "LR 20/code": (0.37, 0.32, 0.27),
@@ -339,23 +339,23 @@ def compare_heads(d: Data, budgets: tuple, draws: int) -> list[dict]:
 
 # -- SetFit-style contrastive fine-tuning (one measured run) ---------------------------------------------
 
-def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int = 100, lr: float = 2e-5, batch: int = 16) -> dict:
-    """`precode tune`'s recipe (pipeline.tune.fine_tune: cosine loss on seeded same/different-code
-    pairs) on the k-per-code training draw, then the proposer's head on the fine-tuned vectors."""
-    from pipeline.tune import fine_tune
+def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int | None = None, loss: str = "supcon") -> dict:
+    """`precode tune`'s recipe (pipeline.tune.fine_tune, ``loss`` with its default batch size and
+    learning rate) on the k-per-code training draw, then the proposer's head on the fine-tuned vectors."""
+    from pipeline.tune import fine_tune, recipe
 
+    steps, batch, lr = recipe(loss, steps)
     idx = per_code(d, k, seed)
     tx, ty = [d.texts[i] for i in idx], d.y[idx]
     t = time.perf_counter()
-    st, losses = fine_tune(resolve_model(MODEL).location, tx, [int(c) for c in ty], steps, batch, lr, seed)
+    st, losses = fine_tune(resolve_model(MODEL).location, tx, [int(c) for c in ty], steps, batch, lr, seed, loss=loss)
     train_s = time.perf_counter() - t
-    pairs = steps * batch
     t = time.perf_counter()
     enc = lambda texts: st.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
     Xtr, Xte, L = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
     encode_s = time.perf_counter() - t
     exs = [CodedExample(int(c), s) for c, s in zip(ty, tx)]
-    out = {"k_per_code": k, "draw": seed, "pairs": pairs, "steps": steps, "losses": losses,
+    out = {"k_per_code": k, "draw": seed, "loss": loss, "batch_size": batch, "lr": lr, "steps": steps, "losses": losses,
            "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
            "encoded_texts": len(tx) + len(d.test) + len(d.labels)}
     for suffix, fw in (("", 0.0), ("_form", FORM_WEIGHT)):  # fewshot.v1 and fewshot.v2 heads
@@ -534,26 +534,30 @@ def write_md(res: dict, path: Path) -> None:
         if t.get("setfit") and "runs" in t["setfit"]:
             s = t["setfit"]
             r0 = s["runs"][0]
-            L += [f"### Fine-tuning the encoder: `precode tune` (SetFit style; {r0['k_per_code']} per code)", "",
-                  "`pipeline.tune.fine_tune`: seeded same-code / different-code pairs, cosine loss, batch 16, lr 2e-5, "
-                  "then the proposer's head on the fine-tuned vectors, without (v1) and with (v2) form features. A "
-                  "fine-tuned encoder invalidates every cached vector: re-encoding "
+            L += [f"### Fine-tuning the encoder: `precode tune` ({r0['k_per_code']} per code)", "",
+                  "`pipeline.tune.fine_tune`, then the proposer's head on the fine-tuned vectors, without (v1) and with "
+                  "(v2) form features. `supcon` (the default): seeded batches of 4 examples of each of up to 8 codes, "
+                  "supervised contrastive loss over every pair in the batch (temperature 0.1), lr 1e-4; `cosine`: "
+                  "SetFit's original recipe, seeded same-code / different-code pairs, cosine target 1 / 0, batch 16 "
+                  "pairs, lr 2e-5. A fine-tuned encoder invalidates every cached vector: re-encoding "
                   f"{r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
                   f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}.", "",
-                  "| steps | draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
+                  "| recipe | draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
                   "|---|---|---|---|---|---|---|---|"]
-            by_steps: dict = {}
+            by_recipe: dict = {}
             for r in s["runs"]:
-                by_steps.setdefault(r["steps"], []).append(r)
-            for steps, runs in by_steps.items():
+                by_recipe.setdefault(f"{r.get('loss', 'cosine')}, {r['steps']} steps", []).append(r)
+            for recipe, runs in by_recipe.items():
                 for r in runs:
-                    L.append(f"| {steps} | {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
+                    L.append(f"| {recipe} | {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
                              f"{r['frozen_same_draw']['kappa']:.3f} | {r['fine_tuned']['kappa']:.3f} | "
                              f"{r['frozen_same_draw_form']['kappa']:.3f} | **{r['fine_tuned_form']['kappa']:.3f}** |")
                 mean = lambda key: float(np.mean([r[key]["kappa"] for r in runs]))  # noqa: E731
-                L.append(f"| {steps} | **mean** | {np.mean([r['train_seconds'] for r in runs]):.0f} | "
+                sd = float(np.std([r["fine_tuned_form"]["kappa"] for r in runs]))
+                L.append(f"| {recipe} | **mean** | {np.mean([r['train_seconds'] for r in runs]):.0f} | "
                          f"{np.mean([r['encode_seconds'] for r in runs]):.0f} | {mean('frozen_same_draw'):.3f} | "
-                         f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | **{mean('fine_tuned_form'):.3f}** |")
+                         f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | "
+                         f"**{mean('fine_tuned_form'):.3f}** (sd {sd:.3f}) |")
             L.append("")
         elif t.get("setfit"):
             s = t["setfit"]
@@ -576,7 +580,8 @@ def main() -> None:
     ap.add_argument("--no-heads", action="store_true", help="skip the head comparison")
     ap.add_argument("--setfit", action="store_true",
                     help="only run the SetFit-style measurement (minutes) and add it to an existing learning.json")
-    ap.add_argument("--setfit-steps", default="100,200", help="with --setfit: comma-separated step counts")
+    ap.add_argument("--setfit-recipes", default="supcon:10,cosine:100",
+                    help="with --setfit: comma-separated loss:steps (pipeline.tune.LOSSES)")
     ap.add_argument("--render", action="store_true", help="only re-write learning.md/.png from learning.json")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"embedding cache (default {DEFAULT_CACHE})")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -608,10 +613,11 @@ def main() -> None:
         res = json.loads(json_path.read_text(encoding="utf-8"))
         for name, d in datas.items():
             runs = []
-            for steps in [int(x) for x in args.setfit_steps.split(",")]:
+            for recipe in args.setfit_recipes.split(","):
+                loss, steps = recipe.split(":")
                 for draw in range(SETFIT_DRAWS):
-                    log(f"{name}: SetFit-style fine-tuning (precode tune), {steps} steps, draw {draw}")
-                    runs.append(setfit_run(d, seed=draw, steps=steps))
+                    log(f"{name}: fine-tuning the encoder (precode tune), {loss} loss, {steps} steps, draw {draw}")
+                    runs.append(setfit_run(d, seed=draw, steps=int(steps), loss=loss))
                     log(f"  {runs[-1]}")
             res["tasks"][name]["setfit"] = {"runs": runs, "command": command, "date": now,
                                             "load_average_end": [round(x, 2) for x in os.getloadavg()]}
