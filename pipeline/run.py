@@ -298,9 +298,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 ev = np.stack([lookup[e.text] for e in examples])
                 ex_forms = None
                 if proposer.form_weight > 0:
-                    from .form import form_matrices, load_tagger
+                    from .form import LazyTagger, form_matrices
 
-                    tagger = tagger or load_tagger(cfg.segment.spacy_model)
+                    tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         tagger, store)
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms)

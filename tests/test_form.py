@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from pipeline.codebook import load_codebook
 from pipeline.embed import embed_texts
-from pipeline.form import FormVectorizer, form_matrices, form_string, form_strings, load_tagger, tagger_id
+from pipeline.errors import ModelError
+from pipeline.form import (FormVectorizer, LazyTagger, form_matrices, form_string, form_strings, load_tagger,
+                           tagger_id)
 from pipeline.learn import LEARNED_PROPOSERS, CodedExample, FewShotProposer
 from pipeline.propose import category_questions, label_texts
 from pipeline.store import Store
@@ -72,6 +76,23 @@ def test_form_strings_are_cached_in_the_store(tmp_path, nlp):
 
         assert tagger_id(NoTagging()) == tagger_id(nlp)
         assert form_strings(texts, NoTagging(), st) == first
+
+
+def test_a_lazy_tagger_reads_cached_forms_without_spacy_and_tags_new_texts_like_the_real_one(tmp_path, nlp):
+    lazy = LazyTagger()
+    assert tagger_id(lazy) == tagger_id(nlp) and not lazy.loaded  # the id from the package's meta.json
+    texts = ["Is the room free?", "The room is free."]
+    with Store(tmp_path / "p.sqlite") as st:
+        form_strings(texts, nlp, st)
+        assert form_strings(texts, lazy, st) == form_strings(texts, nlp) and not lazy.loaded  # all cached
+        new = ["Could you say more about that?"]
+        assert form_strings(new, lazy, st) == [form_string(d) for d in nlp.pipe(new)] and lazy.loaded
+    # a pipeline given as a folder: its meta.json, the same id as the loaded folder's
+    folder = Path(nlp.path)  # the installed package's data folder
+    assert (folder / "meta.json").is_file()
+    assert tagger_id(LazyTagger(str(folder))) == tagger_id(load_tagger(str(folder)))
+    with pytest.raises(ModelError, match="not installed"):  # no meta to read: loading says what is wrong
+        tagger_id(LazyTagger("xx_no_such_pipeline"))
 
 
 def _fit(cb, nlp, bow, form_weight):

@@ -203,3 +203,30 @@ def test_a_run_learns_from_the_coders_the_config_names(project, bow, who, expect
         states = [x for x in current_state(load(st)).values() if x.coder in expected]
     assert len(states) >= sum(n[c] for c in expected)
     assert studies["s"]["examples"] == len(states)
+
+
+def test_a_review_after_a_learning_run_reads_cached_forms_without_loading_spacy(project, bow, monkeypatch):
+    import pipeline.review.live as live
+    from pipeline.form import missing_forms
+
+    _teach(ReviewSession(project, "ann", learn=False))
+    run_batch(load_config(project.parent.parent / "study.yaml"), embedder=bow)  # learns: tags every segment
+    monkeypatch.setattr(live, "_TAGGERS", {})  # a fresh process
+    preloads = []
+    monkeypatch.setattr(live, "_preload_tagger", preloads.append)
+    s = ReviewSession(project, "ann")
+    status = s.learning_status()
+    assert sorted(status.learned) == ["Barriers/Cost", "Barriers/Training"]  # refitted with form features
+    tagger = next(iter(live._TAGGERS.values()))
+    assert not tagger.loaded and preloads == []
+    with Store(project) as st:
+        assert missing_forms([i.text for i in s.items], tagger, st) == []
+        assert missing_forms(["A text nobody tagged."], tagger, st) == ["A text nobody tagged."] and not tagger.loaded
+    # a project whose run did not learn has untagged segments: the tagger is preloaded in the background
+    monkeypatch.setattr(live, "_TAGGERS", {})
+    with Store(project) as st:
+        st.conn.execute("DELETE FROM forms")
+        st.conn.commit()
+    s2 = ReviewSession(project, "bob")
+    s2.add(s2.items[0], _code(s2, "Cost").guid)
+    assert preloads == ["en_core_web_sm"]

@@ -79,19 +79,20 @@ _TAGGER_LOCK = threading.Lock()
 
 
 def _tagger(name: str):
-    """The spaCy tagger for form features, loaded once per process (a few seconds cold)."""
+    """The spaCy tagger for form features, one per process: a :class:`pipeline.form.LazyTagger`, so a
+    refit whose form strings are all cached (the run tagged every segment) does not wait for spaCy."""
     with _TAGGER_LOCK:
         if name not in _TAGGERS:
-            from ..form import load_tagger
+            from ..form import LazyTagger
 
-            _TAGGERS[name] = load_tagger(name)
+            _TAGGERS[name] = LazyTagger(name)
         return _TAGGERS[name]
 
 
 def _preload_tagger(name: str) -> None:
     def run():
         try:
-            _tagger(name)
+            _tagger(name).load()  # for new training texts (a few seconds cold)
         except Exception:  # noqa: BLE001 - the fit that needs it reports the error
             pass
 
@@ -209,7 +210,13 @@ class LiveLearner:
         self._last_key = key
         if (self._tagger is None and self.p.form_weight > 0
                 and self.status.learner != "precode.fewshot.v1" and any(dec for _, dec in per_study.values())):
-            _preload_tagger(self.spacy_model)  # ready by the time a code has enough examples
+            self._tagger = _tagger(self.spacy_model)
+            if not getattr(self._tagger, "loaded", True):
+                from ..form import missing_forms
+
+                with self._open() as st:  # the run tagged the segments when it learned: no spaCy needed then
+                    if missing_forms([s.text for s in self.data.segments if s.coded], self._tagger, st):
+                        _preload_tagger(self.spacy_model)  # ready by the time a code has enough examples
         t = time.perf_counter()
         self._load_seconds = 0.0
         try:
@@ -254,12 +261,13 @@ class LiveLearner:
                 from ..form import form_matrices
 
                 if self._tagger is None:
-                    t0 = time.perf_counter()
                     self._tagger = _tagger(self.spacy_model)
-                    self._load_seconds += time.perf_counter() - t0
+                was_loaded, t0 = getattr(self._tagger, "loaded", True), time.perf_counter()
                 with self._open() as st:
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         self._tagger, st, memo=self._forms)
+                if not was_loaded and self._tagger.loaded:  # spaCy was loaded (or waited for) meanwhile
+                    self._load_seconds += min(self._tagger.load_seconds, time.perf_counter() - t0)
             lv = np.stack([vec[lt.text] for lt in labels])
             qv = np.stack([vec[q] for _, q in questions]) if questions else None
             ev = np.stack([vec[e.text] for e in examples])
