@@ -337,7 +337,7 @@ def compare_heads(d: Data, budgets: tuple, draws: int) -> list[dict]:
     return out
 
 
-# -- SetFit-style contrastive fine-tuning (one measured run) ---------------------------------------------
+# -- contrastive fine-tuning of the encoder (precode tune) ----------------------------------------------
 
 def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int | None = None, loss: str = "supcon") -> dict:
     """`precode tune`'s recipe (pipeline.tune.fine_tune, ``loss`` with its default batch size and
@@ -579,7 +579,7 @@ def main() -> None:
     ap.add_argument("--tasks", default="esconv,annomi", help="comma-separated: esconv, annomi")
     ap.add_argument("--no-heads", action="store_true", help="skip the head comparison")
     ap.add_argument("--setfit", action="store_true",
-                    help="only run the SetFit-style measurement (minutes) and add it to an existing learning.json")
+                    help="only run the encoder fine-tuning measurement (precode tune; ~30 min) and add it to an existing learning.json")
     ap.add_argument("--setfit-recipes", default="supcon:10,cosine:100",
                     help="with --setfit: comma-separated loss:steps (pipeline.tune.LOSSES)")
     ap.add_argument("--render", action="store_true", help="only re-write learning.md/.png from learning.json")

@@ -17,9 +17,10 @@ Why this head (``bench/results/learning.md``, same 20-per-code draws): its kappa
 multinomial logistic regression on ESConv and AnnoMI at 5 and 20 examples per code and with all
 data (higher macro-F1 with all data, being class-balanced), above nearest-centroid and kNN from 20
 per code on; unlike a softmax it can take a rejection of one code and segments with several codes,
-and it refits in tens of milliseconds on two cores. SetFit-style contrastive fine-tuning of the
-encoder gained about +0.1 kappa at 20 per code on ESConv but took many minutes per fit here (and
-invalidates every cached vector), so it is not what runs after each decision.
+and it refits in tens to hundreds of milliseconds on two cores. Contrastive fine-tuning of the
+encoder (:mod:`pipeline.tune`, ``precode tune``) adds about +0.06 kappa at 20 per code on ESConv
+(0.323 -> 0.380) but takes half a minute and invalidates every cached vector, so it is an explicit
+step, not what runs after each decision.
 
 Codes left zero-shot keep their zero-shot ranking; once any code is learned, their scores are put
 on the learned codes' scale by a monotone map (two numbers fitted on all examples), so that the

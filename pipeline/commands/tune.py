@@ -1,4 +1,4 @@
-"""`precode tune`: fine-tune the sentence encoder on a project's coded examples (SetFit style)."""
+"""`precode tune`: fine-tune the sentence encoder on a project's coded examples (contrastive, SetFit-like)."""
 
 from __future__ import annotations
 
