@@ -38,6 +38,6 @@ def tune(
     except PrecodeError as e:
         fail(e)
     out.print(f"tuned {escape(res.base_model)} on {res.examples} examples of {res.codes} codes, {res.steps} steps, "
-              f"{res.seconds:.0f} s; loss {res.losses[0]:.3f} -> {res.losses[-1]:.3f}")
+              f"{res.seconds:.0f} s; loss {res.losses[0]:.3f} -> {res.losses[-1]:.3f}", soft_wrap=True)
     where = escape(str(res.out_dir.resolve()))
     out.print(f"wrote {where}; use it with: precode run CONFIG --set embedding.model={where}", soft_wrap=True)
