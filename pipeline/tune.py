@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -47,6 +48,7 @@ class TuneResult:
     steps: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # mean loss per tenth of the steps
+    thin_codes: dict[str, int] = field(default_factory=dict)  # "codebook/code path" -> examples, fewer than a handful
 
 
 def sample_pairs(labels: Sequence[int], n_pairs: int, seed: int = 0) -> list[tuple[int, int, float]]:
@@ -232,6 +234,9 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
     code_ids = {c: k for k, c in enumerate(sorted({c for _, c in pairs}))}
     ex_texts = [t for t, _ in pairs]
     ex_labels = [code_ids[c] for _, c in pairs]
+    handful = int(((manifest.get("config") or {}).get("propose") or {}).get("min_examples", 5))
+    counts = Counter(c for _, c in pairs)
+    thin = {c: n for c, n in sorted(counts.items()) if n < handful}
     base = manifest["embedding_model"]
     model_dir = resolve_model(base.get("location") or base["name"])
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -243,10 +248,10 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
     model.save(str(out_dir))
     info = {"tool": "precode tune", "base_model": {"name": base["name"], "model_id": base.get("model_id")},
             "examples": len(ex_texts), "codes": len(code_ids), "loss": loss, "steps": steps, "batch_size": batch_size, "lr": lr,
-            "seed": seed, "losses": losses, "seconds": round(seconds, 1),
+            "seed": seed, "losses": losses, "seconds": round(seconds, 1), "examples_per_code": dict(sorted(counts.items())),
             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "project": str(store_path)}
     (out_dir / "precode_tune.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return TuneResult(out_dir, base["name"], len(ex_texts), len(code_ids), steps, round(seconds, 1), losses)
+    return TuneResult(out_dir, base["name"], len(ex_texts), len(code_ids), steps, round(seconds, 1), losses, thin)
 
 
 __all__ = ["TuneResult", "LOSSES", "DEFAULTS", "recipe", "sample_pairs", "sample_batches", "supcon_loss", "fine_tune", "tune_project"]

@@ -39,5 +39,10 @@ def tune(
         fail(e)
     out.print(f"tuned {escape(res.base_model)} on {res.examples} examples of {res.codes} codes, {res.steps} steps, "
               f"{res.seconds:.0f} s; loss {res.losses[0]:.3f} -> {res.losses[-1]:.3f}", soft_wrap=True)
+    if res.thin_codes:
+        listed = ", ".join(f"{c} ({n})" for c, n in res.thin_codes.items())
+        err.print(f"[yellow]warning:[/] {len(res.thin_codes)} of {res.codes} codes have fewer than a handful of examples, "
+                  f"so the tuned encoder knows little of them and may have learned their few texts by heart: "
+                  f"{escape(listed)}", soft_wrap=True)
     where = escape(str(res.out_dir.resolve()))
     out.print(f"wrote {where}; use it with: precode run CONFIG --set embedding.model={where}", soft_wrap=True)
