@@ -120,7 +120,7 @@ def test_tune_writes_a_model_that_precode_can_use(project, tmp_path):
     assert res.thin_codes == {"tiny/Barriers/Role confusion": 2, "tiny/Barriers/Space": 1, "tiny/Facilitators/Training": 1}
     assert info["examples_per_code"] == res.thin_codes  # every code is below the run's min_examples (5)
     r = CliRunner().invoke(app, ["tune", str(project), "--out", str(tmp_path / "cli"), "--steps", "1"])
-    assert r.exit_code == 0 and "tuned all-MiniLM-L6-v2 on 4 examples of 3 codes, 1 steps" in r.output
+    assert r.exit_code == 0 and "tuned all-MiniLM-L6-v2 on 4 examples of 3 codes, 1 step," in r.output
     assert "warning: 3 of 3 codes have fewer than a handful of examples" in " ".join(r.output.split())
     assert "tiny/Barriers/Role confusion (2)" in r.output
     old = tune_project(project, tmp_path / "pairs", steps=2, batch_size=4, loss="cosine")  # SetFit's pairs

@@ -37,7 +37,8 @@ def tune(
                                progress=lambda n: bar.advance(task, n))
     except PrecodeError as e:
         fail(e)
-    out.print(f"tuned {escape(res.base_model)} on {res.examples} examples of {res.codes} codes, {res.steps} steps, "
+    n_steps = f"{res.steps} step{'s' if res.steps != 1 else ''}"
+    out.print(f"tuned {escape(res.base_model)} on {res.examples} examples of {res.codes} codes, {n_steps}, "
               f"{res.seconds:.0f} s; loss {res.losses[0]:.3f} -> {res.losses[-1]:.3f}", soft_wrap=True)
     if res.thin_codes:
         listed = ", ".join(f"{c} ({n})" for c, n in res.thin_codes.items())
