@@ -220,7 +220,8 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
     data = load_project(store_path)
     train = load_training_files(run_training_files(manifest))
     texts = {s.id: s.text for s in data.segments}
-    who = ((manifest.get("config") or {}).get("propose") or {}).get("learn_from_decisions", True)
+    propose = (manifest.get("config") or {}).get("propose") or {}  # the run's settings
+    who = propose.get("learn_from_decisions", True)
     states = of_coders(data.states.values(), who)  # the coders the run learns from
     pairs: dict[tuple[str, str], None] = {}  # (text, code path), in a stable order
     for cb in {b.name: b for b in data.codebooks.values()}.values():
@@ -234,7 +235,7 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
     code_ids = {c: k for k, c in enumerate(sorted({c for _, c in pairs}))}
     ex_texts = [t for t, _ in pairs]
     ex_labels = [code_ids[c] for _, c in pairs]
-    handful = int(((manifest.get("config") or {}).get("propose") or {}).get("min_examples", 5))
+    handful = int(propose.get("min_examples", 5))
     counts = Counter(c for _, c in pairs)
     thin = {c: n for c, n in sorted(counts.items()) if n < handful}
     base = manifest["embedding_model"]
