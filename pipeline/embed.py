@@ -9,12 +9,21 @@ A model is named in the config. Resolution order:
 
 Vectors are cached by (model id, sha256 of the text); the model id includes a fingerprint of the
 weights, so a different model file never reuses stale vectors.
+
+A second view of each text, the *layer view*, is the mean over the text's tokens of one hidden layer
+of the encoder (by default the middle one: layer 3 of all-MiniLM-L6-v2's 6). The final sentence
+embedding is trained to say what a text is about; a middle layer still carries how it is said
+(questions, reflections, suggestions), and a learned head reads both (``precode.fewshot.v3``,
+``bench/results/learning.md``). An :class:`Embedder` made with ``layer=`` computes both views in
+the same forward pass and caches the layer view under :func:`layer_id`; zero-shot proposing and
+topic discovery read the sentence embedding only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,13 +121,58 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ResolvedModel:
     return r
 
 
-class Embedder:
-    """Lazy sentence-transformers encoder returning L2-normalised float32 vectors."""
+def layer_id(model_id: str, layer: int) -> str:
+    """The cache id of a model's layer view (beside ``model_id``, the sentence embeddings)."""
+    return f"{model_id}#mean-layer{layer}"
 
-    def __init__(self, model: ResolvedModel, batch_size: int = 64, device: str = "cpu"):
+
+def _transformer_config(location: str) -> dict | None:
+    """The transformer's ``config.json`` of a sentence-transformers folder (the first module's
+    folder per ``modules.json``, else the root), read without loading the model."""
+    root = Path(location)
+    if not root.is_dir():
+        return None
+    sub = ""
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        sub = next((m.get("path", "") for m in modules if "Transformer" in m.get("type", "")), "")
+    except (OSError, ValueError, AttributeError):
+        pass
+    for folder in (root / sub, root):
+        try:
+            return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def resolve_layer(model: ResolvedModel, layer: int | None = None) -> int:
+    """The hidden layer of the layer view: ``layer`` as given (1 = the first transformer layer), or
+    the middle one (half the number of layers, rounded down) read from the model's config."""
+    config = _transformer_config(model.location) or {}
+    n = next((config[k] for k in ("num_hidden_layers", "n_layers", "num_layers") if isinstance(config.get(k), int)), None)
+    if layer is None:
+        if n is None:
+            raise ModelError(f"cannot tell how many layers embedding model '{model.name}' has "
+                             "(no config.json with num_hidden_layers): set propose.layer, or propose.layer_weight: 0")
+        return max(1, n // 2)
+    if layer < 1 or (n is not None and layer > n):
+        raise ModelError(f"propose.layer is {layer}, but embedding model '{model.name}' has layers 1 to {n or '?'}")
+    return layer
+
+
+class Embedder:
+    """Lazy sentence-transformers encoder returning L2-normalised float32 vectors.
+
+    ``layer``: also compute the layer view (mean-pooled hidden layer ``layer``, L2-normalised) in
+    the same forward pass (:meth:`encode_views`); :func:`embed_texts` then caches both views.
+    """
+
+    def __init__(self, model: ResolvedModel, batch_size: int = 64, device: str = "cpu", layer: int | None = None):
         self.model = model
         self.batch_size = batch_size
         self.device = device
+        self.layer = layer
         self._st = None
 
     def _load(self):
@@ -141,12 +195,76 @@ class Embedder:
         return self._st
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.layer is not None:
+            return self.encode_views(texts)[0]
         st = self._load()
         vecs = st.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32)
+
+    def encode_views(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(sentence embeddings, layer views) of ``texts``, both L2-normalised, from one forward pass."""
+        if self.layer is None:
+            raise ValueError("this Embedder was made without a layer")
+        return encode_views(self._load(), texts, self.layer, self.batch_size, self.model.name)
+
+
+def encode_views(st, texts: Sequence[str], layer: int, batch_size: int = 64,
+                 name: str = "embedding model") -> tuple[np.ndarray, np.ndarray]:
+    """Sentence embeddings and mean-pooled hidden layer ``layer`` of a loaded SentenceTransformer
+    ``st`` (e.g. a fine-tuned one), in one forward pass per batch of length-sorted texts."""
+    import torch
+
+    texts = list(texts)
+    dim = (getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension)() or 0
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32), np.zeros((0, dim), dtype=np.float32)
+    auto = getattr(st[0], "auto_model", None)
+    if auto is None or not hasattr(auto, "config"):
+        raise ModelError(f"{name}: no transformer to read layer {layer} from; set propose.layer_weight: 0")
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    sent, lay = [None] * len(texts), [None] * len(texts)
+    was, was_training = auto.config.output_hidden_states, st.training
+    auto.config.output_hidden_states = True
+    st.eval()
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                idx = order[i:i + batch_size]
+                batch = [texts[j] for j in idx]
+                features = st.preprocess(batch) if hasattr(st, "preprocess") else st.tokenize(batch)
+                features = {k: (v.to(st.device) if hasattr(v, "to") else v) for k, v in features.items()}
+                out = st(features)
+                hidden = out.get("all_layer_embeddings")
+                if hidden is None or layer >= len(hidden):
+                    raise ModelError(f"{name} does not give hidden layer {layer} "
+                                     f"({len(hidden) - 1 if hidden else 0} layers); set propose.layer or propose.layer_weight: 0")
+                mask = out["attention_mask"].unsqueeze(-1).to(hidden[layer].dtype)
+                pooled = (hidden[layer] * mask).sum(1) / mask.sum(1).clamp(min=1)
+                s = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=-1).cpu().numpy()
+                v = torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().numpy()
+                for k, j in enumerate(idx):
+                    sent[j], lay[j] = s[k], v[k]
+    finally:
+        auto.config.output_hidden_states = was
+        st.train(was_training)
+    return np.stack(sent).astype(np.float32), np.stack(lay).astype(np.float32)
+
+
+class MemoryVectors:
+    """An in-memory stand-in for the store's vector cache (``get_vectors`` / ``put_vectors``): a run
+    with ``embedding.cache: false`` still computes each text's views once."""
+
+    def __init__(self):
+        self._v: dict[tuple[str, str], np.ndarray] = {}
+
+    def get_vectors(self, model_id: str, shas) -> dict[str, np.ndarray]:
+        return {sha: self._v[(model_id, sha)] for sha in shas if (model_id, sha) in self._v}
+
+    def put_vectors(self, model_id: str, items: dict[str, np.ndarray]) -> None:
+        self._v.update(((model_id, sha), v) for sha, v in items.items())
 
 
 @dataclass
@@ -163,12 +281,21 @@ def embed_texts(
     store=None,
     progress: Callable[[int], None] | None = None,
     stats: EmbedStats | None = None,
+    view: str = "sentence",
 ) -> np.ndarray:
     """Vectors for ``texts`` (duplicates encoded once); reads and fills the store's cache.
 
-    Missing texts are encoded in length-sorted chunks (similar lengths pad less), and each chunk is
-    written to the cache as soon as it is done, so an interrupted run keeps what it computed.
+    ``view``: ``sentence`` (the sentence embedding) or ``layer`` (the layer view; the embedder must
+    have been made with ``layer=``). When the embedder has a layer, every text it encodes has both
+    views cached, so asking for the other view later computes nothing. Missing texts are encoded
+    in length-sorted chunks (similar lengths pad less), and each chunk is written to the cache as
+    soon as it is done, so an interrupted run keeps what it computed.
     """
+    if view not in ("sentence", "layer"):
+        raise ValueError(f"unknown view '{view}' (sentence or layer)")
+    layer = getattr(embedder, "layer", None)
+    if view == "layer" and layer is None:
+        raise ValueError("the layer view needs an Embedder made with layer=")
     stats = stats if stats is not None else EmbedStats()
     shas = [text_sha(t) for t in texts]
     unique: dict[str, str] = {}
@@ -177,17 +304,22 @@ def embed_texts(
     stats.total += len(texts)
     stats.unique += len(unique)
     model_id = embedder.model.model_id
-    found = store.get_vectors(model_id, unique) if store is not None else {}
+    ids = {"sentence": model_id, "layer": layer_id(model_id, layer) if layer is not None else None}
+    found = store.get_vectors(ids[view], unique) if store is not None else {}
     stats.cached += len(found)
     missing = sorted((sha for sha in unique if sha not in found), key=lambda s: len(unique[s]))
     chunk = max(embedder.batch_size * 8, 256)
     for i in range(0, len(missing), chunk):
         part = missing[i : i + chunk]
-        vecs = embedder.encode([unique[s] for s in part])
-        new = dict(zip(part, vecs))
+        batch = [unique[s] for s in part]
+        if layer is not None:
+            both = dict(zip(("sentence", "layer"), embedder.encode_views(batch)))
+        else:
+            both = {"sentence": embedder.encode(batch)}
         if store is not None:
-            store.put_vectors(model_id, new)
-        found.update(new)
+            for v, vecs in both.items():
+                store.put_vectors(ids[v], dict(zip(part, vecs)))
+        found.update(zip(part, both[view]))
         stats.computed += len(part)
         if progress:
             progress(len(part))

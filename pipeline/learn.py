@@ -44,6 +44,7 @@ from .propose import PROPOSERS, LabelText
 from .records import Codebook
 
 FORM_WEIGHT = 1.5  # weight of the form vector beside the embedding (bench/results/learning.md)
+LAYER_WEIGHT = 2.0  # weight of the layer view (pipeline.embed: a middle layer, mean-pooled) beside them
 
 # -- training data ---------------------------------------------------------------------------------
 
@@ -304,16 +305,18 @@ class FewShotProposer:
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 
-    name = "precode.fewshot.v2"
+    name = "precode.fewshot.v3"
 
     def __init__(self, min_examples: int = 5, C: float = 1.0, prior_weight: float = 3.0, negative_weight: float = 1.0,
                  zero_shot: str = "precode.similarity.v2", center: float | None = None, scale: float | None = None,
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
-                 question_min: float = 0.45, form_weight: float = FORM_WEIGHT):
-        if form_weight < 0:
-            raise ValueError("form_weight must be >= 0")
+                 question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT):
+        if form_weight < 0 or layer_weight < 0:
+            raise ValueError("form_weight and layer_weight must be >= 0")
         self.form_weight = form_weight
-        self.name = "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1"
+        self.layer_weight = layer_weight
+        self.name = ("precode.fewshot.v3" if layer_weight > 0 else
+                     "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1")
         self.min_examples = min_examples
         self.C = C
         self.prior_weight = prior_weight
@@ -337,19 +340,23 @@ class FewShotProposer:
     def fit(self, codebook: Codebook, labels: list[LabelText], label_vecs: np.ndarray,
             questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None,
             examples: Sequence[CodedExample] = (), example_vecs: np.ndarray | None = None,
-            example_forms=None) -> "FewShotProposer":
+            example_forms=None, label_layers: np.ndarray | None = None,
+            example_layers: np.ndarray | None = None) -> "FewShotProposer":
         """Fit the zero-shot prior on the label texts, then a head per code with enough examples.
 
         ``examples[i]`` is embedded as ``example_vecs[i]`` (same model as the label texts) and,
         when ``form_weight > 0``, has the form vector ``example_forms[i]`` (a row of a
-        :class:`pipeline.form.FormVectorizer` matrix; ``None``: embeddings only, as v1).
+        :class:`pipeline.form.FormVectorizer` matrix; ``None``: no form features, as v1). When
+        ``layer_weight > 0``, ``label_layers`` and ``example_layers`` are the layer views of the
+        label texts and the examples (:func:`pipeline.embed.embed_texts` with ``view="layer"``;
+        ``None``: no layer view, as v2).
         """
         with _single_thread():
             return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
-                             example_forms)
+                             example_forms, label_layers, example_layers)
 
     def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
-             example_forms=None) -> "FewShotProposer":
+             example_forms=None, label_layers=None, example_layers=None) -> "FewShotProposer":
         examples = list(examples)
         if examples and (example_vecs is None or len(example_vecs) != len(examples)):
             raise ValueError("example_vecs must hold one vector per example")
@@ -357,6 +364,10 @@ class FewShotProposer:
         if use_form and example_forms.shape[0] != len(examples):
             raise ValueError("example_forms must hold one row per example")
         self.form_dim_ = int(example_forms.shape[1]) if use_form else 0
+        use_layer = self.layer_weight > 0 and example_layers is not None and label_layers is not None
+        if use_layer and (len(example_layers) != len(examples) or len(label_layers) != len(labels)):
+            raise ValueError("example_layers / label_layers must hold one vector per example / label text")
+        self.layer_dim_ = int(np.shape(example_layers)[1]) if use_layer and len(examples) else 0
         n_codes = len(codebook.codes)
         zs = self._zero_shot().fit(codebook, list(labels), label_vecs, list(questions), question_vecs)
         self.zero_shot_ = zs
@@ -414,7 +425,7 @@ class FewShotProposer:
         self.evidence_vecs_ = np.vstack(ev_vecs).astype(np.float32)
         self.evidence_code_ = np.array([lt.code for lt in self.labels_])
 
-        self.coef_ = np.zeros((dim + self.form_dim_, n_codes))
+        self.coef_ = np.zeros((dim + self.layer_dim_ + self.form_dim_, n_codes))
         self.intercept_ = np.zeros(n_codes)
         if learned.any():
             # the zero-shot prior: each code's label texts as positive rows, other codes' as negative
@@ -422,6 +433,10 @@ class FewShotProposer:
             Sp = np.where(lc[:, None] == np.arange(n_codes)[None, :], 1.0, -1.0)
             Wp = np.full(Sp.shape, float(self.prior_weight))
             X = np.vstack([Xt, label_vecs]) if n_text else np.asarray(label_vecs)
+            if self.layer_dim_:
+                # the layer view beside the embedding (label texts have one too: they are texts)
+                Lt = np.asarray(example_layers, dtype=np.float32)[first_row]
+                X = np.hstack([X, self.layer_weight * np.vstack([Lt, np.asarray(label_layers, dtype=np.float32)])])
             if self.form_dim_:
                 # form view beside the embedding; label texts carry no form (they are definitions)
                 from scipy.sparse import csr_matrix, hstack, vstack
@@ -456,11 +471,12 @@ class FewShotProposer:
         return self
 
     def score(self, seg_vecs: np.ndarray, q_vecs: np.ndarray | None = None, has_q: np.ndarray | None = None,
-              prev_vecs: np.ndarray | None = None, seg_forms=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              prev_vecs: np.ndarray | None = None, seg_forms=None,
+              seg_layers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n]).
 
-        ``seg_forms``: the segments' form vectors (same vectorizer as in ``fit``); required when
-        the head was fitted with form features.
+        ``seg_forms`` / ``seg_layers``: the segments' form vectors (same vectorizer as in ``fit``)
+        and layer views; required when the head was fitted with them.
         """
         scores, evidence, cat, cat_sim = self.zero_shot_.score(seg_vecs, q_vecs, has_q, prev_vecs)
         if not self.learned_.any() or len(seg_vecs) == 0:
@@ -468,6 +484,9 @@ class FewShotProposer:
         if self.form_dim_ and (seg_forms is None or seg_forms.shape != (len(seg_vecs), self.form_dim_)):
             raise ValueError(f"this head was fitted with {self.form_dim_} form features: pass seg_forms "
                              f"of shape ({len(seg_vecs)}, {self.form_dim_})")
+        if self.layer_dim_ and (seg_layers is None or np.shape(seg_layers) != (len(seg_vecs), self.layer_dim_)):
+            raise ValueError(f"this head was fitted with a layer view of {self.layer_dim_} dimensions: pass "
+                             f"seg_layers of shape ({len(seg_vecs)}, {self.layer_dim_})")
         v = seg_vecs
         if prev_vecs is not None and self.context_weight > 0:
             v = (1 - self.context_weight) * seg_vecs + self.context_weight * prev_vecs
@@ -475,8 +494,10 @@ class FewShotProposer:
         cols = np.where(self.learned_)[0]
         dim = seg_vecs.shape[1]
         z = v.astype(np.float64) @ self.coef_[:dim, cols] + self.intercept_[cols]
+        if self.layer_dim_:
+            z = z + self.layer_weight * (np.asarray(seg_layers, dtype=np.float64) @ self.coef_[dim:dim + self.layer_dim_, cols])
         if self.form_dim_:
-            z = z + self.form_weight * np.asarray(seg_forms @ self.coef_[dim:, cols])
+            z = z + self.form_weight * np.asarray(seg_forms @ self.coef_[dim + self.layer_dim_:, cols])
         fits = (cat[:, None] >= 0) & (self.zero_shot_.code_category_[None, cols] == cat[:, None])
         z = z + np.where(fits, self.question_weight / self.scale_, 0.0)
         a, b = self.calibration_
@@ -492,12 +513,18 @@ class FewShotProposer:
         return scores, evidence, cat, cat_sim
 
 
+def _fewshot_v2(**params) -> FewShotProposer:
+    """The head on embeddings and form features (before the layer view)."""
+    return FewShotProposer(**{**params, "layer_weight": 0.0})
+
+
 def _fewshot_v1(**params) -> FewShotProposer:
     """The head on embeddings alone (before form features)."""
-    return FewShotProposer(**{**params, "form_weight": 0.0})
+    return FewShotProposer(**{**params, "form_weight": 0.0, "layer_weight": 0.0})
 
 
-LEARNED_PROPOSERS = {"precode.fewshot.v2": FewShotProposer, "precode.fewshot.v1": _fewshot_v1}
+LEARNED_PROPOSERS = {"precode.fewshot.v3": FewShotProposer, "precode.fewshot.v2": _fewshot_v2,
+                     "precode.fewshot.v1": _fewshot_v1}
 
 
 def make_learner(p) -> FewShotProposer:
@@ -505,7 +532,8 @@ def make_learner(p) -> FewShotProposer:
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
-        use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight, **calibration)
+        use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
+        layer_weight=p.layer_weight, **calibration)
 
 
 def run_training_files(manifest: dict) -> list[Path]:
@@ -563,6 +591,6 @@ def review_order(scores: np.ndarray, order: str = "uncertainty", temperature: fl
 
 __all__ = [
     "TrainingExample", "CodedExample", "load_training", "load_training_files", "resolve_examples", "examples_from_decisions",
-    "FewShotProposer", "LEARNED_PROPOSERS", "make_learner", "run_training_files", "uncertainty_order", "document_order", "review_order", "ORDERS",
+    "FewShotProposer", "LEARNED_PROPOSERS", "LAYER_WEIGHT", "make_learner", "run_training_files", "uncertainty_order", "document_order", "review_order", "ORDERS",
     "UNCERTAINTY_TEMPERATURE",
 ]

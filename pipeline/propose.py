@@ -202,15 +202,17 @@ def select(
 
 
 def score_segments(proposer, segments: list[Segment], vectors: dict[str, np.ndarray], use_question: bool,
-                   seg_forms=None, use_previous: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   seg_forms=None, use_previous: bool = False,
+                   seg_layers=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Score ``segments`` with a fitted proposer: their vectors (and those of their questions and
-    previous turns, when used) looked up by text in ``vectors``; ``seg_forms`` for a learned head
-    that reads form features. Shared by the batch run and the live learner of the review."""
+    previous turns, when used) looked up by text in ``vectors``; ``seg_forms`` / ``seg_layers`` for
+    a learned head that reads form features / the layer view. Shared by the batch run and the live
+    learner of the review."""
     seg_v = np.stack([vectors[s.text] for s in segments])
     zeros = np.zeros(seg_v.shape[1], dtype=np.float32)
     has_q = np.array([bool(s.question) and use_question for s in segments])
     q_v = np.stack([vectors[s.question] if h else zeros for s, h in zip(segments, has_q)])
     prev_v = (np.stack([vectors[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segments)])
               if use_previous else None)
-    extra = {"seg_forms": seg_forms} if seg_forms is not None else {}
+    extra = {k: v for k, v in (("seg_forms", seg_forms), ("seg_layers", seg_layers)) if v is not None}
     return proposer.score(seg_v, q_v, has_q, prev_v, **extra)

@@ -19,7 +19,7 @@ import yaml
 from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
-from .embed import EmbedStats, Embedder, ResolvedModel, embed_texts, resolve_model
+from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
 from .errors import ConfigError, InputError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
@@ -41,6 +41,7 @@ class BatchResult:
     errors: list[str] = field(default_factory=list)  # one line per bad input file
     warnings: list[str] = field(default_factory=list)
     embed: EmbedStats = field(default_factory=EmbedStats)
+    layer: int | None = None  # the hidden layer of the layer view the run computed (None: none)
     manifest: dict = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
     codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
@@ -251,7 +252,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if persist and store is not None:
             codebooks = _with_project_codes(codebooks, store)
             res.codebooks = codebooks
-        embedder = embedder or Embedder(model, cfg.embedding.batch_size, cfg.embedding.device)
+        # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
+        if embedder is None:
+            layer = resolve_layer(model, cfg.propose.layer) if cfg.propose.uses_layer else None
+            embedder = Embedder(model, cfg.embedding.batch_size, cfg.embedding.device, layer=layer)
+        res.layer = getattr(embedder, "layer", None)
+        cache = store if (store is not None and cfg.embedding.cache) else MemoryVectors()
         coded = [s for s in res.segments if s.coded]
         need_prev = cfg.propose.context_weight > 0
         texts = [s.text for s in coded]
@@ -265,7 +271,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         for name in codebooks:
             texts += [lt.text for lt in labels[name]] + [q for _, q in questions[name]]
         tick = rep.stage("embedding", len(set(texts)))
-        vectors = embed_texts(texts, embedder, store if cfg.embedding.cache else None, progress=tick, stats=res.embed)
+        vectors = embed_texts(texts, embedder, cache, progress=tick, stats=res.embed)
         rep.done("embedding")
         lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
         timings["embed"] = time.perf_counter() - t
@@ -285,7 +291,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
             qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
             examples = training.get(study.name, [])
-            seg_forms = None
+            seg_forms = seg_layers = None
             if examples:
                 from .learn import make_learner
 
@@ -293,9 +299,13 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 # decisions are on segments, whose vectors are at hand; only other texts are looked up
                 new = sorted({e.text for e in examples} - lookup.keys())
                 if new:
-                    lookup.update(zip(new, embed_texts(new, embedder, store if cfg.embedding.cache else None,
-                                                       stats=res.embed)))
+                    lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
                 ev = np.stack([lookup[e.text] for e in examples])
+                seg_layers = ex_layers = lab_layers = None
+                if proposer.layer_weight > 0 and res.layer is not None:
+                    views = embed_texts([s.text for s in segs] + [e.text for e in examples]
+                                        + [lt.text for lt in labels[study.name]], embedder, cache, view="layer")
+                    seg_layers, ex_layers, lab_layers = np.split(views, [len(segs), len(segs) + len(examples)])
                 ex_forms = None
                 if proposer.form_weight > 0:
                     from .form import LazyTagger, form_matrices
@@ -303,8 +313,10 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                     tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         tagger, store)
-                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms)
+                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms,
+                             lab_layers, ex_layers)
                 learning[study.name] = {"learner": proposer.name, "examples": len(examples),
+                                        "layer_view": res.layer if proposer.layer_dim_ else None,
                                         "learned_codes": list(proposer.learned_codes_),
                                         "zero_shot_codes": list(proposer.zero_shot_codes_)}
                 if proposer.zero_shot_codes_:
@@ -316,7 +328,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                                          context_weight=p.context_weight, **calibration)
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
-                                                      seg_forms, need_prev)
+                                                      seg_forms, need_prev, seg_layers)
             res.suggestions.extend(select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold,
                                           p.confident, p.ambiguity_margin))
         timings["propose"] = time.perf_counter() - t
@@ -442,7 +454,8 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
         "redaction": _redaction_fingerprint(cfg),
         "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
         "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
-                            "fingerprint": model.fingerprint, "model_id": model.model_id},
+                            "fingerprint": model.fingerprint, "model_id": model.model_id,
+                            "layer": getattr(res, "layer", None)},
         "packages": package_versions(),
         "counts": {
             "documents": len(res.documents),

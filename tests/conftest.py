@@ -43,9 +43,35 @@ class BagOfWordsEmbedder:
         return out
 
 
+class LayeredBagOfWords(BagOfWordsEmbedder):
+    """The bag of words with a layer view (``layer`` 1): hashed character trigrams, L2-normalised,
+    computed in the same call as the sentence vector, as :meth:`pipeline.embed.Embedder.encode_views`."""
+
+    layer = 1
+
+    def __init__(self, dim: int = 4096):
+        super().__init__(dim)
+        self.view_calls = 0
+
+    def encode_views(self, texts):
+        self.view_calls += 1
+        grams = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            t = f"  {t.lower()} "
+            for j in range(len(t) - 2):
+                grams[i, int(hashlib.md5(t[j:j + 3].encode()).hexdigest(), 16) % self.dim] += 1.0
+            grams[i] /= max(np.linalg.norm(grams[i]), 1e-12)
+        return BagOfWordsEmbedder.encode(self, texts), grams
+
+
 @pytest.fixture
 def bow():
     return BagOfWordsEmbedder()
+
+
+@pytest.fixture
+def layered_bow():
+    return LayeredBagOfWords()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.embed import EmbedStats, _RESOLVED, embed_texts, resolve_model
+from pipeline.records import text_sha
 from pipeline.errors import ModelError
 from pipeline.store import Store
 
@@ -31,3 +32,54 @@ def test_embed_cache_dedupes_and_never_encodes_twice(tmp_path, bow):
         v2 = embed_texts(texts, bow, st, stats=s2)
         assert (s2.computed, s2.cached) == (0, 2) and bow.calls == calls
         assert np.array_equal(v1, v2) and np.array_equal(v1[0], v1[2])
+
+
+def test_an_embedder_with_a_layer_caches_both_views_from_one_pass(tmp_path, layered_bow):
+    from pipeline.embed import MemoryVectors, layer_id
+
+    texts = ["So you feel lonely?", "Have you tried a walk?", "So you feel lonely?"]
+    sent_truth, layer_truth = layered_bow.encode_views(texts)
+    layered_bow.view_calls = 0
+    for cache in (Store(tmp_path / "c.sqlite").open(), MemoryVectors()):
+        s1 = EmbedStats()
+        sent = embed_texts(texts, layered_bow, cache, stats=s1)
+        assert s1.computed == 2 and layered_bow.view_calls == 1
+        lay = embed_texts(texts, layered_bow, cache, view="layer")  # cached by the first pass: nothing computed
+        assert layered_bow.view_calls == 1
+        assert np.allclose(sent, sent_truth) and np.allclose(lay, layer_truth) and not np.allclose(sent, lay)
+        layered_bow.view_calls = 0
+    with Store(tmp_path / "c.sqlite") as st:
+        model_id = layered_bow.model.model_id
+        assert len(st.get_vectors(layer_id(model_id, 1), [text_sha(t) for t in texts])) == 2
+        # a layer view missing from an older cache is computed (with its sentence vector) on demand
+        st.conn.execute("DELETE FROM embeddings WHERE model_id=?", (layer_id(model_id, 1),))
+        st.conn.commit()
+        assert np.allclose(embed_texts(texts[:1], layered_bow, st, view="layer"), layer_truth[:1])
+        assert layered_bow.view_calls == 1
+    with pytest.raises(ValueError, match="layer"):
+        embed_texts(texts, _plain(), None, view="layer")
+
+
+def _plain():
+    from .conftest import BagOfWordsEmbedder
+
+    return BagOfWordsEmbedder()
+
+
+def test_the_layer_view_of_the_packaged_model():
+    """One forward pass gives the sentence embedding and a hidden layer, mean-pooled: all-MiniLM-L6-v2
+    pools its last layer (6) by the mean, so the view of layer 6 must be the sentence embedding itself."""
+    from pipeline.embed import Embedder, resolve_layer
+
+    model = resolve_model("all-MiniLM-L6-v2")
+    assert resolve_layer(model) == 3 and resolve_layer(model, 6) == 6  # the middle of 6 layers, or as asked
+    with pytest.raises(ModelError, match="layers 1 to 6"):
+        resolve_layer(model, 7)
+    texts = ["So you feel really lonely?", "Have you tried talking to your sister?", "ok", "I was there last year."]
+    plain = Embedder(model).encode(texts)
+    sent3, view3 = Embedder(model, layer=3).encode_views(texts)
+    sent6, view6 = Embedder(model, layer=6).encode_views(texts)
+    assert np.allclose(sent3, plain, atol=1e-5) and np.allclose(sent6, plain, atol=1e-5)
+    assert np.allclose(view6, plain, atol=1e-5)
+    assert np.allclose(np.linalg.norm(view3, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(view3 * plain, axis=1))) < 0.9  # layer 3 is another view, not the same vector

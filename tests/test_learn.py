@@ -62,7 +62,7 @@ def _pred(prop, bow, texts):
 
 
 def test_registered_under_a_versioned_name():
-    assert LEARNED_PROPOSERS["precode.fewshot.v2"] is FewShotProposer
+    assert LEARNED_PROPOSERS["precode.fewshot.v3"] is FewShotProposer
     p = FewShotProposer(min_examples=3, C=2.0)
     assert (p.min_examples, p.C) == (3, 2.0) and not any(k.endswith("_") for k in vars(p))  # __init__ only stores
 
@@ -277,3 +277,39 @@ def test_sampled_uncertainty_order_is_seeded_and_prefers_small_margins():
     firsts = [uncertainty_order(s, 0.05, seed)[0] for seed in range(50)]
     assert np.mean(margin[firsts]) < np.percentile(margin, 20)
     assert np.array_equal(uncertainty_order(s, temperature=1e-9, seed=0), uncertainty_order(s))
+
+
+def test_the_layer_view_tells_apart_what_the_sentence_embedding_cannot():
+    """fewshot.v3 reads the layer view beside the embedding: with every sentence vector the same, the
+    layer views alone must separate the codes; v2 (no layer view) cannot, and scoring without the
+    views a head was fitted with is an error, not a silent fallback."""
+    from pipeline.propose import label_texts
+    from pipeline.records import Code, Codebook
+
+    rng = np.random.default_rng(0)
+    cb = Codebook("acts", (Code("Asking", description="a question"), Code("Telling", description="a statement")))
+    labels = label_texts(cb)
+    unit = lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)  # noqa: E731
+    lv, lab_layers = unit(rng.normal(size=(len(labels), 16))), unit(rng.normal(size=(len(labels), 16)))
+    same = unit(rng.normal(size=16))
+    axis = np.eye(16)[:2] * 3
+
+    def views(codes):
+        return unit(axis[codes] + rng.normal(scale=0.5, size=(len(codes), 16)))
+
+    train = np.array([0, 1] * 6)
+    test = np.array([0, 1, 1, 0, 0, 1, 0, 1])
+    examples = [CodedExample(int(c), f"example {i}") for i, c in enumerate(train)]
+    ex_vecs, seg_vecs = np.tile(same, (len(train), 1)), np.tile(same, (len(test), 1))
+    ex_layers, seg_layers = views(train), views(test)
+    v3 = FewShotProposer(min_examples=3, form_weight=0).fit(cb, labels, lv, examples=examples, example_vecs=ex_vecs,
+                                                             label_layers=lab_layers, example_layers=ex_layers)
+    assert v3.name == "precode.fewshot.v3" and v3.layer_dim_ == 16
+    assert list(v3.score(seg_vecs, seg_layers=seg_layers)[0].argmax(axis=1)) == list(test)
+    with pytest.raises(ValueError, match="layer view"):
+        v3.score(seg_vecs)
+    v2 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0).fit(
+        cb, labels, lv, examples=examples, example_vecs=ex_vecs, label_layers=lab_layers, example_layers=ex_layers)
+    assert v2.layer_dim_ == 0
+    s2 = v2.score(seg_vecs, seg_layers=seg_layers)[0]
+    assert np.allclose(s2, s2[0])  # the embedding alone: every segment scores the same

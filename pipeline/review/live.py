@@ -104,13 +104,16 @@ class _CacheOnly:
 
     batch_size = 64
 
-    def __init__(self, model_id: str):
+    def __init__(self, model_id: str, layer: int | None = None):
         from types import SimpleNamespace
 
         self.model = SimpleNamespace(model_id=model_id)
+        self.layer = layer
 
     def encode(self, texts):
         raise LookupError(f"{len(texts)} text(s) not in the embedding cache")
+
+    encode_views = encode
 
 
 class LiveLearner:
@@ -128,6 +131,7 @@ class LiveLearner:
         self._proposals: dict[str, list[LiveProposal]] = {}
         self.status = LearningStatus(enabled=False)
         self._vec: dict[str, np.ndarray] = {}  # text -> vector, fetched once per session
+        self._layer_vec: dict[str, np.ndarray] = {}  # text -> layer view (fewshot.v3), fetched once per session
         self._forms: dict[str, str] = {}  # text -> form string, tagged (or read) once per session
         self._train_resolved: dict[str, list] | None = None  # study -> training-file examples
         with self._open() as st:
@@ -170,21 +174,25 @@ class LiveLearner:
         return contextlib.nullcontext(self._store) if self._store is not None else Store(self.store_path)
 
     # -- vectors ----------------------------------------------------------------------------------
-    def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Vectors by text; only texts not seen before in this session are read from the cache."""
+    def _vectors(self, texts: list[str], view: str = "sentence") -> dict[str, np.ndarray]:
+        """Vectors by text (``view``: sentence embeddings, or the run's layer view); only texts not
+        seen before in this session are read from the cache, and only texts not cached are encoded."""
         from ..embed import Embedder, embed_texts, resolve_model
 
-        todo = list(dict.fromkeys(t for t in texts if t and t not in self._vec))
+        memo = self._vec if view == "sentence" else self._layer_vec
+        layer = self.model.get("layer")
+        todo = list(dict.fromkeys(t for t in texts if t and t not in memo))
         if todo:
             with self._open() as st:
                 try:
-                    vecs = embed_texts(todo, _CacheOnly(self.model["model_id"]), st)
+                    vecs = embed_texts(todo, _CacheOnly(self.model["model_id"], layer), st, view=view)
                 except LookupError:
                     if self._embedder is None:
-                        self._embedder = Embedder(resolve_model(self.model.get("location") or self.model["name"]))
-                    vecs = embed_texts(todo, self._embedder, st)
-            self._vec.update(zip(todo, vecs))
-        return self._vec
+                        self._embedder = Embedder(resolve_model(self.model.get("location") or self.model["name"]),
+                                                  layer=layer)
+                    vecs = embed_texts(todo, self._embedder, st, view=view)
+            memo.update(zip(todo, vecs))
+        return memo
 
     # -- fitting ------------------------------------------------------------------------------------
     def examples(self, states) -> dict[str, list]:
@@ -271,8 +279,16 @@ class LiveLearner:
             lv = np.stack([vec[lt.text] for lt in labels])
             qv = np.stack([vec[q] for _, q in questions]) if questions else None
             ev = np.stack([vec[e.text] for e in examples])
-            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms)
-            scores, evidence, cat, _ = score_segments(proposer, segs, vec, use_q, seg_forms if proposer.form_dim_ else None)
+            lab_layers = ex_layers = seg_layers = None
+            if proposer.layer_weight > 0 and self.model.get("layer"):  # the run computed the layer view
+                lay = self._vectors([lt.text for lt in labels] + [e.text for e in examples] + [s.text for s in segs],
+                                    view="layer")
+                lab_layers = np.stack([lay[lt.text] for lt in labels])
+                ex_layers = np.stack([lay[e.text] for e in examples])
+                seg_layers = np.stack([lay[s.text] for s in segs])
+            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms, lab_layers, ex_layers)
+            scores, evidence, cat, _ = score_segments(proposer, segs, vec, use_q, seg_forms if proposer.form_dim_ else None,
+                                                      seg_layers=seg_layers if proposer.layer_dim_ else None)
             learned = {cb.codes[i].path for i in np.where(proposer.learned_)[0]}
             learned_all += sorted(learned)
             zero_all += list(proposer.zero_shot_codes_)
