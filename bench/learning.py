@@ -15,7 +15,7 @@ picked (``uncertainty``: the smallest margin between precode's two best codes; `
 next turn in transcript order; ``random``: a seeded shuffle, a control), precode proposes its
 rank-1 code, and the "reviewer" (the human label) accepts it or rejects it and applies the right
 code (a recode: one negative and one positive example). That is one decision. precode's
-``precode.fewshot.v1`` proposer is refitted after every decision in the uncertainty run (the
+default learner (``precode.fewshot.v3``: embedding + layer view + form features) is refitted after every decision in the uncertainty run (the
 order needs the new scores) and at the checkpoints otherwise; at 0, 20, 50, 100, 200 and 400
 decisions it scores the held-out half: accuracy, macro-F1 over all codes, Cohen's kappa.
 
@@ -47,9 +47,10 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score  # noqa:
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
-from pipeline.embed import EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
+from pipeline.embed import EmbedStats, Embedder, embed_texts, encode_views, resolve_layer, resolve_model  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
-from pipeline.learn import FORM_WEIGHT, UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer, review_order  # noqa: E402
+from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer,  # noqa: E402
+                            review_order)
 from pipeline.propose import label_texts  # noqa: E402
 from pipeline.records import Code, Codebook  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -109,9 +110,11 @@ class Data:
     def all_texts(self) -> list[str]:
         return self.texts + [lt.text for lt in self.labels]
 
-    def attach(self, lookup: dict[str, np.ndarray]) -> None:
+    def attach(self, lookup: dict[str, np.ndarray], layers: dict[str, np.ndarray]) -> None:
         self.X = np.stack([lookup[t] for t in self.texts])
         self.label_vecs = np.stack([lookup[lt.text] for lt in self.labels])
+        self.Lv = np.stack([layers[t] for t in self.texts])  # the layer view (fewshot.v3)
+        self.label_layers = np.stack([layers[lt.text] for lt in self.labels])
 
 
 def embed_all(datas: list[Data], cache: Path | None) -> dict:
@@ -120,14 +123,16 @@ def embed_all(datas: list[Data], cache: Path | None) -> dict:
     stats = EmbedStats()
     store = Store(cache).open() if cache else None
     t = time.perf_counter()
+    embedder = Embedder(model, 64, layer=resolve_layer(model))  # both views in one pass, as `precode code`
     try:
-        vecs = embed_texts(texts, Embedder(model, 64), store, stats=stats)
+        vecs = embed_texts(texts, embedder, store, stats=stats)
+        layer_vecs = embed_texts(texts, embedder, store, view="layer")
     finally:
         if store is not None:
             store.close()
-    lookup = dict(zip(texts, vecs))
+    lookup, layers = dict(zip(texts, vecs)), dict(zip(texts, layer_vecs))
     for d in datas:
-        d.attach(lookup)
+        d.attach(lookup, layers)
     seconds = round(time.perf_counter() - t, 1)
     # form features (pipeline.form): tagged once, cached in the same store; the vectorizer is fitted
     # without labels on each task's coded turns, train and test (as `precode code` fits it on a
@@ -143,7 +148,7 @@ def embed_all(datas: list[Data], cache: Path | None) -> dict:
         if store is not None:
             store.close()
     return {"model": model.model_id, "texts": len(texts), "computed": stats.computed, "cached": stats.cached,
-            "seconds": seconds, "form": {"tagger": tagger_id(nlp), "features": {d.task.name: d.F.shape[1] for d in datas},
+            "seconds": seconds, "layer": embedder.layer, "form": {"tagger": tagger_id(nlp), "features": {d.task.name: d.F.shape[1] for d in datas},
                                          "seconds": round(time.perf_counter() - t, 1)}}
 
 
@@ -177,11 +182,16 @@ def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewSho
     rows = np.asarray(rows, dtype=np.int64)
     return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
                                          example_vecs=d.X[rows] if len(rows) else None,
-                                         example_forms=d.F[rows] if len(rows) else None)
+                                         example_forms=d.F[rows] if len(rows) else None,
+                                         label_layers=d.label_layers, example_layers=d.Lv[rows] if len(rows) else None)
+
+
+def scores_of(p: FewShotProposer, d: Data, rows) -> np.ndarray:
+    return p.score(d.X[rows], seg_forms=d.F[rows], seg_layers=d.Lv[rows])[0]
 
 
 def predict(p: FewShotProposer, d: Data, rows) -> np.ndarray:
-    return p.score(d.X[rows], seg_forms=d.F[rows])[0].argmax(axis=1)
+    return scores_of(p, d, rows).argmax(axis=1)
 
 
 def examples_of(d: Data, idx: np.ndarray) -> tuple[list[CodedExample], np.ndarray]:
@@ -211,7 +221,7 @@ def simulate(d: Data, order: str, checkpoints: tuple[int, ...], seed: int = 0, p
         if n == n_max:
             break
         t0 = time.perf_counter()
-        scores = prop.score(d.X[remaining], seg_forms=d.F[remaining])[0]
+        scores = scores_of(prop, d, remaining)
         if order == "uncertainty":
             pos = int(review_order(scores, "uncertainty", seed=seed * 100003 + n)[0])
         elif order == "uncertainty-greedy":
@@ -303,13 +313,16 @@ def head_lr_form(d, idx, w=1.5):
 
 
 HEADS = {
-    "fewshot.v2 (chosen): fewshot.v1 + form features, form_weight 1.5": head_fewshot,
-    "fewshot.v2, form_weight 0.75": lambda d, idx: head_fewshot(d, idx, form_weight=0.75),
-    "fewshot.v2, form_weight 3": lambda d, idx: head_fewshot(d, idx, form_weight=3.0),
-    "fewshot.v2, C=0.3": lambda d, idx: head_fewshot(d, idx, C=0.3),
-    "fewshot.v2, C=3": lambda d, idx: head_fewshot(d, idx, C=3.0),
-    "fewshot.v1: one-vs-rest balanced logistic + label-text prior, embeddings only": lambda d, idx: head_fewshot(d, idx, form_weight=0),
-    "fewshot.v1 without the label-text prior (prior_weight=0)": lambda d, idx: head_fewshot(d, idx, prior_weight=0, form_weight=0),
+    "fewshot.v3 (chosen): fewshot.v2 + layer view (layer 3 of 6, mean-pooled), layer_weight 2": head_fewshot,
+    "fewshot.v3, layer_weight 1": lambda d, idx: head_fewshot(d, idx, layer_weight=1.0),
+    "fewshot.v3, layer_weight 3": lambda d, idx: head_fewshot(d, idx, layer_weight=3.0),
+    "fewshot.v3, C=0.5": lambda d, idx: head_fewshot(d, idx, C=0.5),
+    "fewshot.v3 without form features (form_weight=0)": lambda d, idx: head_fewshot(d, idx, form_weight=0),
+    "fewshot.v2: fewshot.v1 + form features, form_weight 1.5": lambda d, idx: head_fewshot(d, idx, layer_weight=0),
+    "fewshot.v1: one-vs-rest balanced logistic + label-text prior, embeddings only":
+        lambda d, idx: head_fewshot(d, idx, form_weight=0, layer_weight=0),
+    "fewshot.v1 without the label-text prior (prior_weight=0)":
+        lambda d, idx: head_fewshot(d, idx, prior_weight=0, form_weight=0, layer_weight=0),
     "multinomial logistic regression on embedding + 1.5 x form": head_lr_form,
     "multinomial logistic regression (README baseline, sklearn defaults)": head_lr_multinomial,
     "multinomial logistic regression, class-balanced": head_lr_multinomial_balanced,
@@ -351,18 +364,21 @@ def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int | None = None, lo
     st, losses = fine_tune(resolve_model(MODEL).location, tx, [int(c) for c in ty], steps, batch, lr, seed, loss=loss)
     train_s = time.perf_counter() - t
     t = time.perf_counter()
-    enc = lambda texts: st.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)  # noqa: E731
-    Xtr, Xte, L = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
+    layer = resolve_layer(resolve_model(MODEL))
+    enc = lambda texts: encode_views(st, texts, layer)  # noqa: E731  (both views of the tuned encoder, one pass)
+    (Xtr, Htr), (Xte, Hte), (L, LH) = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
     encode_s = time.perf_counter() - t
     exs = [CodedExample(int(c), s) for c, s in zip(ty, tx)]
-    out = {"k_per_code": k, "draw": seed, "loss": loss, "batch_size": batch, "lr": lr, "steps": steps, "losses": losses,
+    out = {"k_per_code": k, "draw": seed, "loss": loss, "layer": layer, "batch_size": batch, "lr": lr, "steps": steps, "losses": losses,
            "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
            "encoded_texts": len(tx) + len(d.test) + len(d.labels)}
-    for suffix, fw in (("", 0.0), ("_form", FORM_WEIGHT)):  # fewshot.v1 and fewshot.v2 heads
-        p = FewShotProposer(form_weight=fw).fit(d.codebook, d.labels, L, examples=exs, example_vecs=Xtr,
-                                                example_forms=d.F[idx])
-        out["fine_tuned" + suffix] = metrics(d.y[d.test], p.score(Xte, seg_forms=d.F[d.test])[0].argmax(1), len(d.codes))
-        out["frozen_same_draw" + suffix] = metrics(d.y[d.test], head_fewshot(d, idx, form_weight=fw), len(d.codes))
+    for suffix, fw, lw in (("", 0.0, 0.0), ("_form", FORM_WEIGHT, 0.0), ("_layer", FORM_WEIGHT, LAYER_WEIGHT)):  # v1, v2, v3
+        p = FewShotProposer(form_weight=fw, layer_weight=lw).fit(d.codebook, d.labels, L, examples=exs, example_vecs=Xtr,
+                                                                 example_forms=d.F[idx], label_layers=LH, example_layers=Htr)
+        pred = p.score(Xte, seg_forms=d.F[d.test], seg_layers=Hte)[0].argmax(1)
+        out["fine_tuned" + suffix] = metrics(d.y[d.test], pred, len(d.codes))
+        out["frozen_same_draw" + suffix] = metrics(d.y[d.test], head_fewshot(d, idx, form_weight=fw, layer_weight=lw),
+                                                   len(d.codes))
     return out
 
 
@@ -411,7 +427,8 @@ def write_plot(res: dict, path: Path) -> None:
             xs = [c["decisions"] for c in sim["curve"]]
             ys = [c["kappa"] for c in sim["curve"]]
             col, mk, ls = styles[order]
-            ax.plot(xs, ys, color=col, marker=mk, linestyle=ls, label=f"fewshot.v2, {names[order]}")
+            ax.plot(xs, ys, color=col, marker=mk, linestyle=ls,
+                    label=f"{learner_name(res['fewshot_defaults']).split('.', 1)[1]}, {names[order]}")
         b = t["baselines"]
         ax.axhline(b["LR all"]["kappa"], color="black", linestyle="--", linewidth=1,
                    label=f"LR on all {t['n_train']} training turns ({b['LR all']['kappa']:.2f})")
@@ -419,7 +436,7 @@ def write_plot(res: dict, path: Path) -> None:
                    label=f"LR, 20 per code ({b['LR 20/code']['kappa']:.2f})")
         n20 = b["fewshot 20/code"]["n_examples"]
         ax.plot([n20], [b["fewshot 20/code"]["kappa"]], marker="*", markersize=13, color="tab:purple", linestyle="none",
-                label=f"precode.fewshot.v2, 20 per code = {n20} ({b['fewshot 20/code']['kappa']:.2f})")
+                label=f"{learner_name(res['fewshot_defaults'])}, 20 per code = {n20} ({b['fewshot 20/code']['kappa']:.2f})")
         if name == "esconv":
             ax.axhline(README_BASELINES["LR all ~3,000"][2], color="black", linestyle=":", linewidth=1,
                        label="README: LR on all ~3,000 (0.40)")
@@ -434,6 +451,11 @@ def write_plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def learner_name(defaults: dict) -> str:
+    """The learner the recorded defaults amount to (see pipeline.learn.FewShotProposer)."""
+    return defaults.get("name") or ("precode.fewshot.v2" if defaults.get("form_weight", 0) > 0 else "precode.fewshot.v1")
+
+
 def write_md(res: dict, path: Path) -> None:
     m = res["machine"]
     L = ["# Learning from review decisions: ESConv and AnnoMI", "",
@@ -446,9 +468,9 @@ def write_md(res: dict, path: Path) -> None:
          f"- **runtime**: {res['seconds']} s wall; embeddings: {res['embedding']['computed']} texts computed, "
          f"{res['embedding']['cached']} from the cache ({res['embedding']['seconds']} s); load average at the end "
          f"{res['load_average_end']} (the machine is shared: wall times depend on other jobs)",
-         f"- **model**: {res['embedding']['model']} (precode's packaged default); proposer "
-         f"`{'precode.fewshot.v2' if res['fewshot_defaults'].get('form_weight', 0) > 0 else 'precode.fewshot.v1'}` with "
-         f"its defaults {res['fewshot_defaults']}"
+         f"- **model**: {res['embedding']['model']} (precode's packaged default)"
+         + (f", layer view: hidden layer {res['embedding']['layer']}, mean-pooled" if res['embedding'].get('layer') else "")
+         + f"; proposer `{learner_name(res['fewshot_defaults'])}` with its defaults {res['fewshot_defaults']}"
          + (f"; form features: {res['embedding']['form']}" if res['embedding'].get('form') else ""),
          "- **data**: read in place from `../shared/benchmarks/` (never copied); split: whole conversations, "
          "seed 0, 50/50 (the split of `bench/agreement.py`)", "",
@@ -491,8 +513,10 @@ def write_md(res: dict, path: Path) -> None:
         for key, desc in [("zero-shot", "zero-shot (the learner with no decisions = `precode.similarity.v2`)"),
                           ("LR 20/code", "logistic regression, 20 per code (README baseline)"),
                           ("LR all", "logistic regression, all training-half turns (README baseline)"),
-                          ("fewshot 20/code", "**`precode.fewshot.v2`, 20 per code (same draws)**"),
-                          ("fewshot all", "`precode.fewshot.v2`, all training-half turns"),
+                          ("fewshot 20/code", f"**`{learner_name(res['fewshot_defaults'])}`, 20 per code (same draws)**"),
+                          ("fewshot all", f"`{learner_name(res['fewshot_defaults'])}`, all training-half turns"),
+                          ("fewshot.v2 20/code", "`precode.fewshot.v2` (embedding + form, no layer view), 20 per code"),
+                          ("fewshot.v2 all", "`precode.fewshot.v2` (embedding + form, no layer view), all training-half turns"),
                           ("fewshot.v1 20/code", "`precode.fewshot.v1` (embeddings only), 20 per code"),
                           ("fewshot.v1 all", "`precode.fewshot.v1` (embeddings only), all training-half turns")]:
             if key not in b:
@@ -535,29 +559,39 @@ def write_md(res: dict, path: Path) -> None:
             s = t["setfit"]
             r0 = s["runs"][0]
             L += [f"### Fine-tuning the encoder: `precode tune` ({r0['k_per_code']} per code)", "",
-                  "`pipeline.tune.fine_tune`, then the proposer's head on the fine-tuned vectors, without (v1) and with "
-                  "(v2) form features. `supcon` (the default): seeded batches of 4 examples of each of up to 8 codes, "
+                  "`pipeline.tune.fine_tune`, then the proposer's head on the fine-tuned vectors: embedding only (v1), "
+                  "with form features (v2), and with form features and the tuned encoder's layer view (v3, the default). "
+                  "`supcon` (the default): seeded batches of 4 examples of each of up to 8 codes, "
                   "supervised contrastive loss over every pair in the batch (temperature 0.1), lr 1e-4; `cosine`: "
                   "SetFit's original recipe, seeded same-code / different-code pairs, cosine target 1 / 0, batch 16 "
                   "pairs, lr 2e-5. A fine-tuned encoder invalidates every cached vector: re-encoding "
                   f"{r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
-                  f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}.", "",
-                  "| recipe | draw | training s | re-encoding s | frozen v1 kappa | tuned v1 kappa | frozen v2 kappa | **tuned v2 kappa** |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}. Runs measured by an "
+                  "earlier command keep it in learning.json; those from before the layer view have no v3 columns (–).", "",
+                  "| recipe | draw | training s | re-encoding s | frozen v1 | tuned v1 | frozen v2 | tuned v2 | "
+                  "frozen v3 | **tuned v3** |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
             by_recipe: dict = {}
             for r in s["runs"]:
                 by_recipe.setdefault(f"{r.get('loss', 'cosine')}, {r['steps']} steps", []).append(r)
             for recipe, runs in by_recipe.items():
+                keys = ("frozen_same_draw", "fine_tuned", "frozen_same_draw_form", "fine_tuned_form",
+                        "frozen_same_draw_layer", "fine_tuned_layer")
+                cell = lambda r, k: f"{r[k]['kappa']:.3f}" if k in r else "–"  # noqa: E731
                 for r in runs:
                     L.append(f"| {recipe} | {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
-                             f"{r['frozen_same_draw']['kappa']:.3f} | {r['fine_tuned']['kappa']:.3f} | "
-                             f"{r['frozen_same_draw_form']['kappa']:.3f} | **{r['fine_tuned_form']['kappa']:.3f}** |")
-                mean = lambda key: float(np.mean([r[key]["kappa"] for r in runs]))  # noqa: E731
-                sd = float(np.std([r["fine_tuned_form"]["kappa"] for r in runs]))
+                             + " | ".join(cell(r, k) for k in keys[:-1]) + f" | **{cell(r, keys[-1])}** |")
+
+                def mean(key: str, sd: bool = False) -> str:
+                    v = [r[key]["kappa"] for r in runs if key in r]
+                    if len(v) < len(runs):
+                        return "–"
+                    return f"{np.mean(v):.3f}" + (f" (sd {np.std(v):.3f})" if sd else "")
+
                 L.append(f"| {recipe} | **mean** | {np.mean([r['train_seconds'] for r in runs]):.0f} | "
-                         f"{np.mean([r['encode_seconds'] for r in runs]):.0f} | {mean('frozen_same_draw'):.3f} | "
-                         f"{mean('fine_tuned'):.3f} | {mean('frozen_same_draw_form'):.3f} | "
-                         f"**{mean('fine_tuned_form'):.3f}** (sd {sd:.3f}) |")
+                         f"{np.mean([r['encode_seconds'] for r in runs]):.0f} | "
+                         + " | ".join(mean(k, sd=k == "fine_tuned_form") for k in keys[:-1])
+                         + f" | **{mean(keys[-1], sd=True)}** |")
             L.append("")
         elif t.get("setfit"):
             s = t["setfit"]
@@ -619,7 +653,12 @@ def main() -> None:
                     log(f"{name}: fine-tuning the encoder (precode tune), {loss} loss, {steps} steps, draw {draw}")
                     runs.append(setfit_run(d, seed=draw, steps=int(steps), loss=loss))
                     log(f"  {runs[-1]}")
-            res["tasks"][name]["setfit"] = {"runs": runs, "command": command, "date": now,
+            for r in runs:
+                r["command"], r["date"] = command, now
+            rerun = {(r["loss"], r["steps"]) for r in runs}
+            kept = [r for r in res["tasks"][name].get("setfit", {}).get("runs", [])
+                    if (r.get("loss", "cosine"), r["steps"]) not in rerun]  # recipes not measured this time
+            res["tasks"][name]["setfit"] = {"runs": kept + runs, "command": command, "date": now,
                                             "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         json_path.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
         write_md(res, args.out / "learning.md")
@@ -641,19 +680,22 @@ def main() -> None:
         b: dict = {}
         zs = fit_fewshot(d, [], [])
         b["zero-shot"] = {**metrics(yt, predict(zs, d, d.test), nc), "n_examples": 0}
-        lr20, fs20, v1_20 = [], [], []
+        older = {"fewshot.v2": {"layer_weight": 0}, "fewshot.v1": {"form_weight": 0, "layer_weight": 0}}
+        lr20, fs20, old20 = [], [], {k: [] for k in older}
         for s in range(draws):
             idx = per_code(d, 20, s)
             lr20.append(metrics(yt, head_lr_multinomial(d, idx), nc))
             fs20.append(metrics(yt, head_fewshot(d, idx), nc))
-            v1_20.append(metrics(yt, head_fewshot(d, idx, form_weight=0), nc))
+            for k, params in older.items():
+                old20[k].append(metrics(yt, head_fewshot(d, idx, **params), nc))
         n20 = len(per_code(d, 20, 0))
         b["LR 20/code"] = {**mean_metrics(lr20), "n_examples": n20}
         b["fewshot 20/code"] = {**mean_metrics(fs20), "n_examples": n20}
-        b["fewshot.v1 20/code"] = {**mean_metrics(v1_20), "n_examples": n20}
         b["LR all"] = {**metrics(yt, head_lr_multinomial(d, d.train), nc), "n_examples": len(d.train)}
         b["fewshot all"] = {**metrics(yt, head_fewshot(d, d.train), nc), "n_examples": len(d.train)}
-        b["fewshot.v1 all"] = {**metrics(yt, head_fewshot(d, d.train, form_weight=0), nc), "n_examples": len(d.train)}
+        for k, params in older.items():
+            b[f"{k} 20/code"] = {**mean_metrics(old20[k]), "n_examples": n20}
+            b[f"{k} all"] = {**metrics(yt, head_fewshot(d, d.train, **params), nc), "n_examples": len(d.train)}
         t["baselines"] = b
         log(f"  {json.dumps(b)}")
         t["simulation"] = {}
