@@ -12,7 +12,7 @@ the words that carry form and hides the words that carry content:
 
 "So you feel really lonely?" -> ``so you VBP really JJ ? ^so ^you``. Word unigrams and bigrams of these
 strings, weighted by TF-IDF fitted on the project's own segments (no labels involved), are the
-form vector the learned head (:class:`pipeline.learn.FewShotProposer`, ``precode.fewshot.v2``)
+form vector the learned head (:class:`pipeline.learn.FewShotProposer`, ``precode.fewshot.v2`` and ``v3``)
 reads beside the embedding. The head decides per code how much form matters, from the examples:
 a code about content learns small form weights.
 

@@ -1,10 +1,11 @@
 """Fine-tune the sentence encoder on coded examples (SetFit-style contrastive learning).
 
 The learner that runs after every decision (:mod:`pipeline.learn`) keeps the encoder frozen: it
-refits in a fraction of a second. With few examples per code, adapting the encoder itself helps
-more (``bench/results/learning.md``: ESConv, 20 examples per code, kappa 0.323 with the frozen
-encoder, 0.380 after the default 30-second tuning; logistic regression on every training turn: 0.391),
-but every cached vector must then be computed again. So it is a separate, explicit step:
+refits in a fraction of a second. With few examples per code, adapting the encoder itself can help
+a little more (``bench/results/learning.md``, 20 examples per code, 5 draws, ``precode.fewshot.v3``:
+ESConv kappa 0.387 with the frozen encoder, 0.397 after the default 30-second tuning, logistic
+regression on every training turn 0.391; AnnoMI 0.589 -> 0.592), but every cached vector must then
+be computed again. So it is a separate, explicit step:
 
     precode tune outputs/demo --out models/demo-tuned
     precode run configs/demo.yaml --set embedding.model=models/demo-tuned
@@ -16,8 +17,8 @@ takes a seeded batch of ``batch_size`` examples, ``per_code`` from each of sever
 taken in a seeded rotation so every code comes round); each example is pulled toward the examples
 of its own code in the batch and pushed from the others (softmax over cosine / ``temperature``).
 A batch of 32 texts gives 496 pairs where the pair loss gets 16, so 10 steps (20-30 s on two
-cores) come close to what 100 steps of pairs do in about 3 minutes (kappa 0.380 vs 0.388, 5 draws;
-the draws differ by 0.01-0.02). ``loss="cosine"`` (``precode tune --loss cosine``) is SetFit's
+cores) come close to what 100 steps of pairs do in about 3 minutes (kappa 0.380 vs 0.388 with the
+v2 head, 5 draws; the draws differ by 0.01-0.02). ``loss="cosine"`` (``precode tune --loss cosine``) is SetFit's
 original pair recipe: same-code pairs target cosine 1, different-code pairs 0, mean squared error.
 
 The tuned model is saved as a plain sentence-transformers folder with ``precode_tune.json`` beside

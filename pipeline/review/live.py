@@ -2,7 +2,7 @@
 
 The review shows the latest run's proposals. As soon as the coder's decisions give a code enough
 examples (``propose.min_examples``), :class:`LiveLearner` fits the run's learner
-(``propose.learner``, e.g. ``precode.fewshot.v2``) on
+(``propose.learner``, e.g. ``precode.fewshot.v3``; sentence and layer vectors read from the run's cache) on
 
 - the run's training files (``propose.train``), and
 - this coder's own decisions (accepted / added: positive; rejected: negative),
