@@ -241,27 +241,39 @@ def _single_thread():
     return threadpool_limits(1)
 
 
-def _fit_ovr_logistic(X: np.ndarray, S: np.ndarray, W: np.ndarray, C: float, max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def _fit_ovr_logistic(X: np.ndarray, S: np.ndarray, W: np.ndarray, C: float, max_iter: int = 200,
+                      F=None) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest L2 logistic regression, all codes in one L-BFGS run.
 
-    X [n, d]; S [n, k] targets +1 / -1 / 0 (no information); W [n, k] sample weights.
-    Minimises 0.5 * |coef|^2 + C * sum W * log(1 + exp(-S * (X coef + b))); the bias is not
-    penalised (scikit-learn's convention). Returns (coef [d, k], bias [k]).
+    X [n, d] dense features, F [n, f] optional sparse ones beside them (kept sparse: a dense block
+    inside a sparse matrix multiplies several times slower); S [n, k] targets +1 / -1 / 0 (no
+    information); W [n, k] sample weights. Minimises 0.5 * |coef|^2 + C * sum W * log(1 + exp(-S *
+    ([X F] coef + b))); the bias is not penalised (scikit-learn's convention). Returns (coef
+    [d + f, k], bias [k]).
     """
     from scipy.optimize import minimize
 
-    n, d = X.shape
+    X = np.asarray(X, dtype=np.float64)
+    F = F.tocsr().astype(np.float64) if F is not None else None
+    FT = F.T.tocsr() if F is not None else None
+    d = X.shape[1] + (F.shape[1] if F is not None else 0)
+    dx = X.shape[1]
     k = S.shape[1]
-    X = X.astype(np.float64)
     CW = C * W * (S != 0)
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
         coef = theta[: d * k].reshape(d, k)
         b = theta[d * k:]
-        m = S * (X @ coef + b)
+        z = X @ coef[:dx] + b
+        if F is not None:
+            z = z + F @ coef[dx:]
+        m = S * z
         loss = 0.5 * float((coef * coef).sum()) + float((CW * np.logaddexp(0.0, -m)).sum())
         g = -CW * S * _sigmoid(-m)  # d loss / d z
-        grad = np.concatenate([(X.T @ g + coef).ravel(), g.sum(axis=0)])
+        xg = X.T @ g
+        if F is not None:
+            xg = np.vstack([xg, FT @ g])
+        grad = np.concatenate([(xg + coef).ravel(), g.sum(axis=0)])
         return loss, grad
 
     res = minimize(f, np.zeros(d * k + k), jac=True, method="L-BFGS-B",
@@ -442,13 +454,13 @@ class FewShotProposer:
                 # the layer view beside the embedding (label texts have one too: they are texts)
                 Lt = np.asarray(example_layers, dtype=np.float32)[first_row]
                 X = np.hstack([X, self.layer_weight * np.vstack([Lt, np.asarray(label_layers, dtype=np.float32)])])
+            F = None
             if self.form_dim_:
                 # form view beside the embedding; label texts carry no form (they are definitions)
-                from scipy.sparse import csr_matrix, hstack, vstack
+                from scipy.sparse import csr_matrix, vstack
 
                 F = csr_matrix(example_forms)[first_row] * self.form_weight
                 F = vstack([F, csr_matrix((len(label_vecs), self.form_dim_))])
-                X = hstack([csr_matrix(X.astype(np.float64)), F]).tocsr()
             S_all = np.vstack([S, Sp])
             W_all = np.vstack([W, Wp])
             # class balance per code: positives and negatives weigh the same in total
@@ -458,7 +470,7 @@ class FewShotProposer:
             W_all = W_all * np.where(S_all > 0, tot / (2 * np.maximum(pos_w, 1e-12)),
                                      tot / (2 * np.maximum(neg_w, 1e-12)))
             cols = np.where(learned)[0]
-            coef, b = _fit_ovr_logistic(X, S_all[:, cols], W_all[:, cols], self.C)
+            coef, b = _fit_ovr_logistic(X, S_all[:, cols], W_all[:, cols], self.C, F=F)
             self.coef_[:, cols] = coef
             self.intercept_[cols] = b
             # codes left zero-shot: their similarity score, mapped monotonically onto the scale of the

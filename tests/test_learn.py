@@ -313,3 +313,23 @@ def test_the_layer_view_tells_apart_what_the_sentence_embedding_cannot():
     assert v2.layer_dim_ == 0
     s2 = v2.score(seg_vecs, seg_layers=seg_layers)[0]
     assert np.allclose(s2, s2[0])  # the embedding alone: every segment scores the same
+
+
+def test_the_head_fits_sparse_features_beside_dense_ones_as_one_matrix():
+    """Form features stay sparse beside the dense views (for speed); the fit must be the same
+    problem as with one dense matrix."""
+    from scipy.sparse import random as sparse_random
+
+    from pipeline.learn import _fit_ovr_logistic
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 12))
+    F = sparse_random(60, 40, density=0.1, random_state=2, format="csr")
+    S = np.where(rng.random((60, 3)) < 0.3, 1.0, -1.0)
+    S[rng.random((60, 3)) < 0.1] = 0.0  # no information
+    W = rng.uniform(0.5, 2.0, size=(60, 3))
+    coef, b = _fit_ovr_logistic(X, S, W, 1.0, F=F)
+    coef_dense, b_dense = _fit_ovr_logistic(np.hstack([X, F.toarray()]), S, W, 1.0)
+    assert coef.shape == (52, 3)
+    assert np.allclose(coef, coef_dense, atol=1e-4) and np.allclose(b, b_dense, atol=1e-4)
+    assert np.abs(coef[12:]).sum() > 0  # the sparse block was learned, not ignored
