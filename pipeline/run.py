@@ -20,7 +20,7 @@ from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, ModelError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
@@ -254,7 +254,14 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.codebooks = codebooks
         # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
         if embedder is None:
-            layer = resolve_layer(model, cfg.propose.layer) if cfg.propose.uses_layer else None
+            layer = None
+            if cfg.propose.uses_layer:
+                try:
+                    layer = resolve_layer(model, cfg.propose.layer)
+                except ModelError as err:  # a hub id: its layer count is not on disk before it is loaded
+                    if model.source != "hub" or cfg.propose.layer is not None:
+                        raise
+                    res.warnings.append(f"{err}; the learner runs without the layer view")
             embedder = Embedder(model, cfg.embedding.batch_size, cfg.embedding.device, layer=layer)
         res.layer = getattr(embedder, "layer", None)
         cache = store if (store is not None and cfg.embedding.cache) else MemoryVectors()

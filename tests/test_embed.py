@@ -83,3 +83,30 @@ def test_the_layer_view_of_the_packaged_model():
     assert np.allclose(view6, plain, atol=1e-5)
     assert np.allclose(np.linalg.norm(view3, axis=1), 1.0, atol=1e-5)
     assert float(np.min(np.sum(view3 * plain, axis=1))) < 0.9  # layer 3 is another view, not the same vector
+
+
+def test_a_run_on_a_hub_model_goes_on_without_the_layer_view(write, tiny_codebook, bow, monkeypatch):
+    """A hub id's layer count is not on disk before the model loads: the run warns and learns without
+    the layer view instead of failing; an explicit propose.layer is taken as given."""
+    import pipeline.run as run_module
+    from pipeline.config import load_config
+    from pipeline.embed import ResolvedModel
+
+    hub = ResolvedModel("someone/model", "someone/model", "hub", "")
+    made = []
+
+    class FakeEmbedder(type(bow)):
+        def __init__(self, model, batch_size=64, device="cpu", layer=None):
+            super().__init__()
+            made.append(layer)
+
+    monkeypatch.setattr(run_module, "resolve_model", lambda *a, **k: hub)
+    monkeypatch.setattr(run_module, "Embedder", FakeEmbedder)
+    write("data/a.txt", "Dana: Nobody knows what the peer role is.\n")
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
+                                          f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
+    res = run_module.run_batch(cfg)
+    assert made == [None] and any("without the layer view" in w for w in res.warnings)
+    cfg.propose.layer = 3
+    res = run_module.run_batch(cfg)
+    assert made[-1] == 3 and not any("without the layer view" in w for w in res.warnings)
