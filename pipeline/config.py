@@ -83,11 +83,6 @@ class ProposeConfig(_Strict):
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2/v3: weight of the form features beside the embedding
     layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3: weight of the layer view (0: none)
     layer: int | None = Field(default=None, ge=1)  # the encoder's hidden layer of the layer view (default: the middle one)
-
-    @property
-    def uses_layer(self) -> bool:
-        """Whether the learned head reads the layer view (so the run computes it beside the embedding)."""
-        return self.learner == "precode.fewshot.v3" and self.layer_weight > 0
     sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
     sim_scale: float | None = Field(default=None, gt=0)
 

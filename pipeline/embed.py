@@ -195,8 +195,6 @@ class Embedder:
         return self._st
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self.layer is not None:
-            return self.encode_views(texts)[0]
         st = self._load()
         vecs = st.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,

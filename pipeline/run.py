@@ -23,6 +23,7 @@ from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_tex
 from .errors import ConfigError, InputError, ModelError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
+from .learn import make_learner
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
@@ -255,7 +256,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
         if embedder is None:
             layer = None
-            if cfg.propose.uses_layer:
+            if make_learner(cfg.propose).layer_weight > 0:  # the configured learner reads the layer view
                 try:
                     layer = resolve_layer(model, cfg.propose.layer)
                 except ModelError as err:  # a hub id: its layer count is not on disk before it is loaded
@@ -300,8 +301,6 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             examples = training.get(study.name, [])
             seg_forms = seg_layers = None
             if examples:
-                from .learn import make_learner
-
                 proposer = make_learner(p)
                 # decisions are on segments, whose vectors are at hand; only other texts are looked up
                 new = sorted({e.text for e in examples} - lookup.keys())
@@ -462,7 +461,7 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
         "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
         "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
                             "fingerprint": model.fingerprint, "model_id": model.model_id,
-                            "layer": getattr(res, "layer", None)},
+                            "layer": res.layer},
         "packages": package_versions(),
         "counts": {
             "documents": len(res.documents),
