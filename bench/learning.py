@@ -15,8 +15,9 @@ picked (``uncertainty``: the smallest margin between precode's two best codes; `
 next turn in transcript order; ``random``: a seeded shuffle, a control), precode proposes its
 rank-1 code, and the "reviewer" (the human label) accepts it or rejects it and applies the right
 code (a recode: one negative and one positive example). That is one decision. precode's
-default learner (``precode.fewshot.v3``: embedding + layer view + form features) is refitted after every decision in the uncertainty run (the
-order needs the new scores) and at the checkpoints otherwise; at 0, 20, 50, 100, 200 and 400
+default learner (``precode.fewshot.v4``: embedding + layer view + form features, and self-training
+on the undecided turns of the training half) is refitted after every decision in the uncertainty run
+(the order needs the new scores) and at the checkpoints otherwise; at 0, 20, 50, 100, 200 and 400
 decisions it scores the held-out half: accuracy, macro-F1 over all codes, Cohen's kappa.
 
 Baselines in the same run and on the same split: the README's (scikit-learn logistic regression on
@@ -49,8 +50,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import EmbedStats, Embedder, embed_texts, encode_views, resolve_layer, resolve_model  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
-from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, UNCERTAINTY_TEMPERATURE, CodedExample, FewShotProposer,  # noqa: E402
-                            review_order)
+from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, SELF_TRAIN, UNCERTAINTY_TEMPERATURE, CodedExample,  # noqa: E402
+                            FewShotProposer, SegmentViews, review_order)
 from pipeline.propose import label_texts  # noqa: E402
 from pipeline.records import Code, Codebook  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -116,6 +117,14 @@ class Data:
         self.Lv = np.stack([layers[t] for t in self.texts])  # the layer view (fewshot.v3)
         self.label_layers = np.stack([layers[lt.text] for lt in self.labels])
 
+    def undecided(self) -> SegmentViews:
+        """The training half as the head sees it: what fewshot.v4 self-trains on (the turns that are
+        examples are left out by the head itself). The held-out half is never used."""
+        if getattr(self, "_undecided", None) is None:
+            tr = self.train
+            self._undecided = SegmentViews(self.X[tr], self.F[tr], self.Lv[tr], [self.texts[i] for i in tr])
+        return self._undecided
+
 
 def embed_all(datas: list[Data], cache: Path | None) -> dict:
     texts = sorted({t for d in datas for t in d.all_texts()})
@@ -178,12 +187,13 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewShotProposer:
     """The proposer fitted on ``examples``; ``rows[i]`` is the data row of ``examples[i]`` (its
-    vector and form vector)."""
+    vector and form vector). The training half is the undecided material (fewshot.v4 self-trains on it)."""
     rows = np.asarray(rows, dtype=np.int64)
     return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
                                          example_vecs=d.X[rows] if len(rows) else None,
                                          example_forms=d.F[rows] if len(rows) else None,
-                                         label_layers=d.label_layers, example_layers=d.Lv[rows] if len(rows) else None)
+                                         label_layers=d.label_layers, example_layers=d.Lv[rows] if len(rows) else None,
+                                         unlabelled=d.undecided())
 
 
 def scores_of(p: FewShotProposer, d: Data, rows) -> np.ndarray:
@@ -312,17 +322,24 @@ def head_lr_form(d, idx, w=1.5):
     return LogisticRegression(max_iter=3000).fit(Z[idx], d.y[idx]).predict(Z[d.test])
 
 
+V3 = {"self_train": 0.0}
 HEADS = {
-    "fewshot.v3 (chosen): fewshot.v2 + layer view (layer 3 of 6, mean-pooled), layer_weight 2": head_fewshot,
-    "fewshot.v3, layer_weight 1": lambda d, idx: head_fewshot(d, idx, layer_weight=1.0),
-    "fewshot.v3, layer_weight 3": lambda d, idx: head_fewshot(d, idx, layer_weight=3.0),
-    "fewshot.v3, C=0.5": lambda d, idx: head_fewshot(d, idx, C=0.5),
-    "fewshot.v3 without form features (form_weight=0)": lambda d, idx: head_fewshot(d, idx, form_weight=0),
-    "fewshot.v2: fewshot.v1 + form features, form_weight 1.5": lambda d, idx: head_fewshot(d, idx, layer_weight=0),
+    f"fewshot.v4 (chosen): fewshot.v3 + self-training (undecided turns scoring >= {SELF_TRAIN} for a learned code "
+    "become its examples in a second fit)": head_fewshot,
+    "fewshot.v4, self_train 0.55": lambda d, idx: head_fewshot(d, idx, self_train=0.55),
+    "fewshot.v4, self_train 0.65": lambda d, idx: head_fewshot(d, idx, self_train=0.65),
+    "fewshot.v4, pseudo_weight 0.5": lambda d, idx: head_fewshot(d, idx, pseudo_weight=0.5),
+    "fewshot.v4, max_pseudo 500": lambda d, idx: head_fewshot(d, idx, max_pseudo=500),
+    "fewshot.v3: fewshot.v2 + layer view (layer 3 of 6, mean-pooled), layer_weight 2": lambda d, idx: head_fewshot(d, idx, **V3),
+    "fewshot.v3, layer_weight 1": lambda d, idx: head_fewshot(d, idx, layer_weight=1.0, **V3),
+    "fewshot.v3, layer_weight 3": lambda d, idx: head_fewshot(d, idx, layer_weight=3.0, **V3),
+    "fewshot.v3, C=0.5": lambda d, idx: head_fewshot(d, idx, C=0.5, **V3),
+    "fewshot.v3 without form features (form_weight=0)": lambda d, idx: head_fewshot(d, idx, form_weight=0, **V3),
+    "fewshot.v2: fewshot.v1 + form features, form_weight 1.5": lambda d, idx: head_fewshot(d, idx, layer_weight=0, **V3),
     "fewshot.v1: one-vs-rest balanced logistic + label-text prior, embeddings only":
-        lambda d, idx: head_fewshot(d, idx, form_weight=0, layer_weight=0),
+        lambda d, idx: head_fewshot(d, idx, form_weight=0, layer_weight=0, **V3),
     "fewshot.v1 without the label-text prior (prior_weight=0)":
-        lambda d, idx: head_fewshot(d, idx, prior_weight=0, form_weight=0, layer_weight=0),
+        lambda d, idx: head_fewshot(d, idx, prior_weight=0, form_weight=0, layer_weight=0, **V3),
     "multinomial logistic regression on embedding + 1.5 x form": head_lr_form,
     "multinomial logistic regression (README baseline, sklearn defaults)": head_lr_multinomial,
     "multinomial logistic regression, class-balanced": head_lr_multinomial_balanced,
@@ -366,19 +383,24 @@ def setfit_run(d: Data, k: int = 20, seed: int = 0, steps: int | None = None, lo
     t = time.perf_counter()
     layer = resolve_layer(resolve_model(MODEL))
     enc = lambda texts: encode_views(st, texts, layer)  # noqa: E731  (both views of the tuned encoder, one pass)
-    (Xtr, Htr), (Xte, Hte), (L, LH) = enc(tx), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
+    train_texts = [d.texts[i] for i in d.train]  # the whole training half: v4 self-trains on it
+    (Xall, Hall), (Xte, Hte), (L, LH) = enc(train_texts), enc([d.texts[i] for i in d.test]), enc([lt.text for lt in d.labels])
     encode_s = time.perf_counter() - t
+    at = {int(i): j for j, i in enumerate(d.train)}
+    Xtr, Htr = Xall[[at[int(i)] for i in idx]], Hall[[at[int(i)] for i in idx]]
+    undecided = SegmentViews(Xall, d.F[d.train], Hall, train_texts)
     exs = [CodedExample(int(c), s) for c, s in zip(ty, tx)]
     out = {"k_per_code": k, "draw": seed, "loss": loss, "layer": layer, "batch_size": batch, "lr": lr, "steps": steps, "losses": losses,
            "train_seconds": round(train_s, 1), "encode_seconds": round(encode_s, 1),
-           "encoded_texts": len(tx) + len(d.test) + len(d.labels)}
-    for suffix, fw, lw in (("", 0.0, 0.0), ("_form", FORM_WEIGHT, 0.0), ("_layer", FORM_WEIGHT, LAYER_WEIGHT)):  # v1, v2, v3
-        p = FewShotProposer(form_weight=fw, layer_weight=lw).fit(d.codebook, d.labels, L, examples=exs, example_vecs=Xtr,
-                                                                 example_forms=d.F[idx], label_layers=LH, example_layers=Htr)
+           "encoded_texts": len(train_texts) + len(d.test) + len(d.labels)}
+    for suffix, fw, lw, st_ in (("", 0.0, 0.0, 0.0), ("_form", FORM_WEIGHT, 0.0, 0.0),  # v1, v2, v3, v4
+                                ("_layer", FORM_WEIGHT, LAYER_WEIGHT, 0.0), ("_self", FORM_WEIGHT, LAYER_WEIGHT, SELF_TRAIN)):
+        params = dict(form_weight=fw, layer_weight=lw, self_train=st_)
+        p = FewShotProposer(**params).fit(d.codebook, d.labels, L, examples=exs, example_vecs=Xtr, example_forms=d.F[idx],
+                                          label_layers=LH, example_layers=Htr, unlabelled=undecided)
         pred = p.score(Xte, seg_forms=d.F[d.test], seg_layers=Hte)[0].argmax(1)
         out["fine_tuned" + suffix] = metrics(d.y[d.test], pred, len(d.codes))
-        out["frozen_same_draw" + suffix] = metrics(d.y[d.test], head_fewshot(d, idx, form_weight=fw, layer_weight=lw),
-                                                   len(d.codes))
+        out["frozen_same_draw" + suffix] = metrics(d.y[d.test], head_fewshot(d, idx, **params), len(d.codes))
     return out
 
 
@@ -515,6 +537,8 @@ def write_md(res: dict, path: Path) -> None:
                           ("LR all", "logistic regression, all training-half turns (README baseline)"),
                           ("fewshot 20/code", f"**`{learner_name(res['fewshot_defaults'])}`, 20 per code (same draws)**"),
                           ("fewshot all", f"`{learner_name(res['fewshot_defaults'])}`, all training-half turns"),
+                          ("fewshot.v3 20/code", "`precode.fewshot.v3` (v4 without self-training), 20 per code"),
+                          ("fewshot.v3 all", "`precode.fewshot.v3` (v4 without self-training), all training-half turns"),
                           ("fewshot.v2 20/code", "`precode.fewshot.v2` (embedding + form, no layer view), 20 per code"),
                           ("fewshot.v2 all", "`precode.fewshot.v2` (embedding + form, no layer view), all training-half turns"),
                           ("fewshot.v1 20/code", "`precode.fewshot.v1` (embeddings only), 20 per code"),
@@ -560,23 +584,24 @@ def write_md(res: dict, path: Path) -> None:
             r0 = s["runs"][0]
             L += [f"### Fine-tuning the encoder: `precode tune` ({r0['k_per_code']} per code)", "",
                   "`pipeline.tune.fine_tune`, then the proposer's head on the fine-tuned vectors: embedding only (v1), "
-                  "with form features (v2), and with form features and the tuned encoder's layer view (v3, the default). "
+                  "with form features (v2), with form features and the tuned encoder's layer view (v3), and v3 with "
+                  "self-training on the training half's tuned vectors (v4, the default). "
                   "`supcon` (the default): seeded batches of 4 examples of each of up to 8 codes, "
                   "supervised contrastive loss over every pair in the batch (temperature 0.1), lr 1e-4; `cosine`: "
                   "SetFit's original recipe, seeded same-code / different-code pairs, cosine target 1 / 0, batch 16 "
                   "pairs, lr 2e-5. A fine-tuned encoder invalidates every cached vector: re-encoding "
                   f"{r0['encoded_texts']} texts is part of the cost. Command: `{s.get('command', '')}`, "
                   f"{s.get('date', '')}; load average at the end {s.get('load_average_end')}. Runs measured by an "
-                  "earlier command keep it in learning.json; those from before the layer view have no v3 columns (–).", "",
+                  "earlier command keep it in learning.json; those from before a head existed have no column for it (–).", "",
                   "| recipe | draw | training s | re-encoding s | frozen v1 | tuned v1 | frozen v2 | tuned v2 | "
-                  "frozen v3 | **tuned v3** |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "frozen v3 | tuned v3 | frozen v4 | **tuned v4** |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
             by_recipe: dict = {}
             for r in s["runs"]:
                 by_recipe.setdefault(f"{r.get('loss', 'cosine')}, {r['steps']} steps", []).append(r)
             for recipe, runs in by_recipe.items():
                 keys = ("frozen_same_draw", "fine_tuned", "frozen_same_draw_form", "fine_tuned_form",
-                        "frozen_same_draw_layer", "fine_tuned_layer")
+                        "frozen_same_draw_layer", "fine_tuned_layer", "frozen_same_draw_self", "fine_tuned_self")
                 cell = lambda r, k: f"{r[k]['kappa']:.3f}" if k in r else "–"  # noqa: E731
                 for r in runs:
                     L.append(f"| {recipe} | {r['draw']} | {r['train_seconds']:.0f} | {r['encode_seconds']:.0f} | "
@@ -590,7 +615,7 @@ def write_md(res: dict, path: Path) -> None:
 
                 L.append(f"| {recipe} | **mean** | {np.mean([r['train_seconds'] for r in runs]):.0f} | "
                          f"{np.mean([r['encode_seconds'] for r in runs]):.0f} | "
-                         + " | ".join(mean(k, sd=k == "fine_tuned_form") for k in keys[:-1])
+                         + " | ".join(mean(k, sd=k in ("fine_tuned_form", "fine_tuned_layer")) for k in keys[:-1])
                          + f" | **{mean(keys[-1], sd=True)}** |")
             L.append("")
         elif t.get("setfit"):
@@ -680,7 +705,8 @@ def main() -> None:
         b: dict = {}
         zs = fit_fewshot(d, [], [])
         b["zero-shot"] = {**metrics(yt, predict(zs, d, d.test), nc), "n_examples": 0}
-        older = {"fewshot.v2": {"layer_weight": 0}, "fewshot.v1": {"form_weight": 0, "layer_weight": 0}}
+        older = {"fewshot.v3": V3, "fewshot.v2": {"layer_weight": 0, **V3},
+                 "fewshot.v1": {"form_weight": 0, "layer_weight": 0, **V3}}
         lr20, fs20, old20 = [], [], {k: [] for k in older}
         for s in range(draws):
             idx = per_code(d, 20, s)

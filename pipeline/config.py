@@ -78,10 +78,15 @@ class ProposeConfig(_Strict):
     # or of the coders named (e.g. [ana]: a second coder's proposals are not steered by the first one's)
     learn_from_decisions: bool | list[str] = True
     min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
-    # head used once there are examples (v3: embedding + layer view + form; v2: without the layer view; v1: embedding only)
-    learner: Literal["precode.fewshot.v3", "precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v3"
-    form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2/v3: weight of the form features beside the embedding
-    layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3: weight of the layer view (0: none)
+    # head used once there are examples (v4: v3 + self-training on the undecided segments; v3: embedding + layer
+    # view + form; v2: without the layer view; v1: embedding only)
+    learner: Literal["precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2",
+                     "precode.fewshot.v1"] = "precode.fewshot.v4"
+    form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v4: weight of the form features beside the embedding
+    layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3/v4: weight of the layer view (0: none)
+    # fewshot.v4: an undecided segment whose best learned code scores at least this is used as its example
+    # in a second fit (self-training; never shown as a decision)
+    self_train: float = Field(default=0.6, gt=0, lt=1)
     layer: int | None = Field(default=None, ge=1)  # the encoder's hidden layer of the layer view (default: the middle one)
     sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
     sim_scale: float | None = Field(default=None, gt=0)

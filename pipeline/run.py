@@ -23,7 +23,7 @@ from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_tex
 from .errors import ConfigError, InputError, ModelError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
-from .learn import make_learner
+from .learn import SegmentViews, make_learner
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
@@ -319,10 +319,16 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                     tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
                     seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
                                                         tagger, store)
+                # fewshot.v4 also learns from the segments it is sure of (self-training; never a decision)
+                undecided = SegmentViews(np.stack([lookup[s.text] for s in segs]), seg_forms, seg_layers,
+                                         [s.text for s in segs]) if proposer.self_train > 0 else None
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms,
-                             lab_layers, ex_layers)
+                             lab_layers, ex_layers, undecided)
                 learning[study.name] = {"learner": proposer.name, "examples": len(examples),
                                         "layer_view": res.layer if proposer.layer_dim_ else None,
+                                        "self_training": ({"threshold": proposer.self_train,
+                                                           "segments": proposer.pseudo_}
+                                                          if proposer.self_train > 0 else None),
                                         "learned_codes": list(proposer.learned_codes_),
                                         "zero_shot_codes": list(proposer.zero_shot_codes_)}
                 if proposer.zero_shot_codes_:

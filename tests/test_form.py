@@ -103,7 +103,7 @@ def _fit(cb, nlp, bow, form_weight):
     # the embedding sees no difference at all: every example and test segment gets the same vector
     same = embed_texts(["clinic"], bow)[0]
     ex_forms, test_forms = form_matrices([texts, [t for t, _ in TEST]], nlp)
-    p = FewShotProposer(min_examples=3, form_weight=form_weight, layer_weight=0.0).fit(
+    p = FewShotProposer(min_examples=3, form_weight=form_weight, layer_weight=0.0, self_train=0.0).fit(
         cb, labels, lv, category_questions(cb), None, examples, np.stack([same] * len(texts)), ex_forms)
     scores = p.score(np.stack([same] * len(TEST)), seg_forms=test_forms)[0]
     return p, scores
@@ -128,12 +128,13 @@ def test_a_head_fitted_with_forms_needs_them_to_score(write, nlp, bow):
 
 
 def test_learners_registered_under_versioned_names():
-    assert set(LEARNED_PROPOSERS) == {"precode.fewshot.v1", "precode.fewshot.v2", "precode.fewshot.v3"}
-    v1, v2, v3 = (LEARNED_PROPOSERS[f"precode.fewshot.v{i}"](C=2.0) for i in (1, 2, 3))
-    assert (v1.form_weight, v1.layer_weight, v1.name) == (0.0, 0.0, "precode.fewshot.v1")
-    assert (v2.form_weight, v2.layer_weight, v2.name) == (1.5, 0.0, "precode.fewshot.v2")
-    assert (v3.form_weight, v3.layer_weight, v3.name) == (1.5, 2.0, "precode.fewshot.v3")
-    for bad in ({"form_weight": -1}, {"layer_weight": -0.5}):
+    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4)}
+    v1, v2, v3, v4 = (LEARNED_PROPOSERS[f"precode.fewshot.v{i}"](C=2.0, self_train=0.7) for i in (1, 2, 3, 4))
+    assert (v1.form_weight, v1.layer_weight, v1.self_train, v1.name) == (0.0, 0.0, 0.0, "precode.fewshot.v1")
+    assert (v2.form_weight, v2.layer_weight, v2.self_train, v2.name) == (1.5, 0.0, 0.0, "precode.fewshot.v2")
+    assert (v3.form_weight, v3.layer_weight, v3.self_train, v3.name) == (1.5, 2.0, 0.0, "precode.fewshot.v3")
+    assert (v4.form_weight, v4.layer_weight, v4.self_train, v4.name) == (1.5, 2.0, 0.7, "precode.fewshot.v4")
+    for bad in ({"form_weight": -1}, {"layer_weight": -0.5}, {"self_train": 1.0}, {"self_train": -0.1}):
         with pytest.raises(ValueError):
             FewShotProposer(**bad)
 
@@ -151,7 +152,8 @@ CODED = {"Barriers/Role confusion": ["the peer role is unclear", "nobody knows t
                                    "training for the team", "courses on peer work"]}
 
 
-@pytest.mark.parametrize("learner, form_rows", [("precode.fewshot.v3", True), ("precode.fewshot.v2", True),
+@pytest.mark.parametrize("learner, form_rows", [("precode.fewshot.v4", True), ("precode.fewshot.v3", True),
+                                                ("precode.fewshot.v2", True),
                                                 ("precode.fewshot.v1", False)])
 def test_run_with_training_file_fits_the_configured_learner(write, tiny_codebook, bow, learner, form_rows):
     from pipeline.config import load_config
@@ -168,6 +170,11 @@ propose: {{threshold: 0.0, train: [coded.csv], min_examples: 3, learner: {learne
     res = run_batch(cfg, embedder=bow)
     learned = res.manifest["learning"]["studies"]["s"]
     assert learned["learner"] == learner and learned["examples"] == 15
+    if learner == "precode.fewshot.v4":  # self-training on the run's segments, recorded beside the examples
+        assert learned["self_training"]["threshold"] == 0.6
+        assert set(learned["self_training"]["segments"]) <= set(CODED)
+    else:
+        assert learned["self_training"] is None
     assert sorted(learned["learned_codes"]) == sorted(CODED) and learned["zero_shot_codes"] == []
     with Store(cfg.store_path) as st:
         assert (st.count("forms") > 0) is form_rows  # tagged only when the head reads forms

@@ -8,8 +8,9 @@ import pytest
 from pipeline.codebook import load_codebook
 from pipeline.embed import embed_texts
 from pipeline.errors import InputError
-from pipeline.learn import (LEARNED_PROPOSERS, CodedExample, FewShotProposer, TrainingExample, document_order,
-                            examples_from_decisions, load_training, resolve_examples, review_order, uncertainty_order)
+from pipeline.learn import (LEARNED_PROPOSERS, CodedExample, FewShotProposer, SegmentViews, TrainingExample,
+                            document_order, examples_from_decisions, load_training, resolve_examples, review_order,
+                            uncertainty_order)
 from pipeline.propose import PROPOSERS, category_questions, label_texts, select
 from pipeline.records import Segment
 
@@ -62,7 +63,7 @@ def _pred(prop, bow, texts):
 
 
 def test_registered_under_a_versioned_name():
-    assert LEARNED_PROPOSERS["precode.fewshot.v3"] is FewShotProposer
+    assert LEARNED_PROPOSERS["precode.fewshot.v4"] is FewShotProposer
     p = FewShotProposer(min_examples=3, C=2.0)
     assert (p.min_examples, p.C) == (3, 2.0) and not any(k.endswith("_") for k in vars(p))  # __init__ only stores
 
@@ -302,13 +303,13 @@ def test_the_layer_view_tells_apart_what_the_sentence_embedding_cannot():
     examples = [CodedExample(int(c), f"example {i}") for i, c in enumerate(train)]
     ex_vecs, seg_vecs = np.tile(same, (len(train), 1)), np.tile(same, (len(test), 1))
     ex_layers, seg_layers = views(train), views(test)
-    v3 = FewShotProposer(min_examples=3, form_weight=0).fit(cb, labels, lv, examples=examples, example_vecs=ex_vecs,
+    v3 = FewShotProposer(min_examples=3, form_weight=0, self_train=0).fit(cb, labels, lv, examples=examples, example_vecs=ex_vecs,
                                                              label_layers=lab_layers, example_layers=ex_layers)
     assert v3.name == "precode.fewshot.v3" and v3.layer_dim_ == 16
     assert list(v3.score(seg_vecs, seg_layers=seg_layers)[0].argmax(axis=1)) == list(test)
     with pytest.raises(ValueError, match="layer view"):
         v3.score(seg_vecs)
-    v2 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0).fit(
+    v2 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, self_train=0).fit(
         cb, labels, lv, examples=examples, example_vecs=ex_vecs, label_layers=lab_layers, example_layers=ex_layers)
     assert v2.layer_dim_ == 0
     s2 = v2.score(seg_vecs, seg_layers=seg_layers)[0]
@@ -333,3 +334,85 @@ def test_the_head_fits_sparse_features_beside_dense_ones_as_one_matrix():
     assert coef.shape == (52, 3)
     assert np.allclose(coef, coef_dense, atol=1e-4) and np.allclose(b, b_dense, atol=1e-4)
     assert np.abs(coef[12:]).sum() > 0  # the sparse block was learned, not ignored
+
+
+def _self_training_case(**params):
+    """Three codes on a 16-d toy space: 6 examples each of Asking and Telling, 2 of Thanking (stays
+    zero-shot); 90 undecided segments (around Asking, around Telling, and in between), 3 of which
+    repeat an example's text."""
+    from pipeline.propose import label_texts
+    from pipeline.records import Code, Codebook
+
+    rng = np.random.default_rng(1)
+    unit = lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)  # noqa: E731
+    cb = Codebook("acts", (Code("Asking", description="a question"), Code("Telling", description="a statement"),
+                           Code("Thanking", description="gratitude")))
+    labels = label_texts(cb)
+    lv = unit(rng.normal(size=(len(labels), 16)))
+
+    def around(axes, n):
+        base = np.zeros((n, 16))
+        for a in axes:
+            base[:, a] = 1.0
+        return unit(base + rng.normal(scale=0.35, size=(n, 16)))
+
+    codes = [0] * 6 + [1] * 6 + [2] * 2
+    ex_vecs = np.vstack([around([0], 6), around([1], 6), around([3], 2)])
+    examples = [CodedExample(c, f"example {i}") for i, c in enumerate(codes)]
+    u_vecs = np.vstack([around([0], 30), around([1], 30), around([0, 1], 30), ex_vecs[:3]])
+    u_texts = [f"undecided {i}" for i in range(90)] + [" example  0", "example 1", "example 2"]
+    fit = dict(examples=examples, example_vecs=ex_vecs)
+    views = SegmentViews(u_vecs, texts=u_texts)
+    base = dict(min_examples=3, form_weight=0, layer_weight=0)
+    v3 = FewShotProposer(**base, self_train=0).fit(cb, labels, lv, **fit, unlabelled=views)
+    v4 = FewShotProposer(**{**base, "self_train": 0.6, **params}).fit(cb, labels, lv, **fit, unlabelled=views)
+    return cb, v3, v4, u_vecs
+
+
+def test_self_training_uses_exactly_the_undecided_segments_it_is_sure_of():
+    """fewshot.v4: after the fit on the examples, every undecided segment whose best learned code
+    scores at least ``self_train`` becomes an example of that code in a second fit; a segment whose
+    text is already an example is not used again; which codes are learned, and the evidence shown,
+    come from the examples alone."""
+    cb, v3, v4, u_vecs = _self_training_case()
+    assert v3.pseudo_ == {} and v3.name == "precode.fewshot.v1"
+    learned = np.where(v3.learned_)[0]
+    assert [cb.codes[i].path for i in learned] == ["Asking", "Telling"]  # Thanking: 2 examples < 3
+    first = v3.score(u_vecs[:90])[0][:, learned]  # v4's first fit is v3's fit
+    sure = first.max(axis=1) >= 0.6
+    assert 0 < sure.sum() < 90  # the case has segments on both sides of the threshold
+    expected = {cb.codes[learned[c]].path: int(n) for c, n in enumerate(np.bincount(first[sure].argmax(axis=1)))
+                if n}
+    assert v4.pseudo_ == expected
+    assert v4.learned_codes_ == v3.learned_codes_ and v4.zero_shot_codes_ == ["Thanking"]
+    assert [lt.text for lt in v4.labels_] == [lt.text for lt in v3.labels_]  # evidence: examples and label texts
+    # the second fit moved the head: it is surer of the segments it learned from
+    after = v4.score(u_vecs[:90])[0][:, learned]
+    pick = (np.where(sure)[0], first[sure].argmax(axis=1))
+    assert after[pick].mean() > first[pick].mean()
+
+
+def test_self_training_weight_zero_changes_nothing_and_max_pseudo_caps_it():
+    _, v3, v4, u_vecs = _self_training_case(pseudo_weight=0.0)
+    assert sum(v4.pseudo_.values()) > 10
+    assert np.allclose(v4.score(u_vecs)[0], v3.score(u_vecs)[0], atol=1e-4)
+    _, _, capped, _ = _self_training_case(max_pseudo=10)
+    assert sum(capped.pseudo_.values()) == 10
+    _, _, again, _ = _self_training_case(max_pseudo=10)  # the sample is seeded: same fit twice
+    assert again.pseudo_ == capped.pseudo_ and np.array_equal(again.coef_, capped.coef_)
+
+
+def test_self_training_needs_the_views_the_head_reads():
+    from pipeline.propose import label_texts
+    from pipeline.records import Code, Codebook
+
+    cb = Codebook("acts", (Code("A", description="a"), Code("B", description="b")))
+    labels = label_texts(cb)
+    rng = np.random.default_rng(0)
+    lv, lab_layers = rng.normal(size=(len(labels), 8)), rng.normal(size=(len(labels), 8))
+    examples = [CodedExample(i % 2, f"e{i}") for i in range(10)]
+    ex = rng.normal(size=(10, 8))
+    with pytest.raises(ValueError, match="layer views"):
+        FewShotProposer(min_examples=3, form_weight=0).fit(
+            cb, labels, lv, examples=examples, example_vecs=ex, label_layers=lab_layers, example_layers=ex,
+            unlabelled=SegmentViews(rng.normal(size=(4, 8))))

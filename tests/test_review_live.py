@@ -233,18 +233,20 @@ def test_a_review_after_a_learning_run_reads_cached_forms_without_loading_spacy(
 
 
 def test_a_run_and_the_review_after_it_read_the_layer_view(project, layered_bow):
-    """fewshot.v3: the run that learns computes each segment's layer view in the embedding pass and
+    """fewshot.v3/v4: the run that learns computes each segment's layer view in the embedding pass and
     records the layer; a later review refits on the cached views without encoding anything."""
     _teach(ReviewSession(project, "ann", learn=False))
     res = run_batch(load_config(project.parent.parent / "study.yaml"), embedder=layered_bow)
     assert res.manifest["embedding_model"]["layer"] == 1
     study = res.manifest["learning"]["studies"]["s"]
-    assert study["learner"] == "precode.fewshot.v3" and study["layer_view"] == 1
+    assert study["learner"] == "precode.fewshot.v4" and study["layer_view"] == 1
     layered_bow.encode_views = None  # a review must not encode: every view is in the cache
     s = ReviewSession(project, "ann")
     status = s.learning_status()
     assert status.enabled and sorted(status.learned) == ["Barriers/Cost", "Barriers/Training"], status.reason
     assert len(s.learner._layer_vec) >= len(s.items)  # the layer views were read, one per segment at least
+    # fewshot.v4: the undecided segments it was sure of taught it too, and the screen says how many
+    assert status.self_trained > 0 and f"+ {status.self_trained} undecided segments it is sure of" in status.summary()
     left = [i for i in s.items if not i.reviewed]
     # the descriptions mislead zero-shot (at most 4 of 8 right); the stand-in's trigram views are noisy
     assert sum(_top(i) == _truth(i) for i in left) >= 6

@@ -48,6 +48,7 @@ class LearningStatus:
     zero_shot: list[str] = field(default_factory=list)  # code paths still scored from their descriptions
     refit_ms: float | None = None
     fits: int = 0
+    self_trained: int = 0  # undecided segments the learner was sure of and also learned from (fewshot.v4)
 
     def summary(self) -> str:
         """One line for the screens: which codes are still zero-shot (first: the line may be cut), which learned."""
@@ -60,7 +61,8 @@ class LearningStatus:
         ms = f", refit {self.refit_ms:.0f} ms" if self.refit_ms is not None else ""
         learned = f"all {n} codes" if not self.zero_shot else ", ".join(self.learned)
         head = f"zero-shot (< {self.min_examples} examples): {', '.join(self.zero_shot)} · " if self.zero_shot else ""
-        return f"{head}learned: {learned} ({self.examples} examples, {self.decisions} from your decisions{ms})"
+        sure = f", + {self.self_trained} undecided segments it is sure of" if self.self_trained else ""
+        return f"{head}learned: {learned} ({self.examples} examples, {self.decisions} from your decisions{sure}{ms})"
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ class LiveLearner:
         t = time.perf_counter()
         self._load_seconds = 0.0
         try:
-            self._proposals, learned, zero_shot = self._fit_and_propose(per_study)
+            self._proposals, learned, zero_shot, self_trained = self._fit_and_propose(per_study)
         except (PrecodeError, ValueError, OSError) as err:
             self.status.enabled = False
             self.status.reason = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -239,15 +241,17 @@ class LiveLearner:
         self.status.examples = sum(len(ex) + len(dec) for ex, dec in per_study.values())
         self.status.decisions = sum(len(dec) for _, dec in per_study.values())
         self.status.learned, self.status.zero_shot = learned, zero_shot
+        self.status.self_trained = self_trained
         return True
 
-    def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str]]:
+    def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str], int]:
         from ..learn import make_learner
         from ..propose import category_questions, label_texts, score_segments, select
 
         p = self.p
         out: dict[str, list[LiveProposal]] = {}
         learned_all, zero_all = [], []
+        self_trained = 0
         for study, cb in self.data.codebooks.items():
             ex, dec = per_study[study]
             examples = ex + dec
@@ -286,17 +290,24 @@ class LiveLearner:
                 lab_layers = np.stack([lay[lt.text] for lt in labels])
                 ex_layers = np.stack([lay[e.text] for e in examples])
                 seg_layers = np.stack([lay[s.text] for s in segs])
-            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms, lab_layers, ex_layers)
+            undecided = None
+            if proposer.self_train > 0:  # fewshot.v4: the segments it is sure of teach it too (never decisions)
+                from ..learn import SegmentViews
+
+                undecided = SegmentViews(np.stack([vec[s.text] for s in segs]), seg_forms, seg_layers,
+                                         [s.text for s in segs])
+            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms, lab_layers, ex_layers, undecided)
             scores, evidence, cat, _ = score_segments(proposer, segs, vec, use_q, seg_forms if proposer.form_dim_ else None,
                                                       seg_layers=seg_layers if proposer.layer_dim_ else None)
             learned = {cb.codes[i].path for i in np.where(proposer.learned_)[0]}
+            self_trained += sum(proposer.pseudo_.values())
             learned_all += sorted(learned)
             zero_all += list(proposer.zero_shot_codes_)
             for sug in select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold, p.confident, p.ambiguity_margin):
                 out.setdefault(sug.segment_id, []).append(LiveProposal(
                     sug.segment_id, sug.code.guid(cb.name), sug.score, sug.rank, sug.evidence, tuple(sug.flags),
                     sug.code.path in learned))
-        return out, learned_all, zero_all
+        return out, learned_all, zero_all, self_trained
 
     def proposals(self, segment_id: str) -> list[LiveProposal] | None:
         """Live proposals for a segment, or None when the run's proposals stand."""

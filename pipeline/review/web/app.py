@@ -259,7 +259,7 @@ class _Review:
     def _learning_json(s: ReviewSession) -> dict:
         st = s.learning_status()
         return {"enabled": st.enabled, "summary": st.summary(), "learned": st.learned, "zero_shot": st.zero_shot,
-                "min_examples": st.min_examples, "refit_ms": st.refit_ms}
+                "min_examples": st.min_examples, "refit_ms": st.refit_ms, "self_trained": st.self_trained}
 
     @staticmethod
     def _item_json(item: ReviewItem, memos: dict[str, str]) -> dict:
