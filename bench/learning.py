@@ -548,10 +548,15 @@ def write_md(res: dict, path: Path) -> None:
             x = b[key]
             sd = f" (sd {x['kappa_sd']:.3f})" if "kappa_sd" in x else ""
             L.append(f"| {desc} | {x['n_examples']} | {x['accuracy']:.3f} | {x['macro_f1']:.3f} | **{x['kappa']:.3f}**{sd} |")
+        st_ = b.get("fewshot 20/code", {}).get("self_training")
         if name == "esconv":
             for key, (a, f, k) in README_BASELINES.items():
                 L.append(f"| README (other split): {key} | | {a:.2f} | {f:.2f} | {k:.2f} |")
         u = sims["uncertainty"]
+        if st_:
+            L += ["", f"Self-training in `{learner_name(res['fewshot_defaults'])}` with 20 per code: on average "
+                      f"{st_['segments']:.0f} undecided training-half turns were used as examples of the code the head "
+                      f"was sure of; that code was the human label for {100 * st_['agree_with_human']:.0f}% of them."]
         L += ["", f"Refit after a decision (uncertainty runs, {len(u['refit_ms'])} refits of up to "
                   f"{max(c['decisions'] for c in u['curve'])} decisions): median **{np.median(u['refit_ms']):.0f} ms**, "
                   f"90th percentile {np.percentile(u['refit_ms'], 90):.0f} ms, max {max(u['refit_ms']):.0f} ms; "
@@ -707,16 +712,23 @@ def main() -> None:
         b["zero-shot"] = {**metrics(yt, predict(zs, d, d.test), nc), "n_examples": 0}
         older = {"fewshot.v3": V3, "fewshot.v2": {"layer_weight": 0, **V3},
                  "fewshot.v1": {"form_weight": 0, "layer_weight": 0, **V3}}
-        lr20, fs20, old20 = [], [], {k: [] for k in older}
+        lr20, fs20, old20, pseudo = [], [], {k: [] for k in older}, []
         for s in range(draws):
             idx = per_code(d, 20, s)
             lr20.append(metrics(yt, head_lr_multinomial(d, idx), nc))
-            fs20.append(metrics(yt, head_fewshot(d, idx), nc))
+            ex, v = examples_of(d, idx)
+            p20 = fit_fewshot(d, ex, v)
+            fs20.append(metrics(yt, predict(p20, d, d.test), nc))
+            if len(p20.pseudo_rows_):  # how often the self-training segments' code is the human label
+                pseudo.append((len(p20.pseudo_rows_), float(np.mean(d.y[d.train][p20.pseudo_rows_] == p20.pseudo_codes_))))
             for k, params in older.items():
                 old20[k].append(metrics(yt, head_fewshot(d, idx, **params), nc))
         n20 = len(per_code(d, 20, 0))
         b["LR 20/code"] = {**mean_metrics(lr20), "n_examples": n20}
         b["fewshot 20/code"] = {**mean_metrics(fs20), "n_examples": n20}
+        if pseudo:
+            b["fewshot 20/code"]["self_training"] = {"segments": round(float(np.mean([n for n, _ in pseudo])), 1),
+                                                     "agree_with_human": round(float(np.mean([a for _, a in pseudo])), 3)}
         b["LR all"] = {**metrics(yt, head_lr_multinomial(d, d.train), nc), "n_examples": len(d.train)}
         b["fewshot all"] = {**metrics(yt, head_fewshot(d, d.train), nc), "n_examples": len(d.train)}
         for k, params in older.items():

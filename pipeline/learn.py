@@ -423,6 +423,8 @@ class FewShotProposer:
              example_forms=None, label_layers=None, example_layers=None, unlabelled=None) -> "FewShotProposer":
         examples = list(examples)
         self.pseudo_: dict[str, int] = {}  # code path -> undecided segments used as its examples (self-training)
+        # which of them (rows of ``unlabelled``) and the code each was used for
+        self.pseudo_rows_, self.pseudo_codes_ = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if examples and (example_vecs is None or len(example_vecs) != len(examples)):
             raise ValueError("example_vecs must hold one vector per example")
         use_form = self.form_weight > 0 and example_forms is not None and example_forms.shape[1] > 0
@@ -584,6 +586,7 @@ class FewShotProposer:
         self.intercept_[cols] = b
         counts = np.bincount(cols[best[sure]], minlength=n_codes)
         self.pseudo_ = {self.codebook_.codes[i].path: int(counts[i]) for i in cols if counts[i]}
+        self.pseudo_rows_, self.pseudo_codes_ = rows[sure], cols[best[sure]]
 
     def score(self, seg_vecs: np.ndarray, q_vecs: np.ndarray | None = None, has_q: np.ndarray | None = None,
               prev_vecs: np.ndarray | None = None, seg_forms=None,

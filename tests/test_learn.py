@@ -384,6 +384,8 @@ def test_self_training_uses_exactly_the_undecided_segments_it_is_sure_of():
     expected = {cb.codes[learned[c]].path: int(n) for c, n in enumerate(np.bincount(first[sure].argmax(axis=1)))
                 if n}
     assert v4.pseudo_ == expected
+    assert list(v4.pseudo_rows_) == list(np.where(sure)[0])  # never rows 90-92, whose texts are examples
+    assert list(v4.pseudo_codes_) == list(learned[first[sure].argmax(axis=1)])
     assert v4.learned_codes_ == v3.learned_codes_ and v4.zero_shot_codes_ == ["Thanking"]
     assert [lt.text for lt in v4.labels_] == [lt.text for lt in v3.labels_]  # evidence: examples and label texts
     # the second fit moved the head: it is surer of the segments it learned from
