@@ -13,7 +13,7 @@ weights, so a different model file never reuses stale vectors.
 A second view of each text, the *layer view*, is the mean over the text's tokens of one hidden layer
 of the encoder (by default the middle one: layer 3 of all-MiniLM-L6-v2's 6). The final sentence
 embedding is trained to say what a text is about; a middle layer still carries how it is said
-(questions, reflections, suggestions), and a learned head reads both (``precode.fewshot.v3``,
+(questions, reflections, suggestions), and a learned head reads both (``precode.fewshot.v3``/``v4``,
 ``bench/results/learning.md``). An :class:`Embedder` made with ``layer=`` computes both views in
 the same forward pass and caches the layer view under :func:`layer_id`; zero-shot proposing and
 topic discovery read the sentence embedding only.

@@ -2,10 +2,12 @@
 
 The review shows the latest run's proposals. As soon as the coder's decisions give a code enough
 examples (``propose.min_examples``), :class:`LiveLearner` fits the run's learner
-(``propose.learner``, e.g. ``precode.fewshot.v3``; sentence and layer vectors read from the run's cache) on
+(``propose.learner``, e.g. ``precode.fewshot.v4``; sentence and layer vectors read from the run's cache) on
 
 - the run's training files (``propose.train``), and
 - this coder's own decisions (accepted / added: positive; rejected: negative),
+- and, with ``precode.fewshot.v4``, the not yet reviewed segments it is already sure of (self-training;
+  counted on the screens as "undecided segments it is sure of", never stored as decisions),
 
 and proposes again for every segment the coder has not reviewed yet. Only the coder's own
 decisions are used, so that coders reviewing the same project stay independent for agreement
