@@ -674,7 +674,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(os.cpu_count() or 1)
-        res = json.loads(json_path.read_text(encoding="utf-8"))
+        measured = {}
         for name, d in datas.items():
             runs = []
             for recipe in args.setfit_recipes.split(","):
@@ -683,6 +683,9 @@ def main() -> None:
                     log(f"{name}: fine-tuning the encoder (precode tune), {loss} loss, {steps} steps, draw {draw}")
                     runs.append(setfit_run(d, seed=draw, steps=int(steps), loss=loss))
                     log(f"  {runs[-1]}")
+            measured[name] = runs
+        res = json.loads(json_path.read_text(encoding="utf-8"))  # read now: another run may have written it meanwhile
+        for name, runs in measured.items():
             for r in runs:
                 r["command"], r["date"] = command, now
             rerun = {(r["loss"], r["steps"]) for r in runs}
