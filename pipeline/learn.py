@@ -66,6 +66,9 @@ SELF_TRAIN = 0.6  # fewshot.v4: a learned code's score an undecided segment need
 # the second fit starts from the first and stops after this many L-BFGS iterations (~100 to converge;
 # 30, 60, 100 or 200 gave the same kappa on ESConv, 20 per code: 0.408-0.409), which halves its time
 SELF_TRAIN_ITER = 50
+# self-training needs at least this many learned codes: with one, its guesses only say "more of the same"
+# (ESConv, 20 decisions in document order, one code learned: kappa 0.142 without, 0.084 with)
+MIN_LEARNED = 2
 MAX_PSEUDO = 1000  # at most this many undecided segments per refit (a seeded sample): bounds the refit time
 
 # -- training data ---------------------------------------------------------------------------------
@@ -520,8 +523,6 @@ class FewShotProposer:
             coef, b = _fit_ovr_logistic(X, S_all[:, cols], _balanced(W_all, S_all)[:, cols], self.C, F=F)
             self.coef_[:, cols] = coef
             self.intercept_[cols] = b
-            if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs):
-                self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
             # codes left zero-shot: their similarity score, mapped monotonically onto the scale of the
             # learned codes (class-balanced, like the head) by two numbers fitted on every decision
             zs_scores = np.clip(zs.score(Xt)[0], 1e-9, 1 - 1e-9)
@@ -532,6 +533,8 @@ class FewShotProposer:
             w = w * np.where(target > 0, w.sum() / (2 * max((w * target).sum(), 1e-12)),
                              w.sum() / (2 * max((w * (1 - target)).sum(), 1e-12)))
             self.calibration_ = _fit_platt(logit, target, w)
+            if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs) and len(cols) >= MIN_LEARNED:
+                self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
         else:
             self.calibration_ = (1.0, 0.0)
         return self
@@ -548,8 +551,9 @@ class FewShotProposer:
 
     def _self_train(self, u: "SegmentViews", example_texts: set[str], X: np.ndarray, F, S_all: np.ndarray,
                     W_all: np.ndarray, cols: np.ndarray) -> None:
-        """Refit once with the undecided segments the head is sure of (score of a learned code at
-        least ``self_train``) as examples of that code, weight ``pseudo_weight``."""
+        """Refit once with the undecided segments the head is sure of as examples of their code
+        (weight ``pseudo_weight``): their rank-1 code is a learned one (not a zero-shot code on the
+        calibrated scale) and scores at least ``self_train``."""
         from scipy.sparse import csr_matrix, vstack
 
         if self.form_dim_ and (u.forms is None or u.forms.shape != (len(u.vecs), self.form_dim_)):
@@ -569,7 +573,13 @@ class FewShotProposer:
         vecs = np.asarray(u.vecs)[rows]
         z = self._logits(vecs, forms, layers, cols)
         best = z.argmax(axis=1)
-        sure = np.where(_sigmoid(z.max(axis=1)) >= self.self_train)[0]
+        top = _sigmoid(z.max(axis=1))
+        if len(cols) < S_all.shape[1]:  # the rank-1 code over all codes must be a learned one
+            zs = np.clip(self.zero_shot_.score(vecs)[0], 1e-9, 1 - 1e-9)
+            a, b = self.calibration_
+            others = np.delete(_sigmoid(a * np.log(zs / (1 - zs)) + b), cols, axis=1)
+            top = np.where(top > others.max(axis=1), top, 0.0)
+        sure = np.where(top >= self.self_train)[0]
         if self.max_pseudo and len(sure) > self.max_pseudo:  # a seeded sample keeps the mix of codes
             sure = np.sort(np.random.default_rng(0).choice(sure, self.max_pseudo, replace=False))
         if not len(sure):

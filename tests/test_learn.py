@@ -370,16 +370,17 @@ def _self_training_case(**params):
 
 
 def test_self_training_uses_exactly_the_undecided_segments_it_is_sure_of():
-    """fewshot.v4: after the fit on the examples, every undecided segment whose best learned code
-    scores at least ``self_train`` becomes an example of that code in a second fit; a segment whose
+    """fewshot.v4: after the fit on the examples, every undecided segment whose rank-1 code is a
+    learned one scoring at least ``self_train`` becomes an example of that code in a second fit; a segment whose
     text is already an example is not used again; which codes are learned, and the evidence shown,
     come from the examples alone."""
     cb, v3, v4, u_vecs = _self_training_case()
     assert v3.pseudo_ == {} and v3.name == "precode.fewshot.v1"
     learned = np.where(v3.learned_)[0]
     assert [cb.codes[i].path for i in learned] == ["Asking", "Telling"]  # Thanking: 2 examples < 3
-    first = v3.score(u_vecs[:90])[0][:, learned]  # v4's first fit is v3's fit
-    sure = first.max(axis=1) >= 0.6
+    full = v3.score(u_vecs[:90])[0]  # v4's first fit is v3's fit
+    first = full[:, learned]
+    sure = np.isin(full.argmax(axis=1), learned) & (first.max(axis=1) >= 0.6)  # rank 1 is learned, and sure
     assert 0 < sure.sum() < 90  # the case has segments on both sides of the threshold
     expected = {cb.codes[learned[c]].path: int(n) for c, n in enumerate(np.bincount(first[sure].argmax(axis=1)))
                 if n}
@@ -418,3 +419,17 @@ def test_self_training_needs_the_views_the_head_reads():
         FewShotProposer(min_examples=3, form_weight=0).fit(
             cb, labels, lv, examples=examples, example_vecs=ex, label_layers=lab_layers, example_layers=ex,
             unlabelled=SegmentViews(rng.normal(size=(4, 8))))
+
+
+def test_self_training_waits_for_two_learned_codes():
+    """With a single learned code the head's guesses only say "more of the same": no self-training."""
+    cb, v3, _, u_vecs = _self_training_case()
+    from pipeline.propose import label_texts
+
+    rng = np.random.default_rng(2)
+    examples = [CodedExample(0, f"example {i}") for i in range(6)] + [CodedExample(1, "one telling")]
+    ex_vecs = u_vecs[:7]
+    lv = rng.normal(size=(len(label_texts(cb)), 16))
+    one = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0).fit(
+        cb, label_texts(cb), lv, examples=examples, example_vecs=ex_vecs, unlabelled=SegmentViews(u_vecs[7:]))
+    assert one.learned_codes_ == ["Asking"] and one.pseudo_ == {}
