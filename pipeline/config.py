@@ -84,8 +84,8 @@ class ProposeConfig(_Strict):
                      "precode.fewshot.v1"] = "precode.fewshot.v4"
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v4: weight of the form features beside the embedding
     layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3/v4: weight of the layer view (0: none)
-    # fewshot.v4: an undecided segment whose best learned code scores at least this is used as its example
-    # in a second fit (self-training; never shown as a decision)
+    # fewshot.v4: an undecided segment whose rank-1 code is a learned one scoring at least this is used as
+    # its example in a second fit (self-training; never shown as a decision)
     self_train: float = Field(default=0.6, gt=0, lt=1)
     layer: int | None = Field(default=None, ge=1)  # the encoder's hidden layer of the layer view (default: the middle one)
     sim_center: float | None = None  # cosine that maps to score 0.5 (default: the proposer's own)
