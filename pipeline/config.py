@@ -65,9 +65,18 @@ class EmbeddingConfig(_Strict):
 
 
 class ProposeConfig(_Strict):
-    proposer: str = "precode.similarity.v2"
-    top_k: int = Field(default=3, ge=1)
-    threshold: float = Field(default=0.35, ge=0, le=1)
+    # zero-shot proposer (v3: scores are the estimated chance that a person accepts the code)
+    proposer: str = "precode.similarity.v3"
+    top_k: int = Field(default=3, ge=1)  # at most this many codes a segment
+    # calibrated proposers: each segment gets the 0..top_k codes that keep the proposals' expected precision at
+    # this target (0.6: bench/results/proposals.md); a segment where none clears it is `uncoded`. null: the
+    # legacy rule (the top_k best codes scoring at least `threshold`)
+    target_precision: float | None = Field(default=0.6, gt=0, lt=1)
+    # sets that hold a right code with this probability (split conformal on the project's coded examples),
+    # instead of the precision target; e.g. 0.9. Needs 20+ coded segments; the run says what it measured
+    coverage: float | None = Field(default=None, gt=0, lt=1)
+    category_backoff: bool = True  # propose a category (flag category_only) where it is clear and no code is
+    threshold: float = Field(default=0.35, ge=0, le=1)  # no proposal scores below this
     confident: float = Field(default=0.6, ge=0, le=1)
     ambiguity_margin: float = Field(default=0.03, ge=0, le=1)
     use_question: bool = True
@@ -80,8 +89,9 @@ class ProposeConfig(_Strict):
     min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
     # head used once there are examples (v4: v3 + self-training on the undecided segments; v3: embedding + layer
     # view + form; v2: without the layer view; v1: embedding only)
-    learner: Literal["precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2",
-                     "precode.fewshot.v1"] = "precode.fewshot.v4"
+    # (v5: v4 with calibrated scores, the chance that a person accepts the code)
+    learner: Literal["precode.fewshot.v5", "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2",
+                     "precode.fewshot.v1"] = "precode.fewshot.v5"
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v4: weight of the form features beside the embedding
     layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3/v4: weight of the layer view (0: none)
     # fewshot.v4: an undecided segment whose rank-1 code is a learned one scoring at least this is used as

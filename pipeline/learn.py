@@ -50,14 +50,14 @@ every other code (as in a fully coded transcript). Explicit rejections add weigh
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from .errors import InputError
-from .propose import PROPOSERS, LabelText
+from .propose import PROPOSERS, LabelText, _sigmoid
 from .records import Codebook
 
 FORM_WEIGHT = 1.5  # weight of the form vector beside the embedding (bench/results/learning.md)
@@ -69,6 +69,12 @@ SELF_TRAIN_ITER = 50
 # self-training needs at least this many learned codes: with one, its guesses only say "more of the same"
 # (ESConv, 20 decisions in document order, one code learned: kappa 0.142 without, 0.084 with)
 MIN_LEARNED = 2
+CALIBRATION_FOLDS = 5  # fewshot.v5: out-of-fold logits of the head, from this many folds, calibrate its scores
+# fewshot.v5 before a project has enough examples for folds: the head's logit (plus the code's prior log-odds)
+# is scaled by this slope, the median of the slopes fitted out of fold on the benchmarks
+# (bench/results/proposals.md); the out-of-fold fit replaces it as soon as there are MIN_CALIBRATION texts
+DEFAULT_SLOPE = 0.5
+MIN_CALIBRATION = 20
 MAX_PSEUDO = 1000  # at most this many undecided segments per refit (a seeded sample): bounds the refit time
 
 # -- training data ---------------------------------------------------------------------------------
@@ -100,15 +106,22 @@ class TrainingExample:
     code: str
     category: str | None = None
     positive: bool = True
+    group: str = field(default="", compare=False)  # the document it comes from (``document`` column), if known
 
 
 @dataclass(frozen=True)
 class CodedExample:
-    """A training example resolved against a codebook: ``code`` indexes ``codebook.codes``."""
+    """A training example resolved against a codebook: ``code`` indexes ``codebook.codes``.
+
+    ``source`` (who coded it: a coder, or the training file) is shown as evidence; ``group`` (its
+    document) keeps one document's segments in one fold when the scores are calibrated. Neither
+    takes part in equality: the same text and code from two places is one example."""
 
     code: int
     text: str
     positive: bool = True
+    source: str = field(default="", compare=False)
+    group: str = field(default="", compare=False)
 
 
 def _norm(s: str) -> str:
@@ -139,6 +152,7 @@ def load_training(path: str | Path, max_mb: float = 50.0) -> list[TrainingExampl
         raise InputError(path, f"no {missing} column (columns are: {', '.join(header) or 'none'})")
     cat_col = "category" if "category" in header else None
     verdict_col = next((c for c in VERDICT_COLUMNS if c in header), None)
+    doc_col = next((c for c in ("document", "document_id", "file") if c in header), None)
     out: list[TrainingExample] = []
     seen: set[TrainingExample] = set()
     for row_no, row in enumerate(rows, start=2):
@@ -153,7 +167,8 @@ def load_training(path: str | Path, max_mb: float = 50.0) -> list[TrainingExampl
             elif v not in POSITIVE:
                 raise InputError(path, f"row {row_no}: unknown {verdict_col} '{row.get(verdict_col)}' "
                                        "(use accept or reject; empty means accept)")
-        ex = TrainingExample(text, code, _norm(row.get(cat_col, "")) or None if cat_col else None, positive)
+        ex = TrainingExample(text, code, _norm(row.get(cat_col, "")) or None if cat_col else None, positive,
+                             group=_norm(row.get(doc_col, "")) if doc_col else "")
         if ex not in seen:
             seen.add(ex)
             out.append(ex)
@@ -173,7 +188,7 @@ def load_training_files(paths: Sequence[str | Path], max_mb: float = 50.0) -> li
             project = read_qdpx(path)
             texts = {d.id: d.text for d in project.documents}
             codes = {c.guid(b.name): c.path for b in project.codebooks for c in b.codes}
-            out += [TrainingExample(texts[c.document_id][c.start:c.end], codes[c.code_guid])
+            out += [TrainingExample(texts[c.document_id][c.start:c.end], codes[c.code_guid], group=c.document_id)
                     for c in project.codings if c.code_guid in codes]
         else:
             out += load_training(path, max_mb)
@@ -185,6 +200,11 @@ def _close(name: str, options: Iterable[str]) -> str:
 
     hit = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return f" (did you mean '{hit[0]}'?)" if hit else ""
+
+
+def _source_name(source) -> str:
+    """How a training file is named in evidence: its file name (or names)."""
+    return ", ".join(Path(p.strip()).name for p in str(source).split(","))
 
 
 def resolve_examples(examples: Sequence[TrainingExample], codebook: Codebook, unknown: str = "error",
@@ -223,7 +243,7 @@ def resolve_examples(examples: Sequence[TrainingExample], codebook: Codebook, un
             problem = problem or f"'{label}' is unknown{_close(label, options)}"
             problems[problem] = problems.get(problem, 0) + 1
         else:
-            out.append(CodedExample(hit, _norm(ex.text), ex.positive))
+            out.append(CodedExample(hit, _norm(ex.text), ex.positive, source=_source_name(source), group=ex.group))
     warnings: list[str] = []
     if problems:
         listed = "; ".join(f"{p} ({n} row{'s' if n > 1 else ''})" for p, n in sorted(problems.items()))
@@ -234,13 +254,16 @@ def resolve_examples(examples: Sequence[TrainingExample], codebook: Codebook, un
     return out, warnings
 
 
-def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], codebook: Codebook) -> list[CodedExample]:
+def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], codebook: Codebook,
+                            segment_documents: dict[str, str] | None = None) -> list[CodedExample]:
     """Training examples from a project's current decision states.
 
     ``states``: objects with ``segment_id``, ``code_guid`` and ``status`` (``accepted`` / ``added``
     -> positive, ``rejected`` -> negative), e.g. the values of
-    ``pipeline.decisions.current_state(...)``; ``segment_texts``: segment id -> text. States of
-    other codebooks or of segments without a text are ignored.
+    ``pipeline.decisions.current_state(...)``; ``segment_texts``: segment id -> text;
+    ``segment_documents``: segment id -> document id (the example's ``group``). States of other
+    codebooks or of segments without a text are ignored. Several accepted codes on one segment are
+    one example with several labels (the head groups examples by text).
     """
     guid_index = {c.guid(codebook.name): i for i, c in enumerate(codebook.codes)}
     out: list[CodedExample] = []
@@ -250,7 +273,8 @@ def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], cod
         text = segment_texts.get(s.segment_id)
         if i is None or not text or s.status not in ("accepted", "added", "rejected"):
             continue
-        ex = CodedExample(i, _norm(text), s.status != "rejected")
+        ex = CodedExample(i, _norm(text), s.status != "rejected", source=getattr(s, "coder", "") or "",
+                          group=(segment_documents or {}).get(s.segment_id, ""))
         if ex not in seen:
             seen.add(ex)
             out.append(ex)
@@ -258,10 +282,6 @@ def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], cod
 
 
 # -- the head --------------------------------------------------------------------------------------
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -500.0, 500.0)))
 
 
 def _single_thread():
@@ -327,9 +347,10 @@ def _fit_ovr_logistic(X: np.ndarray, S: np.ndarray, W: np.ndarray, C: float, max
 MIN_SLOPE = 0.05
 
 
-def _fit_platt(logit: np.ndarray, target: np.ndarray, weight: np.ndarray, strength: float = 1.0) -> tuple[float, float]:
-    """score = sigmoid(a * logit + b) by weighted logistic regression, shrunk toward the identity
-    map (a=1, b=0) with ``strength`` pseudo-weight. ``a >= MIN_SLOPE`` keeps the map strictly
+def _fit_platt(logit: np.ndarray, target: np.ndarray, weight: np.ndarray, strength: float = 1.0,
+               center: tuple[float, float] = (1.0, 0.0)) -> tuple[float, float]:
+    """score = sigmoid(a * logit + b) by weighted logistic regression, shrunk toward ``center``
+    (default the identity map, a=1, b=0) with ``strength`` pseudo-weight. ``a >= MIN_SLOPE`` keeps the map strictly
     increasing: a zero-shot code keeps its ranking even when the decisions say that similarity to
     the descriptions is little evidence (it is compressed, never flattened or reversed).
     ``target`` is 1 / 0."""
@@ -341,10 +362,11 @@ def _fit_platt(logit: np.ndarray, target: np.ndarray, weight: np.ndarray, streng
         a, b = theta
         m = s * (a * logit + b)
         r = -weight * s * _sigmoid(-m)
-        loss = float((weight * np.logaddexp(0.0, -m)).sum()) + 0.5 * strength * ((a - 1.0) ** 2 + b * b)
-        return loss, np.array([(r * logit).sum() + strength * (a - 1.0), r.sum() + strength * b])
+        loss = float((weight * np.logaddexp(0.0, -m)).sum()) + 0.5 * strength * ((a - a0) ** 2 + (b - b0) ** 2)
+        return loss, np.array([(r * logit).sum() + strength * (a - a0), r.sum() + strength * (b - b0)])
 
-    res = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)])
+    a0, b0 = center
+    res = minimize(f, np.array([a0, b0]), jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)])
     return float(res.x[0]), float(res.x[1])
 
 
@@ -368,10 +390,11 @@ class FewShotProposer:
     name = "precode.fewshot.v4"
 
     def __init__(self, min_examples: int = 5, C: float = 1.0, prior_weight: float = 3.0, negative_weight: float = 1.0,
-                 zero_shot: str = "precode.similarity.v2", center: float | None = None, scale: float | None = None,
+                 zero_shot: str = "precode.similarity.v3", center: float | None = None, scale: float | None = None,
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
                  question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT,
-                 self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO):
+                 self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
+                 calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS):
         if form_weight < 0 or layer_weight < 0:
             raise ValueError("form_weight and layer_weight must be >= 0")
         if not 0 <= self_train < 1 or pseudo_weight < 0 or max_pseudo < 0:
@@ -385,6 +408,10 @@ class FewShotProposer:
                      "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1")
         if self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
             self.name = "precode.fewshot.v4" if layer_weight > 0 else self.name + "+self-training"
+        if calibrate:  # v5 = v4 + calibrated scores (the chance that a person accepts the code)
+            self.name = "precode.fewshot.v5" if self.name == "precode.fewshot.v4" else self.name + "+calibrated"
+        self.calibrate = calibrate
+        self.calibration_folds = calibration_folds
         self.min_examples = min_examples
         self.C = C
         self.prior_weight = prior_weight
@@ -396,6 +423,12 @@ class FewShotProposer:
         self.use_question = use_question
         self.context_weight = context_weight
         self.question_min = question_min
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the scores estimate the chance that a person accepts the code (v5 over a calibrated
+        zero-shot proposer): then proposals are chosen for a precision target."""
+        return self.calibrate and bool(getattr(PROPOSERS.get(self.zero_shot), "calibrated", False))
 
     def _zero_shot(self):
         if self.zero_shot not in PROPOSERS or self.zero_shot == self.name:
@@ -491,7 +524,7 @@ class FewShotProposer:
         for ex, r in zip(examples, rows):
             if ex.positive and learned[ex.code] and (ex.code, ex.text) not in seen:
                 seen.add((ex.code, ex.text))
-                self.labels_.append(LabelText(ex.code, "learned", ex.text))
+                self.labels_.append(LabelText(ex.code, "learned", ex.text, ex.source))
                 extra.append(Xt[r])
         if extra:
             ev_vecs.append(np.stack(extra))
@@ -529,13 +562,99 @@ class FewShotProposer:
             known = S != 0
             logit = np.log(zs_scores / (1 - zs_scores))[known]
             target = (S[known] > 0).astype(float)
-            w = _balanced(W[known][:, None], (2 * target - 1)[:, None])[:, 0]
+            if self.calibrate:  # the chance of acceptance itself: no class balance
+                w = np.ones_like(target)
+            else:
+                w = _balanced(W[known][:, None], (2 * target - 1)[:, None])[:, 0]
             self.calibration_ = _fit_platt(logit, target, w)
+            if self.calibrate:
+                groups = [""] * n_text
+                for ex, r in zip(examples, rows):
+                    groups[r] = groups[r] or ex.group
+                self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups)
             if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs) and len(cols) >= MIN_LEARNED:
                 self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
         else:
             self.calibration_ = (1.0, 0.0)
+            if self.calibrate:
+                self._fit_calibration(None, None, None, None, np.zeros(0, dtype=np.int64), S, None, [])
         return self
+
+    def _folds(self, groups: Sequence[str]) -> np.ndarray | None:
+        """A fold number per distinct example text: texts of one document (``group``) share a fold;
+        a text without a group is a group of its own. None when there are too few for folds."""
+        keys = [g or f"\0{i}" for i, g in enumerate(groups)]
+        uniq = sorted(set(keys))
+        k = min(self.calibration_folds, len(uniq))
+        if len(keys) < MIN_CALIBRATION or k < 2:
+            return None
+        order = np.random.default_rng(0).permutation(len(uniq))
+        fold_of = {uniq[j]: i % k for i, j in enumerate(order)}
+        return np.array([fold_of[g] for g in keys])
+
+    def _fit_calibration(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, zs_scores,
+                         groups: Sequence[str]) -> None:
+        """fewshot.v5: make a learned code's score the chance that a person accepts it.
+
+        The head is class-balanced, so its logit is shifted by the code's prior log-odds among the
+        examples, ``log((positives + 1) / (negatives + 1))``, and scaled: ``score = sigmoid(a * (logit
+        + prior) + b)``, with (a, b) fitted on out-of-fold logits (``calibration_folds`` folds by
+        document; before :data:`MIN_CALIBRATION` example texts, ``a`` = :data:`DEFAULT_SLOPE`, ``b`` = 0).
+        The out-of-fold scores of every code (``oof_``) also give the conformal scores
+        (``conformal_``: 1 - the best score of a right code, per coded text) behind coverage sets, and
+        the reliability of the scores on this project's own examples."""
+        n_pos = (S > 0).sum(axis=0)
+        n_neg = (S < 0).sum(axis=0)
+        self.prior_logit_ = np.log((n_pos + 1.0) / (n_neg + 1.0))
+        self.head_calibration_ = (DEFAULT_SLOPE, 0.0)
+        self.head_calibration_fitted_ = False
+        self.conformal_ = np.zeros(0)
+        self.oof_ = None
+        fold = self._folds(groups) if len(cols) else None
+        if fold is None:
+            return
+        n_text = S.shape[0]
+        dx = X.shape[1]
+        z = np.zeros((n_text, len(cols)))
+        label_rows = np.arange(n_text, X.shape[0])
+        for k in range(int(fold.max()) + 1):
+            test = np.where(fold == k)[0]
+            train = np.concatenate([np.where(fold != k)[0], label_rows])
+            Ft = F[train] if F is not None else None
+            coef, b = _fit_ovr_logistic(X[train], S_all[train][:, cols], _balanced(W_all[train], S_all[train])[:, cols],
+                                        self.C, F=Ft, init=(self.coef_[:, cols], self.intercept_[cols]),
+                                        max_iter=2 * SELF_TRAIN_ITER)
+            zt = np.asarray(X[test], dtype=np.float64) @ coef[:dx] + b
+            if F is not None:
+                zt = zt + np.asarray(F[test] @ coef[dx:])
+            z[test] = zt
+        known = S[:, cols] != 0
+        x = (z + self.prior_logit_[cols])[known]
+        t = (S[:, cols] > 0)[known].astype(float)
+        if t.any() and not t.all():
+            self.head_calibration_ = _fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0))
+            self.head_calibration_fitted_ = True
+        a, b = self.head_calibration_
+        P = self._calibrated(zs_scores)
+        P[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
+        pos = S > 0
+        has = pos.any(axis=1)
+        self.oof_ = (P, S)
+        self.conformal_ = np.sort(1.0 - np.where(pos, P, -np.inf).max(axis=1)[has])
+
+    def coverage_threshold(self, coverage: float) -> tuple[float, int] | None:
+        """The score a code needs to be in a set that holds a right code with probability ``coverage``
+        (split conformal on the out-of-fold scores of the coded examples), and how many examples
+        that rests on; None without out-of-fold scores (fewer than :data:`MIN_CALIBRATION` texts)."""
+        s = getattr(self, "conformal_", np.zeros(0))
+        if not 0 < coverage < 1:
+            raise ValueError("coverage must be between 0 and 1")
+        n = len(s)
+        if n == 0:
+            return None
+        rank = int(np.ceil((n + 1) * coverage)) - 1
+        q = s[min(rank, n - 1)] if rank < n else 1.0
+        return float(max(1.0 - q, 0.0)), n
 
     def _calibrated(self, zero_shot_scores: np.ndarray) -> np.ndarray:
         """Zero-shot scores on the learned codes' scale (the monotone map ``calibration_``)."""
@@ -626,9 +745,13 @@ class FewShotProposer:
         cols = np.where(self.learned_)[0]
         z = self._logits(v, seg_forms, seg_layers, cols)
         fits = (cat[:, None] >= 0) & (self.zero_shot_.code_category_[None, cols] == cat[:, None])
-        z = z + np.where(fits, self.question_weight / self.scale_, 0.0)
+        z = z + np.where(fits, self.zero_shot_.question_shift, 0.0)
         scores = self._calibrated(scores)
-        scores[:, cols] = _sigmoid(z)
+        if self.calibrate:
+            a, b = self.head_calibration_
+            scores[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
+        else:
+            scores[:, cols] = _sigmoid(z)
         # evidence of a learned code: its closest label text or training example
         sims = v @ self.evidence_vecs_.T
         evidence = evidence.copy()
@@ -640,20 +763,25 @@ class FewShotProposer:
 
 def _fewshot_v2(**params) -> FewShotProposer:
     """The head on embeddings and form features (before the layer view)."""
-    return FewShotProposer(**{**params, "layer_weight": 0.0, "self_train": 0.0})
+    return FewShotProposer(**{**params, "layer_weight": 0.0, "self_train": 0.0, "calibrate": False})
 
 
 def _fewshot_v1(**params) -> FewShotProposer:
     """The head on embeddings alone (before form features)."""
-    return FewShotProposer(**{**params, "form_weight": 0.0, "layer_weight": 0.0, "self_train": 0.0})
+    return FewShotProposer(**{**params, "form_weight": 0.0, "layer_weight": 0.0, "self_train": 0.0, "calibrate": False})
 
 
 def _fewshot_v3(**params) -> FewShotProposer:
     """The head on embeddings, layer view and form features (before self-training)."""
-    return FewShotProposer(**{**params, "self_train": 0.0})
+    return FewShotProposer(**{**params, "self_train": 0.0, "calibrate": False})
 
 
-LEARNED_PROPOSERS = {"precode.fewshot.v4": FewShotProposer, "precode.fewshot.v3": _fewshot_v3,
+def _fewshot_v4(**params) -> FewShotProposer:
+    """v3 + self-training (before calibrated scores: a learned code's score is class-balanced)."""
+    return FewShotProposer(**{**params, "calibrate": False})
+
+
+LEARNED_PROPOSERS = {"precode.fewshot.v5": FewShotProposer, "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
                      "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
 
 

@@ -8,7 +8,7 @@ keeps meaning what it meant. They follow the estimator contract: ``__init__`` st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from .segment import one_line
 @dataclass(frozen=True)
 class LabelText:
     code: int  # index into codebook.codes
-    kind: str  # description | inclusion | example
+    kind: str  # description | inclusion | example | learned (a coded example)
     text: str
+    source: str = ""  # for a coded example: who coded it (a coder, or the training file it came from)
 
 
 def label_texts(codebook: Codebook) -> list[LabelText]:
@@ -40,7 +41,7 @@ def category_questions(codebook: Codebook) -> list[tuple[int, str]]:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -500.0, 500.0)))
 
 
 class SimilarityProposer:
@@ -113,6 +114,7 @@ class SimilarityProposer:
             better = sims[:, j] > best[:, c]
             best[better, c] = sims[better, j]
             evidence[better, c] = j
+        single = best
         if self.match == "prototype":
             best = v @ self.prototypes_.T  # the evidence stays the closest single label text
         if q_vecs is not None and has_q is not None:
@@ -120,8 +122,19 @@ class SimilarityProposer:
         else:
             cat, cat_sim = np.full(n, -1), np.zeros(n)
         bonus = np.where((cat[:, None] >= 0) & (self.code_category_[None, :] == cat[:, None]), self.question_weight, 0.0)
-        scores = _sigmoid((best + bonus - self.center) / self.scale)
-        return scores, evidence, cat, cat_sim
+        return self._to_score(best + bonus, single + bonus), evidence, cat, cat_sim
+
+    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
+        """Similarity (plus the question bonus) -> score in [0, 1]: a fixed logistic squash. ``single``:
+        the closest single label text's cosine (the same as ``sim`` unless the match is a prototype)."""
+        return _sigmoid((sim - self.center) / self.scale)
+
+    @property
+    def question_shift(self) -> float:
+        """The question bonus as a shift of the score's logit (what a learned head adds for it)."""
+        return self.question_weight / self.scale
+
+    calibrated = False  # whether scores estimate the chance that a person accepts the code
 
 
 class PrototypeProposer(SimilarityProposer):
@@ -141,9 +154,67 @@ class PrototypeProposer(SimilarityProposer):
         super().__init__(center, scale, question_weight, use_question, context_weight, question_min)
 
 
+# The prior of similarity.v3: P(a person accepts code j for a segment) = sigmoid(w_sim * cos_j + w_single *
+# single_j + w_gap * (cos_j - max_k cos_k) + bias), cos_j the cosine of the segment to code j's prototype
+# and single_j to its closest single label text (definition or exemplar), both plus the question bonus: the
+# prototype is the better match for codes with many exemplars, the single text for codes with one or two. One set of weights for codes with a definition, inclusion note or exemplar, one for codes with a
+# bare name (weaker evidence: a bare name's prototype is the name alone). Fitted by `python
+# bench/proposals.py --fit-prior` on the shared benchmarks (games_as_art, ESConv, AnnoMI therapist and client,
+# each with its definitions and with names only, every data set weighing the same), never on a project;
+# bench/results/proposals.md records the fit. A project's decisions and training files recalibrate it
+# (pipeline.learn).
+# In that fit the gap carries nearly all the information (a code is likely when it is the closest one), the
+# absolute cosine none; the benchmarks' codes have one label text each, so the prototype and single-text
+# weights come out equal.
+PRIOR_DESCRIBED = {"sim": -0.438, "single": -0.438, "gap": 11.139, "bias": -0.592}
+PRIOR_BARE = {"sim": 0.055, "single": 0.055, "gap": 8.879, "bias": -0.684}
+
+
+def is_bare(code) -> bool:
+    """A code with a name only: no description, inclusion note or exemplar."""
+    return not (code.description.strip() or code.inclusion.strip() or code.examples)
+
+
+class CalibratedPrototypeProposer(PrototypeProposer):
+    """Zero-shot, v3: v2's prototype cosine, turned into the estimated chance that a person accepts
+    the code (:data:`PRIOR_DESCRIBED` / :data:`PRIOR_BARE`, fitted on the benchmarks), on the same scale
+    as a learned code's calibrated score. The gap to the segment's best code is part of the estimate:
+    a code is likely when it is both close and the closest."""
+
+    name = "precode.similarity.v3"
+    calibrated = True
+
+    def __init__(self, center: float = 0.25, scale: float = 0.06, question_weight: float = 0.05,
+                 use_question: bool = True, context_weight: float = 0.0, question_min: float = 0.45,
+                 prior: dict | None = None, bare_prior: dict | None = None):
+        super().__init__(center, scale, question_weight, use_question, context_weight, question_min)
+        self.prior = prior
+        self.bare_prior = bare_prior
+
+    def fit(self, codebook: Codebook, *args, **kwargs) -> "CalibratedPrototypeProposer":
+        super().fit(codebook, *args, **kwargs)
+        self.bare_ = np.array([is_bare(c) for c in codebook.codes], dtype=bool)
+        return self
+
+    def logits(self, sim: np.ndarray, single: np.ndarray) -> np.ndarray:
+        d, b = self.prior or PRIOR_DESCRIBED, self.bare_prior or PRIOR_BARE
+        w = {k: np.where(self.bare_, b[k], d[k]) for k in d}
+        gap = sim - sim.max(axis=1, keepdims=True) if sim.shape[1] else sim
+        return w["sim"] * sim + w["single"] * single + w["gap"] * gap + w["bias"]
+
+    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
+        return _sigmoid(self.logits(sim, sim if single is None else single))
+
+    @property
+    def question_shift(self) -> float:
+        d = self.prior or PRIOR_DESCRIBED
+        return self.question_weight * float(d["sim"] + d["single"])
+
+
 PROPOSERS: dict[str, Callable[..., SimilarityProposer]] = {
     SimilarityProposer.name: SimilarityProposer,
     PrototypeProposer.name: PrototypeProposer,
+    CalibratedPrototypeProposer.name: CalibratedPrototypeProposer,
 }
 
 
@@ -153,6 +224,31 @@ def make_proposer(name: str, **params) -> SimilarityProposer:
     except KeyError:
         raise ValueError(f"unknown proposer '{name}' (known: {', '.join(sorted(PROPOSERS))})") from None
     return factory(**params)
+
+
+EVIDENCE_KIND = {"description": "definition", "inclusion": "inclusion note", "example": "codebook exemplar",
+                 "learned": "coded example"}
+
+
+def evidence_text(lt: LabelText) -> str:
+    """Why a code was proposed, in a reader's words: the label text or coded example that matched
+    (with who coded it, when known)."""
+    kind = EVIDENCE_KIND.get(lt.kind, lt.kind)
+    if lt.kind == "learned" and lt.source:
+        kind += f" ({lt.source})"
+    return f'{kind}: "{one_line(lt.text, 90)}"'
+
+
+def precision_cutoff(scores: Sequence[float], target: float, floor: float = 0.0) -> float:
+    """The lowest score a proposal may have so that the proposals' expected precision (the mean of
+    their calibrated scores) is at least ``target``; never below ``floor``. Scores above the cutoff
+    are kept best first: the set grows while its mean stays at or above the target."""
+    s = np.sort(np.asarray(list(scores), dtype=float))[::-1]
+    if not len(s) or s[0] < target:
+        return max(target, floor)  # nothing can meet the target: only a score at it would
+    running = np.cumsum(s) / np.arange(1, len(s) + 1)
+    last = int(np.where(running >= target)[0].max())
+    return max(float(s[last]), floor)
 
 
 def select(
@@ -166,39 +262,98 @@ def select(
     confident: float = 0.6,
     ambiguity_margin: float = 0.03,
     sims: np.ndarray | None = None,
+    target_precision: float | None = None,
+    coverage: float | None = None,
+    category_backoff: bool = True,
 ) -> list[Suggestion]:
-    """Top-k proposals per segment with flags.
+    """Proposals per segment with flags.
 
-    Codes scoring at least ``threshold`` are proposed (up to ``top_k``); if none does, the best
-    code is still shown once, flagged ``uncoded``. ``low_confidence``: below ``confident``.
-    ``ambiguous``: the best two are within ``ambiguity_margin``.
+    With ``target_precision`` (calibrated scores: the chance a person accepts the code), each
+    segment gets the 0 to ``top_k`` codes whose score clears :func:`precision_cutoff` over the
+    whole batch (the proposals' expected precision meets the target; no proposal below
+    ``threshold``). With ``coverage`` (and a proposer with :meth:`coverage_threshold`), the set is
+    every code scoring at least the conformal cutoff: it holds a right code with that probability.
+    Without either (scores that are not probabilities), the legacy rule: the ``top_k`` best codes
+    scoring at least ``threshold``.
+
+    A segment where no code clears the cutoff gets one row flagged ``uncoded`` (its nearest code
+    and score are kept for the screens, which show no code as proposed), or, with
+    ``category_backoff``, a row flagged ``category_only`` when a category of two or more codes
+    clears it (its score: the chance that some code of the category applies, 1 - prod(1 - p)).
+    ``low_confidence``: below ``confident``. ``ambiguous``: the best two are within
+    ``ambiguity_margin``.
     """
     codes = proposer.codebook_.codes
     labels = proposer.labels_
+    n = len(segments)
+    orders = [sorted(range(len(codes)), key=lambda c: (-round(float(scores[i, c]), 6), c)) for i in range(n)]
+    cap = top_k
+    if coverage is not None and hasattr(proposer, "coverage_threshold") and proposer.coverage_threshold(coverage):
+        cutoff, cap = proposer.coverage_threshold(coverage)[0], len(codes)
+    elif target_precision is not None:
+        cands = [float(scores[i, c]) for i in range(n) for c in orders[i][:top_k] if scores[i, c] >= threshold]
+        cutoff = precision_cutoff(cands, target_precision, threshold)
+    else:
+        cutoff, category_backoff = threshold, False
+    by_category: dict[str, list[int]] = {}
+    for c, code in enumerate(codes):
+        if code.category:
+            by_category.setdefault(code.category, []).append(c)
     out: list[Suggestion] = []
     for i, seg in enumerate(segments):
         row = scores[i]
-        # stable order: score desc, then codebook order
-        order = sorted(range(len(codes)), key=lambda c: (-round(float(row[c]), 6), c))
-        passing = [c for c in order[:top_k] if row[c] >= threshold]
-        uncoded = not passing
-        chosen = passing or order[:1]
+        order = orders[i]
+        passing = [c for c in order[:cap] if row[c] >= cutoff]
         ambiguous = len(order) > 1 and (row[order[0]] - row[order[1]]) < ambiguity_margin
-        for rank, c in enumerate(chosen, start=1):
-            lt = labels[evidence[i, c]]
+        cat = int(matched_category[i])
+        if not passing:
+            out.append(_abstain(seg.id, row, order, codes, by_category, cutoff, category_backoff))
+            continue
+        for rank, c in enumerate(passing, start=1):
             flags = []
-            if uncoded:
-                flags.append("uncoded")
-            elif row[c] < confident:
+            if row[c] < confident:
                 flags.append("low_confidence")
             if ambiguous and rank <= 2:
                 flags.append("ambiguous")
-            ev = f'{lt.kind}: "{one_line(lt.text, 90)}"'
-            cat = int(matched_category[i])
+            ev = evidence_text(labels[evidence[i, c]])
             if cat >= 0 and codes[c].category == proposer.codebook_.categories[cat].name:
                 ev += f"; question fits '{codes[c].category}'"
             out.append(Suggestion(seg.id, codes[c], round(float(row[c]), 4), rank, ev, tuple(flags)))
     return out
+
+
+def _abstain(seg_id: str, row: np.ndarray, order: list[int], codes, by_category: dict[str, list[int]],
+             cutoff: float, category_backoff: bool) -> Suggestion:
+    """The one row of a segment no code clears the cutoff for: ``category_only`` or ``uncoded``."""
+    near = ", ".join(f"'{codes[c].name}' {row[c]:.2f}" for c in order[:2])
+    if category_backoff:
+        best = None
+        for name, cs in by_category.items():
+            if len(cs) < 2:
+                continue
+            p = 1.0 - float(np.prod(1.0 - np.clip(row[cs], 0.0, 1.0)))
+            if p >= cutoff and (best is None or p > best[1]):
+                best = (name, p, max(cs, key=lambda c: (row[c], -c)))
+        if best:
+            name, p, c = best
+            inside = sorted(by_category[name], key=lambda c: -row[c])[:3]
+            listed = ", ".join(f"'{codes[k].name}' {row[k]:.2f}" for k in inside)
+            return Suggestion(seg_id, codes[c], round(p, 4), 1,
+                              f"category '{name}' fits ({p:.2f}), no single code does: {listed}", ("category_only",))
+    c = order[0]
+    return Suggestion(seg_id, codes[c], round(float(row[c]), 4), 1,
+                      f"no code reaches {cutoff:.2f}; nearest: {near}", ("uncoded",))
+
+
+def propose_sets(p, segments: list[Segment], scores: np.ndarray, evidence: np.ndarray, proposer,
+                 matched_category: np.ndarray) -> list[Suggestion]:
+    """:func:`select` as a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks:
+    sets for a precision target (or a coverage) when the proposer's scores are calibrated, the
+    legacy top-k rule otherwise. The batch run and the live review both call this."""
+    calibrated = bool(getattr(proposer, "calibrated", False))
+    return select(segments, scores, evidence, proposer, matched_category, p.top_k, p.threshold, p.confident,
+                  p.ambiguity_margin, target_precision=p.target_precision if calibrated else None,
+                  coverage=p.coverage if calibrated else None, category_backoff=p.category_backoff)
 
 
 def score_segments(proposer, segments: list[Segment], vectors: dict[str, np.ndarray], use_question: bool,

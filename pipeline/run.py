@@ -24,7 +24,7 @@ from .errors import ConfigError, InputError, ModelError
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .learn import SegmentViews, make_learner
-from .propose import PROPOSERS, category_questions, label_texts, make_proposer, score_segments, select
+from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
@@ -341,8 +341,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
                                                       seg_forms, need_prev, seg_layers)
-            res.suggestions.extend(select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold,
-                                          p.confident, p.ambiguity_margin))
+            res.suggestions.extend(propose_sets(p, segs, scores, evidence, proposer, cat))
+            if p.coverage is not None and examples:
+                learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
         timings["propose"] = time.perf_counter() - t
 
         # -- persist and export ------------------------------------------------------------------
@@ -439,8 +440,20 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
             states = of_coders(current_state(load(store)).values(), cfg.propose.learn_from_decisions)
             if states:
                 texts = dict(store.conn.execute("SELECT id, text FROM segments"))
-                out[name] += examples_from_decisions(states, texts, cb)
+                docs = dict(store.conn.execute("SELECT id, document_id FROM segments"))
+                out[name] += examples_from_decisions(states, texts, cb, docs)
     return out
+
+
+def _coverage_note(proposer, coverage: float) -> dict:
+    """What a coverage set rests on, for the manifest and the run's output."""
+    got = proposer.coverage_threshold(coverage) if hasattr(proposer, "coverage_threshold") else None
+    if got is None:
+        return {"coverage": coverage, "cutoff": None,
+                "note": "too few coded examples to measure coverage; sets follow the precision target"}
+    cutoff, n = got
+    return {"coverage": coverage, "cutoff": round(cutoff, 4), "measured_on": n,
+            "note": f"each set holds a right code {coverage:.0%} of the time, measured out of fold on {n} coded segments"}
 
 
 def _redaction_fingerprint(cfg: Config) -> dict | None:

@@ -103,7 +103,7 @@ def _fit(cb, nlp, bow, form_weight):
     # the embedding sees no difference at all: every example and test segment gets the same vector
     same = embed_texts(["clinic"], bow)[0]
     ex_forms, test_forms = form_matrices([texts, [t for t, _ in TEST]], nlp)
-    p = FewShotProposer(min_examples=3, form_weight=form_weight, layer_weight=0.0, self_train=0.0).fit(
+    p = FewShotProposer(min_examples=3, form_weight=form_weight, layer_weight=0.0, self_train=0.0, calibrate=False, zero_shot="precode.similarity.v2").fit(
         cb, labels, lv, category_questions(cb), None, examples, np.stack([same] * len(texts)), ex_forms)
     scores = p.score(np.stack([same] * len(TEST)), seg_forms=test_forms)[0]
     return p, scores
@@ -128,7 +128,9 @@ def test_a_head_fitted_with_forms_needs_them_to_score(write, nlp, bow):
 
 
 def test_learners_registered_under_versioned_names():
-    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4)}
+    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4, 5)}
+    v5 = LEARNED_PROPOSERS["precode.fewshot.v5"](C=2.0)
+    assert (v5.self_train, v5.calibrate, v5.name) == (0.6, True, "precode.fewshot.v5")
     v1, v2, v3, v4 = (LEARNED_PROPOSERS[f"precode.fewshot.v{i}"](C=2.0, self_train=0.7) for i in (1, 2, 3, 4))
     assert (v1.form_weight, v1.layer_weight, v1.self_train, v1.name) == (0.0, 0.0, 0.0, "precode.fewshot.v1")
     assert (v2.form_weight, v2.layer_weight, v2.self_train, v2.name) == (1.5, 0.0, 0.0, "precode.fewshot.v2")

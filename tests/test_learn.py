@@ -41,6 +41,8 @@ TEST_TRAINING = ["staff needed training and workshops", "education courses would
 
 
 def _fit(cb, bow, examples=(), **params):
+    """fewshot.v4's head (class-balanced scores over similarity.v2) unless the test asks for more."""
+    params = {"calibrate": False, "zero_shot": "precode.similarity.v2", **params}
     labels = label_texts(cb)
     qs = category_questions(cb)
     lv = embed_texts([lt.text for lt in labels], bow)
@@ -63,7 +65,8 @@ def _pred(prop, bow, texts):
 
 
 def test_registered_under_a_versioned_name():
-    assert LEARNED_PROPOSERS["precode.fewshot.v4"] is FewShotProposer
+    assert LEARNED_PROPOSERS["precode.fewshot.v5"] is FewShotProposer
+    assert LEARNED_PROPOSERS["precode.fewshot.v4"]().calibrate is False
     p = FewShotProposer(min_examples=3, C=2.0)
     assert (p.min_examples, p.C) == (3, 2.0) and not any(k.endswith("_") for k in vars(p))  # __init__ only stores
 
@@ -137,7 +140,7 @@ def test_scores_in_range_and_select_quotes_the_nearest_training_example(misleadi
     assert scores.shape == (2, 3) and ((scores >= 0) & (scores <= 1)).all()
     sugg = select(segs, scores, evidence, p, cat, top_k=1, threshold=0.0)
     assert [s.code.name for s in sugg] == ["Cost", "Cost"]
-    assert sugg[0].evidence.startswith('learned: "') and any(t in sugg[0].evidence for t in COST)
+    assert sugg[0].evidence.startswith('coded example (training data): "') and any(t in sugg[0].evidence for t in COST)
 
 
 def test_question_bonus_applies_to_learned_codes(write, bow):
@@ -303,13 +306,13 @@ def test_the_layer_view_tells_apart_what_the_sentence_embedding_cannot():
     examples = [CodedExample(int(c), f"example {i}") for i, c in enumerate(train)]
     ex_vecs, seg_vecs = np.tile(same, (len(train), 1)), np.tile(same, (len(test), 1))
     ex_layers, seg_layers = views(train), views(test)
-    v3 = FewShotProposer(min_examples=3, form_weight=0, self_train=0).fit(cb, labels, lv, examples=examples, example_vecs=ex_vecs,
+    v3 = FewShotProposer(min_examples=3, form_weight=0, self_train=0, calibrate=False).fit(cb, labels, lv, examples=examples, example_vecs=ex_vecs,
                                                              label_layers=lab_layers, example_layers=ex_layers)
     assert v3.name == "precode.fewshot.v3" and v3.layer_dim_ == 16
     assert list(v3.score(seg_vecs, seg_layers=seg_layers)[0].argmax(axis=1)) == list(test)
     with pytest.raises(ValueError, match="layer view"):
         v3.score(seg_vecs)
-    v2 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, self_train=0).fit(
+    v2 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, self_train=0, calibrate=False).fit(
         cb, labels, lv, examples=examples, example_vecs=ex_vecs, label_layers=lab_layers, example_layers=ex_layers)
     assert v2.layer_dim_ == 0
     s2 = v2.score(seg_vecs, seg_layers=seg_layers)[0]
@@ -363,7 +366,7 @@ def _self_training_case(**params):
     u_texts = [f"undecided {i}" for i in range(90)] + [" example  0", "example 1", "example 2"]
     fit = dict(examples=examples, example_vecs=ex_vecs)
     views = SegmentViews(u_vecs, texts=u_texts)
-    base = dict(min_examples=3, form_weight=0, layer_weight=0)
+    base = dict(min_examples=3, form_weight=0, layer_weight=0, calibrate=False, zero_shot="precode.similarity.v2")
     v3 = FewShotProposer(**base, self_train=0).fit(cb, labels, lv, **fit, unlabelled=views)
     v4 = FewShotProposer(**{**base, "self_train": 0.6, **params}).fit(cb, labels, lv, **fit, unlabelled=views)
     return cb, v3, v4, u_vecs
@@ -430,6 +433,6 @@ def test_self_training_waits_for_two_learned_codes():
     examples = [CodedExample(0, f"example {i}") for i in range(6)] + [CodedExample(1, "one telling")]
     ex_vecs = u_vecs[:7]
     lv = rng.normal(size=(len(label_texts(cb)), 16))
-    one = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0).fit(
+    one = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, calibrate=False).fit(
         cb, label_texts(cb), lv, examples=examples, example_vecs=ex_vecs, unlabelled=SegmentViews(u_vecs[7:]))
     assert one.learned_codes_ == ["Asking"] and one.pseudo_ == {}

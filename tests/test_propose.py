@@ -30,8 +30,8 @@ def test_propose_ranks_the_matching_code_first_with_evidence(tiny_codebook, bow)
     assert scores.shape == (3, 3) and ((scores >= 0) & (scores <= 1)).all()
     sugg = select(segs, scores, evidence, prop, cat, top_k=2, threshold=0.5, confident=0.9, ambiguity_margin=0.01)
     first = {s.segment_id: s for s in sugg if s.rank == 1}
-    assert first["s0"].code.name == "Role confusion" and first["s0"].evidence.startswith("example:")
-    assert first["s1"].code.name == "Space" and first["s1"].evidence.startswith("description:")
+    assert first["s0"].code.name == "Role confusion" and first["s0"].evidence.startswith("codebook exemplar:")
+    assert first["s1"].code.name == "Space" and first["s1"].evidence.startswith("definition:")
     assert first["s2"].flags[0] == "uncoded"
     assert [s for s in sugg if s.segment_id == "s2"] == [first["s2"]]  # uncoded: one row only
     assert all(s.status == "proposed" for s in sugg)

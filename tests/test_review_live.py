@@ -32,7 +32,7 @@ def project(write, bow):
     write("data/one.txt", "\n".join(turns) + "\n")
     cb = write("misleading.yaml", MISLEADING)
     cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
-                                          f"codebook: {cb}}}]\npropose: {{threshold: 0.0, top_k: 2, min_examples: 5}}\n"))
+                                          f"codebook: {cb}}}]\npropose: {{threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4, min_examples: 5}}\n"))
     run_batch(cfg, embedder=bow)
     return cfg.store_path
 
@@ -83,7 +83,7 @@ def test_decisions_teach_the_proposals_of_unreviewed_segments(project):
     right_after = sum(_top(i) == _truth(i) for i in left)
     assert right_before <= 4 and right_after >= 7, (right_before, right_after)
     assert all(p.learned is (p.code.name != "Space") for i in left for p in i.proposals)
-    assert any("learned" in p.evidence for i in left for p in i.proposals)
+    assert any("coded example" in p.evidence for i in left for p in i.proposals)
     # the decisions persist: a new session of the same coder starts from the learned state
     again = ReviewSession(project, "ann")
     assert [_top(i) for i in again.items if not i.reviewed] == [_top(i) for i in left]

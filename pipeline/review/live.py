@@ -159,6 +159,7 @@ class LiveLearner:
             return
         self.data = load_project(self.store_path)
         self._text_of = {s.id: s.text for s in self.data.segments}
+        self._doc_of = {s.id: s.document_id for s in self.data.segments}
         self.model = manifest.get("embedding_model") or {}
         self._embedder = embedder
         self.train_paths = run_training_files(manifest)
@@ -208,7 +209,7 @@ class LiveLearner:
             self._train_resolved = {study: resolve_examples(raw, cb, unknown="warn")[0] if raw else []
                                     for study, cb in self.data.codebooks.items()}
         own = [s for s in states if s.coder == self.coder]
-        return {study: (self._train_resolved[study], examples_from_decisions(own, self._text_of, cb))
+        return {study: (self._train_resolved[study], examples_from_decisions(own, self._text_of, cb, self._doc_of))
                 for study, cb in self.data.codebooks.items()}
 
     def refit(self, states) -> bool:
@@ -248,7 +249,7 @@ class LiveLearner:
 
     def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str], int]:
         from ..learn import make_learner
-        from ..propose import category_questions, label_texts, score_segments, select
+        from ..propose import category_questions, label_texts, propose_sets, score_segments
 
         p = self.p
         out: dict[str, list[LiveProposal]] = {}
@@ -305,7 +306,7 @@ class LiveLearner:
             self_trained += sum(proposer.pseudo_.values())
             learned_all += sorted(learned)
             zero_all += list(proposer.zero_shot_codes_)
-            for sug in select(segs, scores, evidence, proposer, cat, p.top_k, p.threshold, p.confident, p.ambiguity_margin):
+            for sug in propose_sets(p, segs, scores, evidence, proposer, cat):
                 out.setdefault(sug.segment_id, []).append(LiveProposal(
                     sug.segment_id, sug.code.guid(cb.name), sug.score, sug.rank, sug.evidence, tuple(sug.flags),
                     sug.code.path in learned))
