@@ -48,6 +48,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from _data import data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
+from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
 from pipeline.learn import CodedExample, FewShotProposer, SegmentViews  # noqa: E402
 from pipeline.propose import PROPOSERS, label_texts, select  # noqa: E402
@@ -243,16 +244,7 @@ def knn1(b: Bench, v: Views, train: np.ndarray, test: np.ndarray) -> tuple:
 # -- metrics -------------------------------------------------------------------------------------------
 
 def ece(P: np.ndarray, Y: np.ndarray, bins: int = 15) -> float | None:
-    p, y = np.asarray(P, dtype=float).ravel(), np.asarray(Y, dtype=float).ravel()
-    if not len(p):
-        return None
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for k in range(bins):
-        m = idx == k
-        if m.any():
-            total += m.sum() * abs(p[m].mean() - y[m].mean())
-    return total / len(p)
+    return expected_calibration_error(np.asarray(P, dtype=float).ravel(), np.asarray(Y, dtype=float).ravel(), bins)
 
 
 def reliability(P: np.ndarray, Y: np.ndarray, bins: int = 10) -> list[dict]:

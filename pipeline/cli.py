@@ -64,8 +64,12 @@ def _report(result, quiet: bool) -> None:
     c = result.manifest["counts"]
     out.print(
         f"{c['documents']} documents, {c['segments']} segments ({c['coded_segments']} to code), "
-        f"{c['proposals']} proposals, {c['uncoded_segments']} segments with no code above threshold"
+        f"{c['proposals']} proposals, {c['uncoded_segments']} segments uncoded (no code clears the bar)"
+        + (f", {c['category_only_segments']} with a category only" if c.get("category_only_segments") else "")
     )
+    for study, info in (result.manifest.get("learning") or {}).get("studies", {}).items():
+        if (info or {}).get("coverage"):
+            out.print(f"study '{study}': {info['coverage']['note']}")
     out.print(f"embeddings: {c['texts_embedded']} computed, {c['texts_cached']} from cache")
     per_code = result.proposals_per_code()
     if per_code:
@@ -161,8 +165,9 @@ def code(
 
 @codebook_app.command("validate")
 def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook files.")) -> None:
-    """Check codebooks; print every problem found, exit 2 if any."""
-    from .codebook import load_codebook
+    """Check codebooks; print every problem found, exit 2 if any; warn about codes without a
+    description or examples and about near-duplicate definitions."""
+    from .codebook import codebook_warnings, load_codebook
 
     bad = 0
     for f in files:
@@ -175,11 +180,8 @@ def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook fil
             continue
         out.print(f"{f}: ok ({len(cb.categories)} categories, {len(cb.codes)} codes, "
                   f"{sum(len(c.examples) for c in cb.codes)} examples)")
-        bare = [c.path for c in cb.codes if not c.examples]
-        if bare:
-            err.print(f"[yellow]note:[/] {escape(str(f))}: {len(bare)} codes have no examples "
-                      f"(e.g. {escape(bare[0])}); 3-5 example utterances per code, in the speaker's own words, "
-                      "help zero-shot proposals most", soft_wrap=True)
+        for line in codebook_warnings(cb):
+            err.print(f"[yellow]warning:[/] {escape(str(f))}: {escape(line)}", soft_wrap=True)
     if bad:
         raise typer.Exit(2)
 

@@ -211,3 +211,36 @@ def codebook_to_dict(cb: Codebook) -> dict:
     if top:
         out["codes"] = top
     return out
+
+
+NEAR_DUPLICATE = 0.8  # TF-IDF cosine of two codes' definitions above which they are reported as near-duplicates
+
+
+def codebook_warnings(cb: Codebook) -> list[str]:
+    """What makes a codebook hard to propose from, one line each: codes with a bare name (no
+    description: a zero-shot score has only the name's words to go on), codes without examples,
+    and pairs of codes whose definitions are near-duplicates (TF-IDF cosine >= ``NEAR_DUPLICATE``;
+    neither a person nor precode can tell them apart from the codebook alone)."""
+    out = []
+    bare = [c.path for c in cb.codes if not c.description.strip()]
+    if bare:
+        shown = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
+        out.append(f"{len(bare)} of {len(cb.codes)} codes have no description ({shown}): their zero-shot "
+                   "scores rest on the name alone, and stay low until coded examples teach them")
+    no_ex = [c.path for c in cb.codes if not c.examples]
+    if no_ex:
+        out.append(f"{len(no_ex)} of {len(cb.codes)} codes have no examples (e.g. {no_ex[0]}); 3-5 example "
+                   "utterances per code, in the speaker's own words, help zero-shot proposals most")
+    described = [c for c in cb.codes if c.description.strip()]
+    if len(described) > 1:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        texts = [f"{c.description} {c.inclusion}" for c in described]
+        m = TfidfVectorizer(stop_words="english").fit_transform(texts)
+        sims = (m @ m.T).toarray()
+        for i in range(len(described)):
+            for j in range(i + 1, len(described)):
+                if sims[i, j] >= NEAR_DUPLICATE:
+                    out.append(f"'{described[i].path}' and '{described[j].path}' have near-duplicate definitions "
+                               f"(similarity {sims[i, j]:.2f}): say what tells them apart")
+    return out

@@ -355,6 +355,48 @@ class CategoryKappa:
     reason: str = ""
 
 
+def expected_calibration_error(scores: Sequence[float], outcomes: Sequence[bool | int], bins: int = 10) -> float | None:
+    """Expected calibration error: over ``bins`` equal-width score bins, the share of items in the
+    bin times the gap between the bin's mean score and the share of its items that were right
+    (Naeini et al. 2015). 0 is perfectly calibrated; None without items."""
+    p = np.asarray(list(scores), dtype=float)
+    y = np.asarray(list(outcomes), dtype=float)
+    if not len(p):
+        return None
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum((idx == k).sum() * abs(p[idx == k].mean() - y[idx == k].mean())
+                     for k in range(bins) if (idx == k).any()) / len(p))
+
+
+def reliability_plot(bins: Sequence["CalibrationBin"], path: str | Path, title: str = "") -> Path:
+    """A reliability diagram (share right against mean score per bin, the dot's area its count) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    full = [b for b in bins if b.proposals]
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, label="calibrated")
+    if full:
+        n = max(b.proposals for b in full)
+        ax.scatter([b.mean_score for b in full], [b.share for b in full], s=[20 + 280 * b.proposals / n for b in full],
+                   alpha=0.7, label="proposals (area: count)")
+        ax.plot([b.mean_score for b in full], [b.share for b in full], lw=1)
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+    ax.set_xlabel("score of the proposals")
+    ax.set_ylabel("share a person gave")
+    ax.set_title(title or "reliability", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 @dataclass
 class CalibrationBin:
     low: float
@@ -389,6 +431,7 @@ class EvaluationReport:
     categories: list[CategoryKappa]
     calibration: list[CalibrationBin]
     matching: Matching
+    ece: float | None = None  # expected calibration error of the proposals' scores (10 bins)
     top_k: int | None = None
     threshold: float | None = None
     note: str = EVALUATION_NOTE
@@ -518,7 +561,7 @@ def evaluate(
         ck, k = see(_norm(r.get("category", "")), code, pred_cats)
         if not r.get("score", ""):
             continue  # a code a person added: not a proposal
-        if "uncoded" in {f.strip() for f in r.get("flags", "").split(";")}:
+        if {"uncoded", "category_only"} & {f.strip() for f in r.get("flags", "").split(";")}:
             continue
         try:
             score = float(r["score"])
@@ -729,6 +772,7 @@ def evaluate(
     return EvaluationReport(
         n_units=len(units), n_proposals=len(props), codes=codes, micro=micro, macro=macro,
         categories=categories, calibration=calibration, matching=matching, top_k=top_k,
+        ece=expected_calibration_error([p.score for p in props], [p.label in gold_sets[p.segment] for p in props]),
         threshold=threshold, note=EVALUATION_NOTE, warnings=report_warnings,
     )
 
@@ -824,7 +868,8 @@ def _evaluation_tables(report: EvaluationReport) -> list:
         cats.add_row(Text(c.category), str(c.n_units), _fmt(c.agreement), _fmt(c.kappa, "–"), str(c.multi_gold),
                      Text(c.reason))
 
-    cal = Table(title="calibration: proposals per score bin and share confirmed by gold", title_justify="left")
+    ece = "" if report.ece is None else f" (expected calibration error {report.ece:.3f})"
+    cal = Table(title=f"calibration: proposals per score bin and share confirmed by gold{ece}", title_justify="left")
     for name in ("score", "proposals", "confirmed", "share", "mean score"):
         cal.add_column(name, justify="right")
     for b in report.calibration:

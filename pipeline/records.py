@@ -133,6 +133,12 @@ class Suggestion:
     agent: str = "precode"
     status: str = "proposed"
 
+    @property
+    def names_code(self) -> bool:
+        """Whether this row proposes its code: not when no code cleared the bar (``uncoded``) or only
+        the category did (``category_only``); such rows keep the nearest code for the screens only."""
+        return not ({"uncoded", "category_only"} & set(self.flags))
+
 
 VERDICTS = ("accept", "reject", "recode", "add", "undo")
 

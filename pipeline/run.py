@@ -50,7 +50,7 @@ class BatchResult:
     def proposals_per_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for s in self.suggestions:
-            if "uncoded" not in s.flags:
+            if s.names_code:
                 counts[s.code.path] = counts.get(s.code.path, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
@@ -186,11 +186,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train])  # bad files fail here, early
     res = BatchResult(codebooks=codebooks)
     for study_name, cb in codebooks.items():
-        bare = [c.path for c in cb.codes if not c.examples]
-        if bare:
-            res.warnings.append(f"{cb.path}: {len(bare)} of {len(cb.codes)} codes have no examples; 3-5 example "
-                                "utterances in the speaker's own words per code raise agreement most "
-                                "(bench/results/agreement.md)")
+        from .codebook import codebook_warnings
+
+        res.warnings += [f"{cb.path}: {line}" for line in codebook_warnings(cb)]
     timings["prepare"] = time.perf_counter() - t0
 
     # -- ingest and segment ----------------------------------------------------------------
@@ -486,8 +484,9 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
             "documents": len(res.documents),
             "segments": len(res.segments),
             "coded_segments": sum(s.coded for s in res.segments),
-            "proposals": len(res.suggestions),
+            "proposals": sum(1 for s in res.suggestions if s.names_code),
             "uncoded_segments": sum(1 for s in res.suggestions if "uncoded" in s.flags),
+            "category_only_segments": sum(1 for s in res.suggestions if "category_only" in s.flags),
             "texts_embedded": res.embed.computed,
             "texts_cached": res.embed.cached,
         },

@@ -84,9 +84,10 @@ def evaluate(
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Count only proposals ranked up to K."),
     threshold: Optional[float] = typer.Option(None, help="Count only proposals scoring at least this."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the tables as CSV."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the scores' reliability diagram (PNG)."),
 ) -> None:
-    """Machine against human: precision, recall, F1 per code, kappa per category, calibration."""
-    from ..evaluate import evaluate_files, write_report_csv
+    """Machine against human: precision, recall, F1 per code, kappa per category, calibration (ECE)."""
+    from ..evaluate import evaluate_files, reliability_plot, write_report_csv
 
     try:
         report = evaluate_files(gold, pred, top_k=top_k, threshold=threshold)
@@ -95,3 +96,6 @@ def evaluate(
     _print(report)
     if out_path:
         out.print(f"csv: {write_report_csv(report, out_path)}")
+    if plot:
+        ece = "" if report.ece is None else f", ECE {report.ece:.3f}"
+        out.print(f"plot: {reliability_plot(report.calibration, plot, f'{pred.name} vs {gold.name}{ece}')}")

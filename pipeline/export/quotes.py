@@ -33,7 +33,7 @@ def coded_pairs(data: ProjectData, include_proposals: bool = False, coder: str |
     if include_proposals:
         for s in data.suggestions:
             book = data.codebooks.get(segs[s.segment_id].study) if s.segment_id in segs else None
-            if book is None or "uncoded" in s.flags or (s.segment_id, s.code.guid(book.name)) in decided:
+            if book is None or not s.names_code or (s.segment_id, s.code.guid(book.name)) in decided:
                 continue
             out.append((segs[s.segment_id], s.code, "proposed", "precode"))
     order = {s.id: i for i, s in enumerate(data.segments)}

@@ -41,7 +41,7 @@ def project_to_refi(data: ProjectData, decision_times: dict[int, str] | None = N
         for s in data.suggestions:
             seg = segs.get(s.segment_id)
             book = data.codebooks.get(seg.study) if seg else None
-            if book is None or "uncoded" in s.flags or (seg.id, s.code.guid(book.name)) in decided:
+            if book is None or not s.names_code or (seg.id, s.code.guid(book.name)) in decided:
                 continue
             codings.append(RefiCoding(seg.document_id, seg.start, seg.end, s.code.guid(book.name), MACHINE_USER))
     users = sorted({c.coder for c in codings})

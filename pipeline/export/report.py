@@ -120,7 +120,7 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
     confirmed = coded_pairs(data, include_proposals=False)
     conf_count = Counter((c.path, s.study) for s, c, _, _ in confirmed)
     prop_count = Counter((sg.code.path, next((x.study for x in data.segments if x.id == sg.segment_id), None))
-                         for sg in data.suggestions if "uncoded" not in sg.flags)
+                         for sg in data.suggestions if sg.names_code)
     seg_by_id = {s.id: s for s in data.segments}
     parts.append('<h2 id="codes">Codes</h2><p class="muted">Confirmed: accepted or added by a person. Proposed: '
                  'machine proposals above the threshold, not confirmed.</p>')
@@ -138,7 +138,7 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
         for c in book.codes:
             quotes = [(s, "confirmed") for s, code, _, _ in confirmed if code.path == c.path and s.study == study]
             if len(quotes) < 3:
-                best = sorted((sg for sg in data.suggestions if sg.code.path == c.path and "uncoded" not in sg.flags
+                best = sorted((sg for sg in data.suggestions if sg.code.path == c.path and sg.names_code
                                and seg_by_id.get(sg.segment_id) and seg_by_id[sg.segment_id].study == study),
                               key=lambda sg: -sg.score)
                 quotes += [(seg_by_id[sg.segment_id], "proposed") for sg in best if

@@ -64,10 +64,16 @@ def suggestion_rows(
         shown: set[str] = set()
         for s in sorted(by_segment.get(seg.id, []), key=lambda s: s.rank):
             guid = s.code.guid(cb_name)
-            shown.add(guid)
             proposal = {**base, "category": s.code.category or "", "code": s.code.name, "code_guid": guid,
                         "score": f"{s.score:.4f}", "rank": str(s.rank), "flags": ";".join(s.flags),
                         "evidence": s.evidence}
+            if not s.names_code:  # uncoded / category only: no code is proposed, so none is named; what
+                # people decided on the segment are rows of their own (below)
+                if not seg_states:
+                    rows.append({**proposal, "code": "", "code_guid": "", "status": s.status, "coder": s.agent,
+                                 "category": proposal["category"] if "category_only" in s.flags else ""})
+                continue
+            shown.add(guid)
             if guid not in seg_states:
                 rows.append({**proposal, "status": s.status, "coder": s.agent})
             for st in seg_states.get(guid, []):
