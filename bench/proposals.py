@@ -51,7 +51,7 @@ from pipeline.embed import Embedder, embed_texts, resolve_layer, resolve_model  
 from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
 from pipeline.learn import CodedExample, FewShotProposer, SegmentViews  # noqa: E402
-from pipeline.propose import PROPOSERS, label_texts, select  # noqa: E402
+from pipeline.propose import PROPOSERS, label_texts, prior_features, select  # noqa: E402
 from pipeline.records import Code, Codebook, Segment  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
@@ -59,6 +59,7 @@ MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 BEFORE = {"zero_shot": "precode.similarity.v2", "calibrate": False}  # fewshot.v4 over similarity.v2
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
+COVERAGE = 0.9
 
 
 def log(msg: str) -> None:
@@ -217,6 +218,9 @@ def learned(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, now: bool, 
     prop = fit_precode(b, v, train, test, now, pool)
     P, ev, _, _ = prop.score(v.S[test], seg_forms=v.F[test], seg_layers=v.L[test])
     extra = {t: proposer_sets(b, prop, P, ev, test, True, t) for t in targets}
+    if targets:  # the coverage sets (split conformal on the folds' out-of-fold scores)
+        sugg = select(segments_of(b, test), P, ev, prop, np.full(len(test), -1), top_k=3, coverage=COVERAGE)
+        extra["coverage"] = sets_of(sugg, test, b.codebook)
     return P, proposer_sets(b, prop, P, ev, test, now), extra
 
 
@@ -298,7 +302,7 @@ def run_games(b: Bench, v: Views) -> dict:
     n, k = Y.shape
     P_all = {m: np.zeros((n, k)) for m in ("lr", "knn1", "before", "precode")}
     pred_all = {m: np.zeros((n, k), dtype=bool) for m in P_all}
-    sweep = {t: np.zeros((n, k), dtype=bool) for t in TARGETS}
+    sweep = {t: np.zeros((n, k), dtype=bool) for t in (*TARGETS, "coverage")}
     seconds: dict[str, float] = {m: 0.0 for m in P_all}
     for fi, (tr, te) in enumerate(folds):
         log(f"games_as_art fold {fi + 1}/{len(folds)}")
@@ -318,6 +322,9 @@ def run_games(b: Bench, v: Views) -> dict:
         out["cv"][m] = {**scores(P_all[m], pred_all[m], Y, False), "seconds": round(seconds[m], 1)}
     out["cv_reliability"] = {m: reliability(P_all[m], Y) for m in ("lr", "before", "precode")}
     out["sweep"] = {str(t): scores(P_all["precode"], sweep[t], Y, False) for t in TARGETS}
+    cov = sweep["coverage"]
+    out["coverage"] = {"target": COVERAGE, **scores(P_all["precode"], cov, Y, False),
+                       "measured": round(float((cov & Y).any(axis=1).mean()), 4)}
     out["lr_sweep"] = {str(t): scores(P_all["lr"], P_all["lr"] >= t, Y, False) for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
     return out
 
@@ -344,8 +351,9 @@ def run_single(b: Bench, v: Views, draws: int, per_code: int = 20) -> dict:
 
 # -- the prior of similarity.v3 ----------------------------------------------------------------------------
 
-def prior_features(b: Bench, v: Views, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[n * codes, 3] (prototype cosine, closest label text cosine, gap to the best prototype cosine), targets."""
+def prior_rows(b: Bench, v: Views, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[n * codes, 5] (prototype cosine, closest label text cosine, gap, lead; see
+    pipeline.propose.prior_features), targets."""
     prop = PROPOSERS["precode.similarity.v2"]().fit(b.codebook, v.labels, v.label_vecs)
     X = v.S[rows]
     proto = X @ prop.prototypes_.T
@@ -353,27 +361,46 @@ def prior_features(b: Bench, v: Views, rows: np.ndarray) -> tuple[np.ndarray, np
     single = np.full_like(proto, -1.0)
     for j, c in enumerate(prop.label_code_):
         single[:, c] = np.maximum(single[:, c], sims[:, j])
-    gap = proto - proto.max(axis=1, keepdims=True)
-    return np.stack([proto.ravel(), single.ravel(), gap.ravel()], axis=1), b.Y[rows].ravel()
+    gap, lead = prior_features(proto)
+    return np.stack([proto.ravel(), single.ravel(), gap.ravel(), lead.ravel()], axis=1), b.Y[rows].ravel()
+
+
+def with_exemplars(b: Bench, n: int = 3, seed: int = 0) -> tuple[Bench, np.ndarray]:
+    """The task with ``n`` exemplars a code (drawn from its items, seeded) in the codebook, and the rows
+    left to score (the exemplars' items are not scored)."""
+    rng = np.random.default_rng(seed)
+    used, codes = set(), []
+    for j, c in enumerate(b.codebook.codes):
+        pick = rng.choice(np.where(b.Y[:, j])[0], min(n, int(b.Y[:, j].sum())), replace=False)
+        used |= set(int(i) for i in pick)
+        codes.append(Code(c.name, c.category, c.description, examples=tuple(b.texts[i] for i in pick)))
+    cb = Codebook(b.codebook.name + " (exemplars)", tuple(codes))
+    rows = np.array([i for i in range(len(b.texts)) if i not in used])
+    return Bench(b.name + "/exemplars", cb, b.texts, b.Y, b.groups, b.single, b.train, b.test), rows
 
 
 def fit_prior(benches: list[tuple[Bench, Views]], max_items: int = 1500) -> dict:
+    """similarity.v3's prior: one logistic regression a kind of code (with a description, a bare name,
+    with exemplars), on every benchmark, each data set weighing the same."""
     out = {}
-    for kind in ("described", "bare"):
+    for kind in ("described", "bare", "exemplars"):
         Xs, ys, ws = [], [], []
         for b, v in benches:
+            rows = np.arange(len(b.texts))
             if kind == "bare":
                 b = b.bare()
+            elif kind == "exemplars":
+                b, rows = with_exemplars(b)
+            if kind != "described":
                 v = Views(v.S, v.L, v.F, label_texts(b.codebook), *embed_labels(b))
-            rows = np.arange(len(b.texts))
             if len(rows) > max_items:
                 rows = np.sort(np.random.default_rng(0).choice(rows, max_items, replace=False))
-            X, y = prior_features(b, v, rows)
+            X, y = prior_rows(b, v, rows)
             Xs.append(X), ys.append(y), ws.append(np.full(len(y), 1.0 / len(y)))  # every data set weighs the same
         X, y, w = np.vstack(Xs), np.concatenate(ys), np.concatenate(ws)
         m = LogisticRegression(C=10.0, max_iter=5000).fit(X, y, sample_weight=w * len(w) / len(ws))
-        out[kind] = {"sim": round(float(m.coef_[0][0]), 3), "single": round(float(m.coef_[0][1]), 3),
-                     "gap": round(float(m.coef_[0][2]), 3), "bias": round(float(m.intercept_[0]), 3)}
+        coef = [round(float(c), 3) for c in m.coef_[0]]
+        out[kind] = {"sim": coef[0], "single": coef[1], "gap": coef[2], "lead": coef[3], "bias": round(float(m.intercept_[0]), 3)}
     return out
 
 
@@ -433,12 +460,15 @@ def table(rows: dict, cols=("f1", "precision", "recall", "set_size", "abstained"
 def write_md(res: dict, path: Path, command: str) -> None:
     g = res["games_as_art"]
     lines = ["# Proposals: sets, abstention, calibration (`bench/proposals.py`)", "",
-             f"Command: `{command}` ({res['date']}, {res['seconds']:.0f} s). Numbers only; the reading below the tables "
+             f"Command: `.venv/bin/{command}` ({res['date']}, {res['seconds']:.0f} s). Numbers only; the reading below the tables "
              "is written by a person and dated.", "",
              "## games_as_art, zero-shot (descriptions only, all 325 passages)", "", *table(g["zero_shot"]), "",
              "## games_as_art, cross-validated by answer (5 folds)", "",
              *table(g["cv"], ("f1", "precision", "recall", "set_size", "abstained", "ece", "ece_shown", "seconds")), "",
-             "precode's precision target swept on the same folds:", "", *table(g["sweep"]), ""]
+             "precode's precision target swept on the same folds:", "", *table(g["sweep"]), "",
+             f"Coverage sets (`propose.coverage: {g['coverage']['target']}`): a right code in the set for "
+             f"{g['coverage']['measured']:.1%} of the held-out passages, {g['coverage']['set_size']:.2f} codes a passage, "
+             f"precision {g['coverage']['precision']:.3f}.", ""]
     for name in ("esconv", "annomi-therapist"):
         if name in res:
             lines += [f"## {name}, 20 coded turns per code ({res['draws']} draws), held-out half", "",
@@ -447,7 +477,40 @@ def write_md(res: dict, path: Path, command: str) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-READING = "(to be written after a full run)"
+READING = """Written 2026-12-01 after the run above (the numbers in this paragraph are from it; a re-run changes the
+tables, not this text).
+
+- **Calibration** is what changed most. Before, precode's scores were similarities: on games_as_art a proposal
+  scoring 0.9 was right about half the time (ECE of the shown proposals 0.38 cross-validated, 0.56 zero-shot).
+  Now a score is the estimated chance that the coder gives the code: ECE 0.012 over every (passage, code) pair
+  and 0.06 over the shown proposals, with held-out answers (the goal was 0.05; over all pairs it is met, over
+  the shown proposals not quite: the shown ones sit in the 0.35-0.5 band, where the curve is 0.05-0.1 above
+  the diagonal, i.e. slightly under-confident).
+- **Sets that abstain.** With the default target (0.6) precode proposes 1.3 codes a passage at precision 0.63
+  (before: 2.9 codes at 0.27, every passage coded) and leaves 5% of the passages uncoded. Micro-F1 0.47 against
+  0.32 before. **The goal of 0.55 at precision 0.60 is not met**: the plain one-vs-rest logistic regression with
+  a 0.5 threshold has F1 0.50 at precision 0.44, and at precision 0.6 its curve runs level with precode's
+  (left plot). The ranking of codes, not the cut, is the limit now: tried in scratch on the same folds (frozen
+  MiniLM), more regularisation or less, word TF-IDF beside the embeddings, the answer's embedding as context,
+  description similarities as features, a kNN blend, and 30 steps of contrastive tuning reached 0.49-0.52 at
+  precision 0.6, never 0.55.
+- **Targets**: 0.4, 0.5 and 0.6 give the same sets on games_as_art because the floor (`propose.threshold`, 0.35)
+  binds first; 0.7 and 0.8 trade recall for precision as they should (0.66 / 0.73 precision). 0.6 is the
+  default because it is the lowest target at which the proposals were right more often than not on every
+  benchmark here, and it is the precision the issue asks for.
+- **Zero-shot** (no coded examples): precode now abstains on 97% of the passages. That is the honest answer:
+  on games_as_art the best description is the right code for 46% of the passages, so no zero-shot code reaches
+  0.6; the 8 it did propose were 7 right. Before, it proposed 2.8 codes a passage at precision 0.30. On the
+  demo corpus most segments get `category_only` or `uncoded` until people code examples.
+- **Coverage sets** (`propose.coverage: 0.9`): a right code in 86% of the held-out sets (3.6 codes a set),
+  slightly under the 90% asked: the conformal cutoff comes from out-of-fold scores on 4/5 of the answers.
+- **Kappas** (rank-1 code) on ESConv and AnnoMI are unchanged: the calibration is monotone per code and the
+  prior shift is the same for codes drawn 20 each (0.410 / 0.614, the same draws as fewshot.v4's 0.409 / 0.612).
+  Their ECE is worse than games_as_art's (0.04 / 0.08 over all pairs): the 20-per-code draws are balanced while
+  the held-out turns are not, and the calibration learns the base rates from the examples it is given.
+- **Not measured here**: category back-off (no benchmark has categories with codes under them); the held-out
+  interview study of the issue.
+"""
 
 
 def main() -> None:
@@ -487,11 +550,11 @@ def main() -> None:
                 res[name] = run_single(benches[name], vs[name], draws)
     res["seconds"] = time.perf_counter() - t0
     print(json.dumps({k: v for k, v in res.items() if k != "games_as_art"} | {
-        "games_as_art": {k: res["games_as_art"][k] for k in ("zero_shot", "cv", "sweep")}} if "games_as_art" in res else res, indent=1))
+        "games_as_art": {k: res["games_as_art"][k] for k in ("zero_shot", "cv", "sweep", "coverage")}} if "games_as_art" in res else res, indent=1))
     if not args.quick:
         out = HERE / "results"
         (out / "proposals.json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-        write_md(res, out / "proposals.md", "python bench/proposals.py " + " ".join(sys.argv[1:]))
+        write_md(res, out / "proposals.md", " ".join(["python bench/proposals.py", *sys.argv[1:]]))
         if "games_as_art" in res:
             write_plot(res, out / "proposals.png")
 

@@ -4,8 +4,8 @@ Training examples come from a table of already coded segments (``precode code ..
 ``.csv``/``.xlsx`` with ``text`` and ``code`` columns, one row per code, optional ``category`` and
 ``verdict``) or from a project's decisions (accepted / added -> positive, rejected -> negative).
 
-:class:`FewShotProposer` (``precode.fewshot.v4``; v3, v2 and v1 stay registered, for the runs
-that used them) keeps the zero-shot proposer's contract and ``score`` signature, so
+:class:`FewShotProposer` (``precode.fewshot.v5``: v4 with calibrated scores, see
+:meth:`FewShotProposer._fit_calibration`; v4, v3, v2 and v1 stay registered, for the runs that used them) keeps the zero-shot proposer's contract and ``score`` signature, so
 :func:`pipeline.propose.select` works unchanged. Per code it fits a class-balanced,
 L2-regularised one-vs-rest logistic regression on three views of each text, side by side: the
 frozen sentence embedding; the *layer view*, a middle hidden layer of the same encoder,
@@ -380,10 +380,12 @@ class FewShotProposer:
     that are not learned; the remaining parameters are passed to it (``center``/``scale`` only
     when given, so the zero-shot proposer keeps its own calibration).
 
-    Scores of learned codes are the head's class-balanced probabilities (0.5 = as likely as not
-    given balanced classes); those of zero-shot codes are the similarity proposer's scores, passed
-    through a monotone map fitted on the examples once any code is learned (``calibration_``);
-    neither is a calibrated probability. A question that fits a code's category shifts a
+    With ``calibrate`` (v5) every score estimates the chance that a person accepts the code: a
+    learned code's class-balanced logit is shifted by the code's prior log-odds and mapped by
+    ``head_calibration_`` (fitted out of fold), a zero-shot code's score (a chance already, from
+    ``precode.similarity.v3``) is recalibrated on the examples (``calibration_``). Without it (v1-v4)
+    a learned code's score is the head's class-balanced probability (0.5 = as likely as not given
+    balanced classes) and a zero-shot code's is mapped onto that scale; neither is a chance. A question that fits a code's category shifts a
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 

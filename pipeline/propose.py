@@ -155,19 +155,30 @@ class PrototypeProposer(SimilarityProposer):
 
 
 # The prior of similarity.v3: P(a person accepts code j for a segment) = sigmoid(w_sim * cos_j + w_single *
-# single_j + w_gap * (cos_j - max_k cos_k) + bias), cos_j the cosine of the segment to code j's prototype
-# and single_j to its closest single label text (definition or exemplar), both plus the question bonus: the
-# prototype is the better match for codes with many exemplars, the single text for codes with one or two. One set of weights for codes with a definition, inclusion note or exemplar, one for codes with a
-# bare name (weaker evidence: a bare name's prototype is the name alone). Fitted by `python
+# single_j + w_gap * gap_j + w_lead * lead_j + bias), cos_j the cosine of the segment to code j's prototype
+# and single_j to its closest single label text (definition or exemplar), both plus the question bonus;
+# gap_j = cos_j - the best code's cosine, lead_j = how far code j, when it is the best, is ahead of the second
+# (prior_features). One set of weights for codes with a definition, one for codes that also have exemplars,
+# one for bare names (weaker evidence: the prototype is the name alone). Fitted by `python
 # bench/proposals.py --fit-prior` on the shared benchmarks (games_as_art, ESConv, AnnoMI therapist and client,
-# each with its definitions and with names only, every data set weighing the same), never on a project;
-# bench/results/proposals.md records the fit. A project's decisions and training files recalibrate it
-# (pipeline.learn).
-# In that fit the gap carries nearly all the information (a code is likely when it is the closest one), the
-# absolute cosine none; the benchmarks' codes have one label text each, so the prototype and single-text
-# weights come out equal.
-PRIOR_DESCRIBED = {"sim": -0.438, "single": -0.438, "gap": 11.139, "bias": -0.592}
-PRIOR_BARE = {"sim": 0.055, "single": 0.055, "gap": 8.879, "bias": -0.684}
+# each with its definitions, with names only, and with 3 exemplars a code drawn from the data; every data set
+# weighing the same), never on a project; bench/results/proposals.md records the fit. A project's decisions
+# and training files recalibrate it (pipeline.learn). In that fit the gap and the lead carry the information
+# (a code is likely when it is the closest one, by a margin), the absolute cosine none; with definitions only
+# the prototype and the single text are one and the same, hence equal weights.
+PRIOR_DESCRIBED = {"sim": -0.683, "single": -0.683, "gap": 9.355, "lead": 10.167, "bias": -0.74}
+PRIOR_EXEMPLARS = {"sim": -0.112, "single": -1.091, "gap": 8.019, "lead": 9.196, "bias": -0.545}
+PRIOR_BARE = {"sim": -0.251, "single": -0.251, "gap": 8.2, "lead": 5.235, "bias": -0.723}
+
+
+def prior_features(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gap, lead) of each code in each row of similarities: gap = its similarity minus the row's best
+    (0 for the best code), lead = how far the best code is ahead of the second (0 for the others)."""
+    if sim.shape[1] == 0:
+        return sim, sim
+    top = sim.max(axis=1, keepdims=True)
+    second = np.sort(sim, axis=1)[:, -2:-1] if sim.shape[1] > 1 else top
+    return sim - top, np.where(sim >= top, top - second, 0.0)
 
 
 def is_bare(code) -> bool:
@@ -177,7 +188,8 @@ def is_bare(code) -> bool:
 
 class CalibratedPrototypeProposer(PrototypeProposer):
     """Zero-shot, v3: v2's prototype cosine, turned into the estimated chance that a person accepts
-    the code (:data:`PRIOR_DESCRIBED` / :data:`PRIOR_BARE`, fitted on the benchmarks), on the same scale
+    the code (:data:`PRIOR_DESCRIBED` / :data:`PRIOR_EXEMPLARS` / :data:`PRIOR_BARE`, fitted on the
+    benchmarks), on the same scale
     as a learned code's calibrated score. The gap to the segment's best code is part of the estimate:
     a code is likely when it is both close and the closest."""
 
@@ -194,13 +206,14 @@ class CalibratedPrototypeProposer(PrototypeProposer):
     def fit(self, codebook: Codebook, *args, **kwargs) -> "CalibratedPrototypeProposer":
         super().fit(codebook, *args, **kwargs)
         self.bare_ = np.array([is_bare(c) for c in codebook.codes], dtype=bool)
+        self.exemplars_ = np.array([bool(c.examples) for c in codebook.codes], dtype=bool)
         return self
 
     def logits(self, sim: np.ndarray, single: np.ndarray) -> np.ndarray:
-        d, b = self.prior or PRIOR_DESCRIBED, self.bare_prior or PRIOR_BARE
-        w = {k: np.where(self.bare_, b[k], d[k]) for k in d}
-        gap = sim - sim.max(axis=1, keepdims=True) if sim.shape[1] else sim
-        return w["sim"] * sim + w["single"] * single + w["gap"] * gap + w["bias"]
+        d, b, e = self.prior or PRIOR_DESCRIBED, self.bare_prior or PRIOR_BARE, PRIOR_EXEMPLARS
+        w = {k: np.where(self.bare_, b[k], np.where(self.exemplars_, e[k], d[k])) for k in d}
+        gap, lead = prior_features(sim)
+        return w["sim"] * sim + w["single"] * single + w["gap"] * gap + w["lead"] * lead + w["bias"]
 
     def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
         return _sigmoid(self.logits(sim, sim if single is None else single))
