@@ -204,3 +204,20 @@ def test_ctrl_c_restores_the_terminal_and_kill_loses_nothing(store_path):
     child.kill(signal.SIGKILL)
     child.close()
     assert [d.verdict for d in decisions(store_path, "bob")] == ["reject", "accept"]
+
+
+def test_an_uncoded_segment_names_no_code_as_proposed(write, tiny_codebook, bow):
+    """With the default calibrated proposer and a bar no code of the stand-in encoder's
+    zero-shot scores clears, the screen says so and names the nearest code only as nearest."""
+    write("data/one.txt", TRANSCRIPT)
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
+                                          f"codebook: {tiny_codebook}}}]\npropose: {{threshold: 0.99, category_backoff: false}}\n"))
+    res = run_batch(cfg, embedder=bow)
+    uncoded = [s for s in res.suggestions if "uncoded" in s.flags]
+    assert uncoded and all(len([t for t in res.suggestions if t.segment_id == s.segment_id]) == 1 for s in uncoded)
+    st = TuiState(ReviewSession(cfg.store_path, "ann"))
+    while st.item.proposals[0].flags != ["uncoded"]:
+        keys(st, "n")
+    screen = render_text(st, 100, 30)
+    assert "no code proposed" in screen and f"nearest: {st.item.proposals[0].code.name}" in screen
+    assert f"1 · {st.item.proposals[0].code.name}" not in screen

@@ -485,9 +485,15 @@ def _proposal_lines(state: TuiState, item: ReviewItem, width: int, console: Cons
         head.append(f"{k + 1} " if k < 9 else "  ", "bold cyan")
         head.append(mark + " ", mstyle)
         name_style = {"accepted": "green", "rejected": "strike dim", "added": "cyan"}.get(p.status, "")
-        head.append(p.code.name, ("bold " if sel or p.status in ("accepted", "added") else "") + name_style)
-        if p.code.category:
-            head.append(f"  {p.code.category}", "dim")
+        if "uncoded" in p.flags and p.status == "proposed":  # nothing proposed: no code named as if it were
+            head.append("no code proposed", "italic")
+            head.append(f"  nearest: {p.code.name}", "dim")
+        elif "category_only" in p.flags and p.status == "proposed":
+            head.append(f"{p.code.category}: which code is unclear", "italic")
+        else:
+            head.append(p.code.name, ("bold " if sel or p.status in ("accepted", "added") else "") + name_style)
+            if p.code.category:
+                head.append(f"  {p.code.category}", "dim")
         if p.score is not None:
             head.append(f"  {p.score:.2f}", "bold" if sel else "")
         else:

@@ -30,7 +30,7 @@
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
+    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c);
     return e;
   }
 
@@ -203,8 +203,13 @@
       el("span", { class: "key", "aria-hidden": "true", text: i < 9 ? String(i + 1) : "" }),
       el("div", { class: "p-body" },
         el("div", { class: "p-line" },
-          p.category ? el("span", { class: "p-cat", text: p.category }) : null,
-          el("strong", { class: "p-name", text: p.name }),
+          // nothing is proposed for an uncoded segment, only a category for a category-only one: no code is named as proposed
+          p.status === "proposed" && p.flags.includes("uncoded")
+            ? el("span", { class: "p-name abstain", text: `no code proposed · nearest: ${p.name}` })
+            : p.status === "proposed" && p.flags.includes("category_only")
+              ? el("strong", { class: "p-name abstain", text: `${p.category}: which code is unclear` })
+              : [p.category ? el("span", { class: "p-cat", text: p.category }) : null,
+                 el("strong", { class: "p-name", text: p.name })],
           el("span", { class: `badge b-${p.status}`, text: STATUS_LABEL[p.status] || p.status })),
         el("div", { class: "p-line small" },
           score !== null
