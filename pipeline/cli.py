@@ -69,7 +69,7 @@ def _report(result, quiet: bool) -> None:
     )
     for study, info in (result.manifest.get("learning") or {}).get("studies", {}).items():
         if (info or {}).get("coverage"):
-            out.print(f"study '{study}': {info['coverage']['note']}")
+            out.print(f"study '{study}': {info['coverage']['note']}", soft_wrap=True)
     out.print(f"embeddings: {c['texts_embedded']} computed, {c['texts_cached']} from cache")
     per_code = result.proposals_per_code()
     if per_code:
@@ -126,7 +126,11 @@ def code(
     unit: str = typer.Option("turn", help="Segment unit: turn, sentence or paragraph."),
     code_speakers: Optional[str] = typer.Option(None, "--code-speakers", help="Comma-separated speakers or roles to code."),
     model: str = typer.Option("all-MiniLM-L6-v2", help="Embedding model: package name, local folder or hub id."),
-    threshold: Optional[float] = typer.Option(None, help="Score a code needs to be proposed (0-1)."),
+    threshold: Optional[float] = typer.Option(None, help="Score a code needs to be proposed (0-1; default 0.35)."),
+    target_precision: Optional[float] = typer.Option(
+        None, "--target-precision", help="Expected precision of the proposals (default 0.6); fewer codes for a higher one."),
+    coverage: Optional[float] = typer.Option(
+        None, "--coverage", help="Instead: sets holding a right code this often (e.g. 0.9), measured on --train data."),
     context_weight: Optional[float] = typer.Option(None, help="Weight of the previous turn in a segment's vector (0-1)."),
     train: List[Path] = typer.Option([], "--train", help="Coded material to learn from: .csv/.xlsx (text, code[, category]) or .qdpx."),
     cache: Path = typer.Option(DEFAULT_CACHE, help="Embedding cache (SQLite)."),
@@ -149,6 +153,10 @@ def code(
         data["segment"]["code_speakers"] = [s.strip() for s in code_speakers.split(",") if s.strip()]
     if threshold is not None:
         data["propose"]["threshold"] = threshold
+    if target_precision is not None:
+        data["propose"]["target_precision"] = target_precision
+    if coverage is not None:
+        data["propose"]["coverage"] = coverage
     if context_weight is not None:
         data["propose"]["context_weight"] = context_weight
     if train:

@@ -142,3 +142,51 @@ def test_cli_code_sentence_unit_and_code_speakers(tmp_path, interview):
     r = runner.invoke(app, ["code", str(interview), "--codebook", str(CODEBOOKS / "almeida2020.yaml"), "--out", str(out),
                             "--code-speakers", "Interviewer", "--top-k", "1", "--no-cache"])
     assert [row["speaker"] for row in _rows(out)] == ["Interviewer", "Interviewer"]
+
+
+TRAIN_ROWS = {
+    "Work role and boundaries": ["I mostly drive people to appointments and sit in on groups.",
+                                 "My job is to share my own recovery story when it helps someone.",
+                                 "I am not a case manager, but they keep asking me to do case management.",
+                                 "Day to day I run the wellness group and do follow-up calls.",
+                                 "I told them I do not do intake paperwork, that is not my role."],
+    "Hiring": ["They hired me because of my lived experience with addiction.",
+               "The interview asked about my own recovery and how long I had been sober.",
+               "I applied after a friend told me about the opening at the clinic.",
+               "HR did not know how to write the job posting for a peer.",
+               "It took four months from the interview to my first day."],
+    "Work-life balance": ["Some weeks I take the stress home and cannot sleep.",
+                          "I keep my phone off on weekends so I can rest.",
+                          "Working part-time lets me look after my kids in the afternoon.",
+                          "When a client relapses it stays with me at night.",
+                          "I had to learn to leave work at work."],
+    "Work support": ["My supervisor checks in with me every week.",
+                     "The other peers and I meet on Fridays to support each other.",
+                     "The nurse always backs me up when a client is in crisis.",
+                     "Having a mentor who was a peer before me helped a lot.",
+                     "The team lead makes time for me when I need to talk."],
+    "Challenges": ["The pay is too low for what we are asked to do.",
+                   "Some staff do not take us seriously because we are peers.",
+                   "There are so many rules about what I cannot say to clients.",
+                   "We have no private room to meet people.",
+                   "The paperwork takes time away from the people I serve."],
+    "Identified training needs": ["I wish I had training in motivational interviewing.",
+                                  "Nobody taught us how to document in the health record.",
+                                  "We need training on boundaries with clients.",
+                                  "A course on crisis de-escalation would help me.",
+                                  "Training on how to talk to doctors would be useful."],
+}
+
+
+def test_cli_code_coverage_sets_say_what_they_were_measured_on(tmp_path, interview, write):
+    """`precode code --train ... --coverage 0.9`: sets instead of a precision target, and the run says how
+    many coded segments its coverage was measured on (out of fold)."""
+    train = write("train.csv", "text,code,document\n" + "".join(
+        f'"{t}",{code},doc{i}\n' for code, texts in TRAIN_ROWS.items() for i, t in enumerate(texts)))
+    out = tmp_path / "cov.csv"
+    r = runner.invoke(app, ["code", str(interview), "--codebook", str(CODEBOOKS / "almeida2020.yaml"), "--out", str(out),
+                            "--train", str(train), "--coverage", "0.9", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    assert "each set holds a right code 90% of the time, measured out of fold on 30 coded segments" in r.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows and all(0 <= float(x["score"]) <= 1 for x in rows)
