@@ -421,7 +421,7 @@ def write_plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     g = res["games_as_art"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax, ax3, ax2) = plt.subplots(1, 3, figsize=(15.5, 4.6))
     sw = g["sweep"]
     ax.plot([sw[t]["recall"] for t in sw], [sw[t]["precision"] for t in sw], "o-", label="precode (precision target)")
     for t in sw:
@@ -430,12 +430,21 @@ def write_plot(res: dict, path: Path) -> None:
     ax.plot([lw[t]["recall"] for t in lw], [lw[t]["precision"] for t in lw], "s--", label="logistic regression (threshold)")
     for m, mk in (("knn1", "^"), ("before", "v")):
         ax.plot(g["cv"][m]["recall"], g["cv"][m]["precision"], mk, ms=9, label=m)
-    ax.plot([t for t in np.linspace(0.05, 1, 20)], [t for t in np.linspace(0.05, 1, 20)], alpha=0)
     ax.set_xlabel("recall (share of human codes proposed)")
     ax.set_ylabel("precision (share of proposals a person gave)")
     ax.set_title("games_as_art, 5 folds by answer")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    # precision against coverage: the share of passages that get any code
+    ax3.plot([1 - sw[t]["abstained"] for t in sw], [sw[t]["precision"] for t in sw], "o-", label="precode (precision target)")
+    ax3.plot([1 - lw[t]["abstained"] for t in lw], [lw[t]["precision"] for t in lw], "s--", label="logistic regression (threshold)")
+    cov = g["coverage"]
+    ax3.plot(1 - cov["abstained"], cov["precision"], "D", ms=8, label=f"precode coverage sets ({cov['target']:.0%})")
+    ax3.set_xlabel("coverage (share of passages given a code)")
+    ax3.set_ylabel("precision")
+    ax3.set_title("precision against coverage")
+    ax3.grid(alpha=0.3)
+    ax3.legend(fontsize=8)
     ax2.plot([0, 1], [0, 1], color="grey", lw=1)
     for m in ("lr", "before", "precode"):
         rel = g["cv_reliability"][m]
@@ -473,7 +482,7 @@ def write_md(res: dict, path: Path, command: str) -> None:
         if name in res:
             lines += [f"## {name}, 20 coded turns per code ({res['draws']} draws), held-out half", "",
                       *table(res[name], ("kappa", "kappa_sd", "f1", "precision", "recall", "set_size", "abstained", "ece", "ece_shown")), ""]
-    lines += ["![precision-recall and reliability](proposals.png)", "", "## Reading", "", READING]
+    lines += ["![precision against recall and coverage; reliability](proposals.png)", "", "## Reading", "", READING]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
