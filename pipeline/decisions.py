@@ -16,6 +16,11 @@ from .store import Store, StoreError
 
 # status of (segment, code) for one coder after replaying the decisions
 ACCEPTED, REJECTED, ADDED = "accepted", "rejected", "added"
+# "No code applies": an accepted decision on this reserved guid says that no code of the codebook fits the
+# segment. It is a decision like any other (append-only, undoable); the learner takes it as a rejection of
+# every code (pipeline.learn.examples_from_decisions), so the proposer learns to abstain on such segments.
+NO_CODE = "precode:no-code"
+NO_CODE_NAME = "no code applies"
 
 
 def _now() -> str:
@@ -32,7 +37,10 @@ def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: s
     row = store.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
     if row is None:
         raise StoreError(f"no segment '{segment_id}' in {store.path}")
-    if verdict != "undo" and store.conn.execute("SELECT 1 FROM codes WHERE guid=?", (code_guid,)).fetchone() is None:
+    if code_guid == NO_CODE and verdict != "accept" and verdict != "undo":
+        raise StoreError("'no code applies' is only accepted (or undone)")
+    if (verdict != "undo" and code_guid != NO_CODE
+            and store.conn.execute("SELECT 1 FROM codes WHERE guid=?", (code_guid,)).fetchone() is None):
         raise StoreError(f"no code with guid '{code_guid}' in {store.path}")
     if verdict == "recode" and not replaces:
         raise StoreError("a recode names the code it replaces")

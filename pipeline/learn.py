@@ -263,14 +263,26 @@ def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], cod
     ``pipeline.decisions.current_state(...)``; ``segment_texts``: segment id -> text;
     ``segment_documents``: segment id -> document id (the example's ``group``). States of other
     codebooks or of segments without a text are ignored. Several accepted codes on one segment are
-    one example with several labels (the head groups examples by text).
+    one example with several labels (the head groups examples by text). "No code applies"
+    (:data:`pipeline.decisions.NO_CODE`) is a rejection of every code.
     """
+    from .decisions import NO_CODE
+
     guid_index = {c.guid(codebook.name): i for i, c in enumerate(codebook.codes)}
     out: list[CodedExample] = []
     seen: set[CodedExample] = set()
     for s in states:
-        i = guid_index.get(s.code_guid)
         text = segment_texts.get(s.segment_id)
+        if s.code_guid == NO_CODE and text and s.status in ("accepted", "added"):
+            # "no code applies": a rejection of every code of the codebook
+            for i in range(len(codebook.codes)):
+                ex = CodedExample(i, _norm(text), False, source=getattr(s, "coder", "") or "",
+                                  group=(segment_documents or {}).get(s.segment_id, ""))
+                if ex not in seen:
+                    seen.add(ex)
+                    out.append(ex)
+            continue
+        i = guid_index.get(s.code_guid)
         if i is None or not text or s.status not in ("accepted", "added", "rejected"):
             continue
         ex = CodedExample(i, _norm(text), s.status != "rejected", source=getattr(s, "coder", "") or "",

@@ -172,3 +172,56 @@ def test_codebook_validate_warns_about_bare_names_and_near_duplicate_definitions
     assert any("1 of 4 codes have no description (Data-issues)" in w for w in lines)
     assert any("'Cost' and 'Funding' have near-duplicate definitions" in w for w in lines)
     assert not any("Space" in w and "near-duplicate" in w for w in lines)
+
+
+def test_no_code_applies_is_a_rejection_of_every_code_and_teaches_abstaining(bow):
+    """A "no code applies" decision (the reserved NO_CODE guid) is an example negative for every code,
+    and the proposer's scores for a similar segment go down."""
+    from types import SimpleNamespace
+
+    from pipeline.decisions import NO_CODE
+    from pipeline.embed import embed_texts
+    from pipeline.learn import examples_from_decisions
+
+    cb = Codebook("cb", (Code("Cost", description="money budget funding"), Code("Space", description="room office")))
+    g = {c.name: c.guid(cb.name) for c in cb.codes}
+    texts = {f"c{i}": f"the budget money is short {i}" for i in range(6)}
+    texts |= {f"s{i}": f"we have no office room {i}" for i in range(6)}
+    texts |= {f"n{i}": f"yes okay go ahead thanks {i}" for i in range(6)}
+    states = [SimpleNamespace(segment_id=k, code_guid=g["Cost" if k[0] == "c" else "Space"], status="accepted", coder="ann")
+              for k in texts if k[0] in "cs"]
+    without = examples_from_decisions(states, texts, cb)
+    states += [SimpleNamespace(segment_id=k, code_guid=NO_CODE, status="accepted", coder="ann") for k in texts if k[0] == "n"]
+    examples = examples_from_decisions(states, texts, cb)
+    none = [e for e in examples if e.text.startswith("yes okay")]
+    assert len(none) == 12 and not any(e.positive for e in none) and {e.code for e in none} == {0, 1}
+
+    def fit(exs):
+        labels = label_texts(cb)
+        return FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, self_train=0).fit(
+            cb, labels, embed_texts([lt.text for lt in labels], bow), examples=exs,
+            example_vecs=embed_texts([e.text for e in exs], bow))
+
+    probe = embed_texts(["yes okay thanks, go ahead"], bow)
+    assert fit(examples).score(probe)[0].max() < fit(without).score(probe)[0].max()
+
+
+def test_every_flag_a_proposal_can_carry_is_in_the_legend():
+    import ast
+    import inspect
+
+    from pipeline import propose
+    from pipeline.flags import FLAG_LEGEND
+
+    # the flags select() and _abstain() write: string literals passed to flags.append(...) and the one-flag
+    # tuples given to Suggestion(...)
+    tree = ast.parse(inspect.getsource(propose.select) + inspect.getsource(propose._abstain))
+    emitted = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "append" \
+                and isinstance(n.func.value, ast.Name) and n.func.value.id == "flags":
+            emitted |= {a.value for a in n.args if isinstance(a, ast.Constant)}
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Suggestion":
+            emitted |= {e.value for a in n.args if isinstance(a, ast.Tuple) for e in a.elts if isinstance(e, ast.Constant)}
+    assert emitted == {"uncoded", "category_only", "low_confidence", "ambiguous"}
+    assert emitted <= set(FLAG_LEGEND)

@@ -106,7 +106,10 @@ def test_screen_fits_every_size_and_help(store_path):
     big = render_text(st, 80, 24)
     assert "…" in big and "Honestly the hardest part" in big  # long text cut to fit, never scrolled
     keys(st, "?")
-    assert "accept the selected proposal" in render_text(st) and "segments by top proposed code" in render_text(st)
+    assert "accept the selected proposal" in render_text(st) and "segments by top proposed code" in render_text(st, 100, 40)
+    help_screen = render_text(st, 160, 40)
+    from pipeline.flags import FLAG_LEGEND
+    assert all(f"flag {flag}" in help_screen and meaning[:40] in help_screen for flag, meaning in FLAG_LEGEND.items())
     keys(st, "x")
     assert st.mode == "browse"
     s.close()
@@ -221,3 +224,24 @@ def test_an_uncoded_segment_names_no_code_as_proposed(write, tiny_codebook, bow)
     screen = render_text(st, 100, 30)
     assert "no code proposed" in screen and f"nearest: {st.item.proposals[0].code.name}" in screen
     assert f"1 · {st.item.proposals[0].code.name}" not in screen
+
+
+def test_x_says_no_code_applies_and_the_export_shows_it(store_path, tmp_path):
+    from pipeline.decisions import NO_CODE, current_state
+    from pipeline.export.table import suggestion_rows
+    from pipeline.project import load_project
+
+    st = TuiState(ReviewSession(store_path, "ann"))
+    seg = st.item.segment_id
+    keys(st, "m", *"small talk", "enter", "x")
+    assert "no code applies" in render_text(st) and st.item.reviewed
+    keys(st, "x")
+    assert "already marked" in render_text(st)
+    ds = decisions(store_path)
+    assert [(d.segment_id, d.code_guid, d.verdict, d.memo) for d in ds] == [(seg, NO_CODE, "accept", "small talk")]
+    data = load_project(store_path)
+    with Store(store_path) as s:
+        states = current_state(load(s))
+    rows = [r for r in suggestion_rows(data.segments, data.suggestions, data.codebooks, states) if r["segment_id"] == seg]
+    assert [(r["code"], r["status"], r["coder"], r["memo"]) for r in rows if r["coder"] == "ann"] == [
+        ("", "no code applies", "ann", "small talk")]

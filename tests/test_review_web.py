@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pipeline.config import load_config
-from pipeline.decisions import load
+from pipeline.decisions import NO_CODE, load
 from pipeline.review.core import ReviewSession
 from pipeline.review.web import make_app, serve
 from pipeline.run import run_batch
@@ -260,6 +260,10 @@ def test_review_in_a_real_browser(store_path):
                 page.keyboard.press("ArrowRight")  # the transcript is escaped text, never markup
                 expect(mark).to_have_text("We need an office <b>room</b> & a key.")
                 assert page.locator("#transcript b").count() == 0
+                page.keyboard.press("x")  # no code applies: a decision on the segment, undoable like any other
+                expect(page.locator("#status")).to_contain_text("No code applies")
+                expect(page.locator("#progress-text")).to_have_text("3 reviewed / 0 left")
+                expect(page.locator("#flag-legend")).to_contain_text("category only")
                 page.keyboard.press("ArrowLeft")
                 expect(mark).to_have_text("Training for staff and a room to meet.")
                 out = ROOT / "test-artifacts"
@@ -275,4 +279,5 @@ def test_review_in_a_real_browser(store_path):
     assert not failure, failure
     with Store(store_path) as st:
         assert [(d.verdict, d.coder, d.segment_id) for d in load(st)] == [
-            ("accept", "ann", "one.txt#t2"), ("recode", "ann", "one.txt#t4")]
+            ("accept", "ann", "one.txt#t2"), ("recode", "ann", "one.txt#t4"), ("accept", "ann", "one.txt#t5")]
+        assert load(st)[-1].code_guid == NO_CODE

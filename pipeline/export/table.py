@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 from typing import Iterable
 
+from ..decisions import NO_CODE
 from ..records import Codebook, Segment, Suggestion
 
 COLUMNS = [
@@ -79,6 +80,11 @@ def suggestion_rows(
             for st in seg_states.get(guid, []):
                 rows.append({**proposal, "status": st.status, "coder": st.coder, "memo": st.memo})
         for guid, sts in seg_states.items():
+            if guid == NO_CODE:  # a person said no code applies
+                rows += [{**base, "category": "", "code": "", "code_guid": "", "score": "", "rank": "", "flags": "",
+                          "evidence": "", "status": "no code applies", "coder": st.coder, "memo": st.memo}
+                         for st in sts if st.status in ("accepted", "added")]
+                continue
             if guid in shown or guid not in by_guid:
                 continue
             book_name, code = by_guid[guid]

@@ -125,7 +125,10 @@ class ReviewSession:
     # -- loading ---------------------------------------------------------------------------------
     def _codes(self) -> dict[str, CodeInfo]:
         rows = self.store.conn.execute("SELECT guid, codebook, category, name, description FROM codes ORDER BY rowid")
-        return {r[0]: CodeInfo(*r) for r in rows}
+        codes = {r[0]: CodeInfo(*r) for r in rows}
+        # the "no code applies" decision shows on the screens like a code (never in the lists of codes)
+        codes[dec.NO_CODE] = CodeInfo(dec.NO_CODE, "", None, dec.NO_CODE_NAME, "no code of the codebook fits this segment")
+        return codes
 
     def codes_for(self, study: str | None) -> list[CodeInfo]:
         """The codes of the codebook used for ``study`` (all codes if unknown)."""
@@ -134,7 +137,7 @@ class ReviewSession:
             "JOIN codes c ON c.guid=s.code_guid JOIN segments g ON g.id=s.segment_id "
             "JOIN documents d ON d.id=g.document_id WHERE d.study=? LIMIT 1)", (study,)).fetchone()
         if row is None:
-            return list(self.codes.values())
+            return [c for c in self.codes.values() if c.guid != dec.NO_CODE]
         name = json.loads(row[0])["name"]
         return [c for c in self.codes.values() if c.codebook == name]
 
@@ -244,6 +247,10 @@ class ReviewSession:
 
     def add(self, item: ReviewItem, guid: str, memo: str = ""):
         return self._record(item, guid, "add", memo)
+
+    def no_code(self, item: ReviewItem, memo: str = ""):
+        """Record that no code applies to the segment (a decision the proposer learns to abstain from)."""
+        return self._record(item, dec.NO_CODE, "accept", memo)
 
     def undo(self):
         """Cancel the coder's latest decision (a new 'undo' row). Returns it, or None."""

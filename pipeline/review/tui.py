@@ -33,6 +33,7 @@ from rich.text import Text
 
 from .. import decisions as dec
 from ..errors import PrecodeError
+from ..flags import legend_lines
 from .core import CodeInfo, Filters, Proposal, ReviewItem, ReviewSession
 
 MIN_WIDTH, MIN_HEIGHT = 40, 12
@@ -46,6 +47,7 @@ HELP = [
     ("1-9  ↑ ↓", "select a proposal"),
     ("c", "recode: replace the selected proposal (searchable list)"),
     ("+  =", "add another code to this segment (same list)"),
+    ("x", "no code applies to this segment (a decision: precode learns to propose nothing for such text)"),
     ("m", "memo: saved with your next decision on this segment"),
     ("s  n  →", "skip to the next segment"),
     ("p  ←", "previous segment"),
@@ -54,6 +56,7 @@ HELP = [
     ("q", "quit (every decision is already saved)"),
     ("lists", "type to filter, ↑ ↓ choose, Enter picks, Esc cancels"),
     ("marks", "✓ accepted  ✗ rejected  + added by you  · not decided"),
+    *((f"flag {flag}", meaning) for flag, meaning in legend_lines()),
 ]
 
 
@@ -267,6 +270,19 @@ def _browse_key(state: TuiState, key: str) -> None:
             state.say(f"{p.code.name} is already {p.status}", "yellow")
             return
         _decide(state, "accept" if key == "a" else "reject", proposal=p)
+        return
+    if key == "x":
+        if any(p.code.guid == dec.NO_CODE and p.status != "proposed" for p in item.proposals):
+            state.say("already marked: no code applies", "yellow")
+            return
+        memo = state.memos.get(item.segment_id, "")
+        try:
+            session.no_code(item, memo)
+        except PrecodeError as e:
+            state.say(f"not saved: {e}", "bold red")
+            return
+        state.memos.pop(item.segment_id, None)
+        state.say("✓ no code applies" + (" (with memo)" if memo else "") + " · u undoes", "green")
         return
     if key in ("c", "+", "="):
         if key == "c" and state.proposal is None:

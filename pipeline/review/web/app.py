@@ -46,6 +46,7 @@ from starlette.routing import Route
 
 from ... import decisions as dec
 from ...errors import PrecodeError
+from ...flags import FLAG_LEGEND
 from ...store import StoreError
 from ..core import Filters, ReviewItem, ReviewSession
 
@@ -53,7 +54,7 @@ STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
 ORDERS = ("document", "uncertainty")
 STATUSES = ("unreviewed", "reviewed", "proposed", "accepted", "rejected", "added")
-KNOWN_FLAGS = ("low_confidence", "ambiguous", "uncoded")
+KNOWN_FLAGS = tuple(FLAG_LEGEND)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 MAX_FIELD = 4000  # longest memo or filter accepted from the page
 MAX_NAME = 80  # longest coder name
@@ -70,7 +71,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-DONE = {"accept": "✓ Accepted", "reject": "✗ Rejected", "recode": "Recoded", "add": "+ Added"}
+DONE = {"accept": "✓ Accepted", "reject": "✗ Rejected", "recode": "Recoded", "add": "+ Added",
+        "none": "✓ No code applies to"}
 
 
 class WebError(PrecodeError):
@@ -251,6 +253,7 @@ class _Review:
             "learning": self._learning_json(s),
             "spans": spans,
             "recent": self._recent(s, decisions, in_view),
+            "flag_legend": FLAG_LEGEND,
             "options": {"documents": documents, "roles": roles, "flags": flags, "statuses": list(STATUSES),
                         "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values()}, key=str.casefold)},
         }
@@ -350,9 +353,17 @@ class _Review:
         item = self._item(b, s, body.get("segment_id"))
         action = body.get("action")
         if action not in DONE:
-            raise WebError("action must be accept, reject, recode or add")
+            raise WebError("action must be accept, reject, recode, add or none")
         memo = b.memos.get(item.segment_id, "")
         by_guid = {p.code.guid: p for p in item.proposals}
+        if action == "none":  # no code applies: a decision on the segment, not on a proposal
+            if by_guid.get(dec.NO_CODE) is not None and by_guid[dec.NO_CODE].status == "accepted":
+                return self.state(b, "already marked: no code applies", "warn", dec.NO_CODE)
+            s.no_code(item, memo)
+            b.memos.pop(item.segment_id, None)
+            self._follow_order(b, s)
+            return self.state(b, "✓ No code applies to this segment" + (" (with memo)" if memo else "") + " · u undoes",
+                              "ok", dec.NO_CODE)
         old = by_guid.get(_guid(body, "code_guid")) if action != "add" else None
         if action != "add" and old is None:
             raise WebError("that code is not on this segment")

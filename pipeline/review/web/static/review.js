@@ -133,6 +133,12 @@
     setOptions($("f-document"), o.documents, "all documents");
     setOptions($("f-role"), o.roles, "all roles");
     setOptions($("f-flag"), o.flags, "any flag", { low_confidence: "low confidence" });
+    const legend = $("flag-legend");
+    if (legend && s.flag_legend && !legend.childElementCount) {
+      for (const [flag, meaning] of Object.entries(s.flag_legend)) {
+        legend.append(el("dt", {}, el("span", { class: `flag f-${flag}`, text: flag.replace(/_/g, " ") })), el("dd", { text: meaning }));
+      }
+    }
     setOptions($("f-status"), o.statuses, "any status",
       { unreviewed: "not reviewed", reviewed: "reviewed", proposed: "a proposal not decided" });
     const dl = $("code-options");
@@ -324,6 +330,11 @@
       await post("/api/decide", { segment_id: it.segment_id, action, code_guid: p.guid });
     });
   }
+  const noCode = () => enqueue(async () => {
+    const it = item();
+    if (!it) return say("Nothing to review here.", "warn");
+    await post("/api/decide", { segment_id: it.segment_id, action: "none" });
+  });
   const go = (body) => enqueue(() => (item() || body.segment_id ? post("/api/goto", body) : load()));
   const undo = () => enqueue(() => post("/api/undo", {}));
 
@@ -472,6 +483,7 @@
   // -- buttons and keys ------------------------------------------------------------------------------
   $("b-accept").addEventListener("click", () => decide("accept"));
   $("b-reject").addEventListener("click", () => decide("reject"));
+  $("b-none").addEventListener("click", () => noCode());
   $("b-recode").addEventListener("click", () => openPicker("recode"));
   $("b-add").addEventListener("click", () => openPicker("add"));
   $("b-memo").addEventListener("click", openMemo);
@@ -499,6 +511,7 @@
     const handled = () => e.preventDefault();
     if (k === "a") { handled(); decide("accept"); }
     else if (k === "r") { handled(); decide("reject"); }
+    else if (k === "x") { handled(); noCode(); }
     else if (k === "c") { handled(); openPicker("recode"); }
     else if (k === "+" || k === "=") { handled(); openPicker("add"); }
     else if (k === "m") { handled(); openMemo(); }
