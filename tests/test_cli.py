@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-import re
-import os
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
