@@ -92,7 +92,11 @@ class ProposeConfig(_Strict):
     # (v5: v4 with calibrated scores, the chance that a person accepts the code)
     learner: Literal["precode.fewshot.v5", "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2",
                      "precode.fewshot.v1"] = "precode.fewshot.v5"
-    form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v4: weight of the form features beside the embedding
+    form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v5: weight of the form features beside the embedding
+    # fewshot.v5 in a batch run: keep the form features only where they lower the out-of-fold log-loss of the
+    # project's coded examples (they help codes that are acts of speech, add noise where codes are topics);
+    # the review follows the run's choice
+    select_form: bool = True
     layer_weight: float = Field(default=2.0, ge=0)  # fewshot.v3/v4: weight of the layer view (0: none)
     # fewshot.v4: an undecided segment whose rank-1 code is a learned one scoring at least this is used as
     # its example in a second fit (self-training; never shown as a decision)

@@ -69,6 +69,9 @@ SELF_TRAIN_ITER = 50
 # self-training needs at least this many learned codes: with one, its guesses only say "more of the same"
 # (ESConv, 20 decisions in document order, one code learned: kappa 0.142 without, 0.084 with)
 MIN_LEARNED = 2
+# select_form drops the form features only when the out-of-fold log-loss without them is lower by this share
+# (out-of-fold losses of 20 examples a code differ by ~1% between draws: bench/results/proposals.md)
+FORM_MARGIN = 0.01
 CALIBRATION_FOLDS = 5  # fewshot.v5: out-of-fold logits of the head, from this many folds, calibrate its scores
 # fewshot.v5 before a project has enough examples for folds: the head's logit (plus the code's prior log-odds)
 # is scaled by this slope, the median of the slopes fitted out of fold on the benchmarks
@@ -408,7 +411,7 @@ class FewShotProposer:
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
                  question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT,
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
-                 calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS):
+                 calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False):
         if form_weight < 0 or layer_weight < 0:
             raise ValueError("form_weight and layer_weight must be >= 0")
         if not 0 <= self_train < 1 or pseudo_weight < 0 or max_pseudo < 0:
@@ -426,6 +429,7 @@ class FewShotProposer:
             self.name = "precode.fewshot.v5" if self.name == "precode.fewshot.v4" else self.name + "+calibrated"
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
+        self.select_form = select_form
         self.min_examples = min_examples
         self.C = C
         self.prior_weight = prior_weight
@@ -585,7 +589,7 @@ class FewShotProposer:
                 groups = [""] * n_text
                 for ex, r in zip(examples, rows):
                     groups[r] = groups[r] or ex.group
-                self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups)
+                X, F = self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups)
             if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs) and len(cols) >= MIN_LEARNED:
                 self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
         else:
@@ -607,7 +611,7 @@ class FewShotProposer:
         return np.array([fold_of[g] for g in keys])
 
     def _fit_calibration(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, zs_scores,
-                         groups: Sequence[str]) -> None:
+                         groups: Sequence[str]) -> tuple:
         """fewshot.v5: make a learned code's score the chance that a person accepts it.
 
         The head is class-balanced, so its logit is shifted by the code's prior log-odds among the
@@ -616,7 +620,10 @@ class FewShotProposer:
         document; before :data:`MIN_CALIBRATION` example texts, ``a`` = :data:`DEFAULT_SLOPE`, ``b`` = 0).
         The out-of-fold scores of every code (``oof_``) also give the conformal scores
         (``conformal_``: 1 - the best score of a right code, per coded text) behind coverage sets, and
-        the reliability of the scores on this project's own examples."""
+        the reliability of the scores on this project's own examples. With ``select_form``, the head is
+        also fitted out of fold without the form features, and they are dropped (the head refitted
+        without them) when that lowers the out-of-fold log-loss; ``form_selected_`` says which.
+        Returns the (X, F) the rest of the fit uses."""
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
         self.prior_logit_ = np.log((n_pos + 1.0) / (n_neg + 1.0))
@@ -624,19 +631,51 @@ class FewShotProposer:
         self.head_calibration_fitted_ = False
         self.conformal_ = np.zeros(0)
         self.oof_ = None
+        self.form_selected_ = self.form_weight if self.form_dim_ else 0.0
         fold = self._folds(groups) if len(cols) else None
         if fold is None:
-            return
+            return X, F
+        z, ab, loss = self._out_of_fold(X, F, S_all, W_all, cols, S, fold)
+        if self.select_form and F is not None:
+            # learn the mix: keep the form features only if they lower the out-of-fold log-loss (they help
+            # codes that are acts of speech, and add noise where codes are topics)
+            dx = X.shape[1]
+            z0, ab0, loss0 = self._out_of_fold(X, None, S_all, W_all, cols, S, fold, init=self.coef_[:dx])
+            if loss0 < loss * (1 - FORM_MARGIN):
+                coef, bias = _fit_ovr_logistic(X, S_all[:, cols], _balanced(W_all, S_all)[:, cols], self.C,
+                                               init=(self.coef_[:dx, cols], self.intercept_[cols]))
+                self.coef_ = self.coef_[:dx]
+                self.coef_[:, cols], self.intercept_[cols] = coef, bias
+                self.form_dim_, self.form_selected_, F = 0, 0.0, None
+                z, ab, loss = z0, ab0, loss0
+        self.oof_loss_ = loss
+        if ab is not None:
+            self.head_calibration_, self.head_calibration_fitted_ = ab, True
+        a, b = self.head_calibration_
+        P = self._calibrated(zs_scores)
+        P[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
+        pos = S > 0
+        has = pos.any(axis=1)
+        self.oof_ = (P, S)
+        self.conformal_ = np.sort(1.0 - np.where(pos, P, -np.inf).max(axis=1)[has])
+        return X, F
+
+    def _out_of_fold(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, fold: np.ndarray,
+                     init: np.ndarray | None = None) -> tuple[np.ndarray, tuple[float, float] | None, float]:
+        """Out-of-fold logits of the learned codes ``cols`` for the example texts (the label-text rows
+        always train), the calibration map (a, b) fitted on them (None when they hold one class only),
+        and the calibrated scores' mean log-loss."""
         n_text = S.shape[0]
         dx = X.shape[1]
         z = np.zeros((n_text, len(cols)))
         label_rows = np.arange(n_text, X.shape[0])
+        start = self.coef_ if init is None else init
         for k in range(int(fold.max()) + 1):
             test = np.where(fold == k)[0]
             train = np.concatenate([np.where(fold != k)[0], label_rows])
             Ft = F[train] if F is not None else None
             coef, b = _fit_ovr_logistic(X[train], S_all[train][:, cols], _balanced(W_all[train], S_all[train])[:, cols],
-                                        self.C, F=Ft, init=(self.coef_[:, cols], self.intercept_[cols]),
+                                        self.C, F=Ft, init=(start[:, cols], self.intercept_[cols]),
                                         max_iter=2 * SELF_TRAIN_ITER)
             zt = np.asarray(X[test], dtype=np.float64) @ coef[:dx] + b
             if F is not None:
@@ -645,16 +684,11 @@ class FewShotProposer:
         known = S[:, cols] != 0
         x = (z + self.prior_logit_[cols])[known]
         t = (S[:, cols] > 0)[known].astype(float)
-        if t.any() and not t.all():
-            self.head_calibration_ = _fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0))
-            self.head_calibration_fitted_ = True
-        a, b = self.head_calibration_
-        P = self._calibrated(zs_scores)
-        P[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
-        pos = S > 0
-        has = pos.any(axis=1)
-        self.oof_ = (P, S)
-        self.conformal_ = np.sort(1.0 - np.where(pos, P, -np.inf).max(axis=1)[has])
+        ab = _fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0)) if t.any() and not t.all() else None
+        a, b = ab or (DEFAULT_SLOPE, 0.0)
+        p = np.clip(_sigmoid(a * x + b), 1e-9, 1 - 1e-9)
+        loss = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()) if len(x) else 0.0
+        return z, ab, loss
 
     def coverage_threshold(self, coverage: float) -> tuple[float, int] | None:
         """The score a code needs to be in a set that holds a right code with probability ``coverage``
@@ -802,10 +836,11 @@ LEARNED_PROPOSERS = {"precode.fewshot.v5": FewShotProposer, "precode.fewshot.v4"
 def make_learner(p) -> FewShotProposer:
     """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
+    extra = {"select_form": p.select_form} if p.learner == "precode.fewshot.v5" else {}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
         use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
-        layer_weight=p.layer_weight, self_train=p.self_train, **calibration)
+        layer_weight=p.layer_weight, self_train=p.self_train, **calibration, **extra)
 
 
 def run_training_files(manifest: dict) -> list[Path]:

@@ -323,6 +323,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms,
                              lab_layers, ex_layers, undecided)
                 learning[study.name] = {"learner": proposer.name, "examples": len(examples),
+                                        # the form features' weight used (fewshot.v5 may drop them; the review follows)
+                                        "form_weight": getattr(proposer, "form_selected_", p.form_weight),
                                         "layer_view": res.layer if proposer.layer_dim_ else None,
                                         "self_training": ({"threshold": proposer.self_train,
                                                            "segments": proposer.pseudo_}

@@ -225,3 +225,27 @@ def test_every_flag_a_proposal_can_carry_is_in_the_legend():
             emitted |= {e.value for a in n.args if isinstance(a, ast.Tuple) for e in a.elts if isinstance(e, ast.Constant)}
     assert emitted == {"uncoded", "category_only", "low_confidence", "ambiguous"}
     assert emitted <= set(FLAG_LEGEND)
+
+
+@pytest.mark.parametrize("signal_in", ["vectors", "forms"])
+def test_select_form_keeps_the_form_features_only_where_they_help(signal_in):
+    """fewshot.v5 with ``select_form``: out-of-fold log-loss decides whether the form features stay. Where
+    they are noise and the sentence vectors carry the codes, they go; where only they carry it, they stay."""
+    from scipy.sparse import csr_matrix
+
+    mu = _world()
+    x, y = _draw(mu, 120, seed=5, prevalence=(0.4, 0.3, 0.3), noise=0.6)
+    rng = np.random.default_rng(6)
+    forms = rng.random((120, 40)) * (rng.random((120, 40)) < 0.2)  # noise
+    if signal_in == "forms":
+        x = np.tile(mu[0], (120, 1))  # the sentence vectors say nothing
+        forms[np.arange(120), y] += 3.0  # a form feature per code
+    labels = label_texts(CODES)
+    examples = [CodedExample(int(c), f"item {i}", group=f"doc {i // 10}") for i, c in enumerate(y)]
+    p = FewShotProposer(min_examples=3, layer_weight=0, self_train=0, select_form=True).fit(
+        CODES, labels, mu.astype(np.float32), examples=examples, example_vecs=x, example_forms=csr_matrix(forms))
+    if signal_in == "vectors":
+        assert p.form_selected_ == 0.0 and p.form_dim_ == 0
+        assert p.score(x[:5])[0].shape == (5, 3)  # scores without form vectors now
+    else:
+        assert p.form_selected_ == 1.5 and p.form_dim_ == 40

@@ -161,6 +161,10 @@ class LiveLearner:
         self._text_of = {s.id: s.text for s in self.data.segments}
         self._doc_of = {s.id: s.document_id for s in self.data.segments}
         self.model = manifest.get("embedding_model") or {}
+        # the form features' weight each study's run used (fewshot.v5 keeps them only where they help)
+        self._form_weight = {study: info["form_weight"] for study, info in
+                             ((manifest.get("learning") or {}).get("studies") or {}).items()
+                             if isinstance(info, dict) and info.get("form_weight") is not None}
         self._embedder = embedder
         self.train_paths = run_training_files(manifest)
         missing = [str(x) for x in self.train_paths if not x.is_file()]
@@ -271,6 +275,9 @@ class LiveLearner:
             texts += [s.text for s in segs] + [s.question for s in segs if s.question and use_q]
             vec = self._vectors(texts)
             proposer = make_learner(p)  # context_weight is 0 here (checked when the learner was made)
+            if getattr(proposer, "select_form", False):  # follow the run's choice of views instead of choosing again
+                proposer.select_form = False
+                proposer.form_weight = self._form_weight.get(study, proposer.form_weight)
             seg_forms = ex_forms = None
             if proposer.form_weight > 0 and any(e.positive for e in examples):
                 from ..form import form_matrices
