@@ -5,7 +5,8 @@ Training examples come from a table of already coded segments (``precode code ..
 ``verdict``) or from a project's decisions (accepted / added -> positive, rejected -> negative).
 
 :class:`FewShotProposer` (``precode.fewshot.v5``: v4 with calibrated scores, see
-:meth:`FewShotProposer._fit_calibration`; v4, v3, v2 and v1 stay registered, for the runs that used them) keeps the zero-shot proposer's contract and ``score`` signature, so
+:meth:`FewShotProposer._fit_calibration`; v4, v3, v2 and v1 stay registered, for the runs that used
+them) keeps the zero-shot proposer's contract and ``score`` signature, so
 :func:`pipeline.propose.select` works unchanged. Per code it fits a class-balanced,
 L2-regularised one-vs-rest logistic regression on three views of each text, side by side: the
 frozen sentence embedding; the *layer view*, a middle hidden layer of the same encoder,
@@ -14,16 +15,15 @@ mean-pooled (:mod:`pipeline.embed`, weight ``layer_weight``); and the form featu
 note, exemplars) enter as extra positive rows and the other codes' label texts as negative rows
 (``prior_weight``), which is the zero-shot prior. A code with fewer than ``min_examples``
 distinct positive examples is not learned: it is scored by the underlying similarity proposer
-(``zero_shot``, default ``precode.similarity.v2``) alone and is listed in ``zero_shot_codes_``.
+(``zero_shot``, default ``precode.similarity.v3``) alone and is listed in ``zero_shot_codes_``.
 
-Why this head (``bench/results/learning.md``, same 20-per-code draws): the one-vs-rest logistic
-form is within 0.02 kappa of multinomial logistic regression on ESConv and AnnoMI, above
-nearest-centroid and kNN; unlike a softmax it can take a rejection of one code and segments with
-several codes, and it refits in tens to hundreds of milliseconds on two cores. The views: the
-sentence embedding says what a turn is about, while many codes of talk are acts of speech (a
-question, a reflection, a suggestion); the form features (0.26 -> 0.32 kappa at 20 per code on
-ESConv) and the middle layer, which still carries how a thing is said (0.32 -> 0.39, level with
-logistic regression on all 1,504 training turns, 0.391), recover that. Contrastive fine-tuning of
+Why this head (measured in ``bench/results/learning.md``): the one-vs-rest logistic form is about as
+good as multinomial logistic regression on ESConv and AnnoMI and better than nearest-centroid and
+kNN; unlike a softmax it can take a rejection of one code and segments with several codes, and it
+refits in well under a second on two cores. The views: the sentence embedding says what a turn is
+about, while many codes of talk are acts of speech (a question, a reflection, a suggestion); the
+form features and the middle layer, which still carries how a thing is said, recover that.
+Contrastive fine-tuning of
 the encoder (:mod:`pipeline.tune`, ``precode tune``) takes half a minute or more and invalidates
 every cached vector, so it is an explicit step, not what runs after each decision.
 
@@ -34,14 +34,13 @@ and the head is fitted once more, from the first solution. This is the head's ow
 bounded: only codes already learned from people's examples take part (a zero-shot code stays
 zero-shot), the evidence shown for a proposal is never such a segment, at most ``max_pseudo``
 segments are used (a seeded sample), and nothing is recorded as a decision; the review screens and
-the run manifest say how many segments were used. Measured with 20 examples per code
-(``bench/results/learning.md``): ESConv 0.387 -> 0.409 kappa, AnnoMI 0.589 -> 0.612; the turns it
-used carried the human label for 64% (ESConv) and 75% (AnnoMI) of them; a refit takes about twice
-as long.
+the run manifest say how many segments were used. What it gains and costs (kappa, how often the
+segments it used carry the human label, refit time) is in ``bench/results/learning.md``.
 
 Codes left zero-shot keep their zero-shot ranking; once any code is learned, their scores are put
 on the learned codes' scale by a monotone map (two numbers fitted on all examples), so that the
-rank-1 code is not decided by two unrelated scales.
+rank-1 code is not decided by two unrelated scales. With v5 that scale is the chance of acceptance
+(``bench/results/proposals.md`` measures how well it holds).
 
 Closed-world assumption: a training segment coded only with A counts as a negative example for
 every other code (as in a fully coded transcript). Explicit rejections add weight to that.
@@ -898,6 +897,7 @@ def review_order(scores: np.ndarray, order: str = "uncertainty", temperature: fl
 
 __all__ = [
     "TrainingExample", "CodedExample", "load_training", "load_training_files", "resolve_examples", "examples_from_decisions",
-    "FewShotProposer", "SegmentViews", "LEARNED_PROPOSERS", "LAYER_WEIGHT", "SELF_TRAIN", "make_learner", "run_training_files", "uncertainty_order", "document_order", "review_order", "ORDERS",
+    "FewShotProposer", "SegmentViews", "LEARNED_PROPOSERS", "LAYER_WEIGHT", "SELF_TRAIN", "make_learner",
+    "run_training_files", "uncertainty_order", "document_order", "review_order", "ORDERS",
     "UNCERTAINTY_TEMPERATURE",
 ]

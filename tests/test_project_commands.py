@@ -35,7 +35,8 @@ def project(tmp_path, write, tiny_codebook, bow):
     cfg = load_config(write("study.yaml", f"""
 project: {{output_dir: out}}
 studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}, roles: {{'*': {{Dana: PSS, Lee: PSS, Pat: PCP, Kim: PCP}}}}}}]
-propose: {{threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4}}
+propose: {{threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2,
+           learner: precode.fewshot.v4}}
 """))
     run_batch(cfg, embedder=bow)
     guid = {c.path: c.guid("tiny") for c in load_project(cfg.store_path).books["tiny"].codes}

@@ -19,7 +19,8 @@ TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
 def store_path(write, tiny_codebook, bow):
     write("data/one.txt", TRANSCRIPT)
     cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"
-                                          "propose: {threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4}\n"))
+                                          "propose: {threshold: 0.0, top_k: 2, "
+                                          "target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4}\n"))
     run_batch(cfg, embedder=bow)
     return cfg.store_path
 

@@ -32,7 +32,8 @@ def project(write, bow):
     write("data/one.txt", "\n".join(turns) + "\n")
     cb = write("misleading.yaml", MISLEADING)
     cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
-                                          f"codebook: {cb}}}]\npropose: {{threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4, min_examples: 5}}\n"))
+                                          f"codebook: {cb}}}]\npropose: {{threshold: 0.0, top_k: 2, "
+                                          f"target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4, min_examples: 5}}\n"))
     run_batch(cfg, embedder=bow)
     return cfg.store_path
 
