@@ -67,6 +67,11 @@ def _report(result, quiet: bool) -> None:
         f"{c['proposals']} proposals, {c['uncoded_segments']} segments uncoded (no code clears the bar)"
         + (f", {c['category_only_segments']} with a category only" if c.get("category_only_segments") else "")
     )
+    abstained = c["uncoded_segments"] + c.get("category_only_segments", 0)
+    if c["coded_segments"] and abstained > c["coded_segments"] / 2 and not (result.manifest.get("learning") or {}).get("studies"):
+        out.print("[dim]hint: with no coded examples precode proposes only what it is fairly sure of. Code a few dozen "
+                  "segments (precode review / serve) or pass coded material (--train, propose.train), and it "
+                  "proposes more.[/]", soft_wrap=True)
     for study, info in (result.manifest.get("learning") or {}).get("studies", {}).items():
         if (info or {}).get("coverage"):
             out.print(f"study '{study}': {info['coverage']['note']}", soft_wrap=True)
