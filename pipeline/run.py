@@ -206,7 +206,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         for path in inputs[study.name]:
             doc_id = path.name if path.name not in used_ids else f"{path.parent.name}/{path.name}"
             try:
-                doc = read_document(path, doc_id, known, cfg.limits.max_file_mb)
+                doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
                 res.errors.append(str(err))
                 rep.message(f"skipped {err}")
@@ -339,7 +339,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
                                                       seg_forms, need_prev, seg_layers)
-            res.suggestions.extend(propose_sets(p, segs, scores, evidence, proposer, cat))
+            res.suggestions.extend(_flag_truncated(propose_sets(p, segs, scores, evidence, proposer, cat), segs,
+                                                   embedder, res))
             if p.coverage is not None and examples:
                 learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
         timings["propose"] = time.perf_counter() - t
@@ -393,6 +394,24 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if store is not None:
             store.close()
     return res
+
+
+def _flag_truncated(suggestions: list[Suggestion], segs: list[Segment], embedder, res: BatchResult) -> list[Suggestion]:
+    """Flag ``truncated`` the proposals of segments longer than the encoder reads (their vector rests on
+    the segment's start; the text is cut before the tokenizer, see :func:`pipeline.embed.clip_for_encoder`)."""
+    overlong = getattr(embedder, "overlong", None)
+    if overlong is None:
+        return suggestions
+    long_ids = {s.id for s, over in zip(segs, overlong([s.text for s in segs])) if over}
+    if not long_ids:
+        return suggestions
+    import dataclasses
+
+    res.warnings.append(f"{len(long_ids)} segment(s) are longer than the encoder reads: their proposals rest on "
+                        "the start of the text (flag truncated); a shorter unit (segment.unit: paragraph or "
+                        "sentence) reads all of it")
+    return [dataclasses.replace(s, flags=s.flags + ("truncated",)) if s.segment_id in long_ids else s
+            for s in suggestions]
 
 
 def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[str, Codebook]:
