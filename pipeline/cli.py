@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import CodebookError, ConfigError, ModelError, PrecodeError
+from .errors import CodebookError, ConfigError, ModelError, PrecodeError, printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="precode: first-pass coding of qualitative transcripts, always confirmed by a person.")
@@ -56,9 +56,9 @@ class RichReporter:
 
 def _report(result, quiet: bool) -> None:
     for line in result.errors:
-        err.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
+        err.print(f"[yellow]skipped:[/] {escape(printable(line))}", soft_wrap=True)
     for line in result.warnings:
-        err.print(f"[dim]warning:[/] {escape(line)}", soft_wrap=True)
+        err.print(f"[dim]warning:[/] {escape(printable(line))}", soft_wrap=True)
     if quiet:
         return
     c = result.manifest["counts"]

@@ -20,7 +20,7 @@ from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
-from .errors import ConfigError, InputError, ModelError
+from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .learn import SegmentViews, make_learner
@@ -204,7 +204,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     for study in cfg.studies:
         known = roles[study.name].speakers()
         for path in inputs[study.name]:
-            doc_id = path.name if path.name not in used_ids else f"{path.parent.name}/{path.name}"
+            name = printable(path.name)  # a control character in a file name never reaches an id or a message
+            doc_id = name if name not in used_ids else f"{printable(path.parent.name)}/{name}"
             try:
                 doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
@@ -220,13 +221,13 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 doc.path = doc.id  # a file name can carry a name: keep only the redacted id
                 doc.warnings = []
             used_ids.add(doc.id)
-            res.warnings.extend(f"{path}: {w}" for w in doc.warnings)
+            res.warnings.extend(f"{printable(path)}: {printable(w)}" for w in doc.warnings)
             segs = segment_document(
                 doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
                 nlp=nlp, study=study.name, min_chars=cfg.segment.min_chars,
             )
             if len(res.segments) + len(segs) > cfg.limits.max_segments:
-                res.errors.append(f"{path}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
+                res.errors.append(f"{printable(path)}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
                 tick(1)
                 continue
             doc.metadata["study"] = study.name
@@ -489,7 +490,7 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
         "config_hash": cfg.canonical_hash(),
         "config": cfg.model_dump(mode="json"),
         "inputs": [
-            {"study": study, "path": "(redacted)" if cfg.redact.enabled else str(p),
+            {"study": study, "path": "(redacted)" if cfg.redact.enabled else printable(p),
              "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok or cfg.redact.enabled}
             for study, files in inputs.items() for p in files
         ],
