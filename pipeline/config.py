@@ -123,6 +123,8 @@ class Limits(_Strict):
     max_unzipped_mb: float = Field(default=100, gt=0)
     max_zip_ratio: float = Field(default=100, gt=1)
     max_zip_members: int = Field(default=10_000, ge=1)
+    # a file in an input folder that is a symbolic link leading out of it is refused unless this is true
+    allow_outside_symlinks: bool = False
 
     def zip_limits(self):
         from .safety import ZipLimits

@@ -68,10 +68,38 @@ class Reporter:
         pass
 
 
-def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Path], list[str]]:
-    """Files named by paths, folders (recursively: supported types only) and globs, sorted."""
+def _wildcard_root(full: Path) -> Path:
+    """The folder a glob searches: its path up to the first part with a wildcard."""
+    parts = full.parts
+    cut = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
+    return Path(*parts[:cut]) if cut else Path(".")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
+        return False
+
+
+def expand_inputs(patterns: list[str], base: Path, source: str,
+                  allow_outside_symlinks: bool = False) -> tuple[list[Path], list[str]]:
+    """Files named by paths, folders (recursively: supported types only) and globs, sorted.
+
+    A file found in a folder or by a glob that is (or lies under) a symbolic link leading out of that
+    folder is refused with one line, unless ``allow_outside_symlinks``; a file named explicitly is read
+    where it points."""
     files: list[Path] = []
     problems: list[str] = []
+
+    def keep(f: Path, folder: Path) -> bool:
+        if allow_outside_symlinks or _inside(f, folder):
+            return True
+        problems.append(f"{printable(f)}: a symbolic link that leads outside the input folder {printable(folder)}; "
+                        "refused (limits.allow_outside_symlinks: true reads it)")
+        return False
+
     for pat in patterns:
         p = Path(pat).expanduser()
         full = p if p.is_absolute() else base / p
@@ -80,7 +108,8 @@ def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Pa
             hits = [h for h in hits if h.is_file()]
             if not hits:
                 problems.append(f"{source}: input pattern '{pat}' matches no file")
-            files.extend(hits)
+            root = _wildcard_root(full)
+            files.extend(h for h in hits if keep(h, root))
         elif full.is_dir():
             for f in sorted(full.rglob("*")):
                 rel = f.relative_to(full)
@@ -88,7 +117,8 @@ def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Pa
                     continue
                 if f.name.lower() in SKIP_NAMES or not supported(f):
                     continue
-                files.append(f)
+                if keep(f, full):
+                    files.append(f)
         else:
             files.append(full)  # a missing or unsupported file is reported by the reader
     seen: set[Path] = set()
@@ -196,7 +226,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     nlp = load_spacy(cfg.segment.spacy_model) if cfg.segment.unit == "sentence" else None
     inputs: dict[str, list[Path]] = {}
     for study in cfg.studies:
-        files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'")
+        files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'",
+                                        cfg.limits.allow_outside_symlinks)
         res.errors.extend(problems)
         inputs[study.name] = files
     used_ids: set[str] = set()

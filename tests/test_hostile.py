@@ -269,3 +269,52 @@ def test_issue_sizes_each_skipped_or_cut_and_peak_memory_under_2gb(tmp_path):
               "Before (issue 15): the .xlsx reached 5.8 GB, the .docx 6.7 GB and the .txt 6.2 GB, each ending in SIGABRT "
               "in the tokenizer and taking the batch with it.", ""]
     (ROOT / "bench" / "results" / "hostile.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+# -- symbolic links ------------------------------------------------------------------------------
+
+def _linked_folder(tmp_path):
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Interviewer: x?\nZed: SECRETWORD one of the passwords\n")
+    (outside / "sub").mkdir()
+    (outside / "sub" / "more.txt").write_text("Interviewer: x?\nZed: SECRETWORD another\n")
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "good.txt").write_text(INTERVIEW)
+    (inp / "alias.txt").symlink_to(inp / "good.txt")  # stays inside: read (once)
+    (inp / "leak.txt").symlink_to(outside / "secret.txt")
+    (inp / "linked_dir").symlink_to(outside / "sub", target_is_directory=True)
+    return inp
+
+
+def _run(tmp_path, inputs, **limits):
+    from pipeline.config import config_from_dict
+    from pipeline.run import run_batch
+
+    from .conftest import TINY_CODEBOOK
+
+    (tmp_path / "tiny.yaml").write_text(TINY_CODEBOOK)
+    cfg = config_from_dict({"project": {"output_dir": str(tmp_path / "out")},
+                            "studies": [{"name": "s", "inputs": inputs, "codebook": str(tmp_path / "tiny.yaml")}],
+                            "limits": limits}, base_dir=tmp_path)
+    return run_batch(cfg, embedder=BagOfWordsEmbedder())
+
+
+def test_symlinks_leaving_the_input_folder_are_refused(tmp_path):
+    inp = _linked_folder(tmp_path)
+    for inputs in ([str(inp)], [str(inp / "*.txt")], ["in/**/*.txt"]):
+        res = _run(tmp_path, inputs)
+        assert len(res.documents) == 1 and res.documents[0].id in ("good.txt", "alias.txt")  # the same file, once
+        refused = [e for e in res.errors if "symbolic link that leads outside the input folder" in e]
+        assert any("leak.txt" in e for e in refused) and all("\n" not in e for e in refused)
+        if "**" in inputs[0]:  # glob descends into the linked folder; its file is refused too
+            assert any("more.txt" in e for e in refused)
+        assert "SECRETWORD" not in res.outputs["csv"].read_text()
+
+
+def test_an_option_allows_symlinks_out(tmp_path):
+    inp = _linked_folder(tmp_path)
+    res = _run(tmp_path, ["in/**/*.txt"], allow_outside_symlinks=True)
+    assert {"leak.txt", "more.txt"} <= {d.id for d in res.documents}
+    assert "SECRETWORD" in res.outputs["csv"].read_text() and not res.errors
