@@ -21,6 +21,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 codebook_app = typer.Typer(no_args_is_help=True, help="Check and show codebooks (YAML, CSV or XLSX).")
 app.add_typer(codebook_app, name="codebook")
 
+
+@app.callback()
+def _private_files() -> None:
+    # everything a command writes (stores, exports, caches, reports) is its owner's only: 0600 files, 0700 folders
+    os.umask(0o077)
+
+
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"

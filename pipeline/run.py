@@ -24,6 +24,7 @@ from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .learn import SegmentViews, make_learner
+from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
@@ -419,8 +420,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.manifest["run_id"] = run_id
             store.finish_run(run_id, _now(), res.manifest)
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        write_private(manifest_path, json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n")
         res.outputs["manifest"] = manifest_path
     finally:
         if store is not None:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from ..private import fresh_private_file, write_private
 from ..records import Codebook, Segment, Suggestion
 
 COLUMNS = [
@@ -124,11 +125,7 @@ def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore", restval="")
     w.writeheader()
     w.writerows(csv_safe(r) for r in rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_private(path, buf.getvalue())
 
 
 FIXED_TIME = dt.datetime(2020, 1, 1)
@@ -197,8 +194,7 @@ def save_workbook(wb, path: Path) -> Path:
 
     wb.properties.created = FIXED_TIME
     wb.properties.creator = "precode"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = fresh_private_file(path.with_suffix(path.suffix + ".tmp"))  # 0600 before a byte is written
     wb.save(tmp)
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
     with zipfile.ZipFile(tmp) as zin:
