@@ -36,14 +36,8 @@ def private_file(path: Path) -> Path:
 
 def fresh_private_file(path: Path) -> Path:
     """``path`` created anew (emptied if it was there) as 0600: a temporary file about to be written."""
-    path = Path(path)
-    private_dir(path.parent)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
-    return path
+    Path(path).unlink(missing_ok=True)
+    return private_file(path)
 
 
 def write_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> Path:
