@@ -14,12 +14,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import CodebookError, ConfigError, ModelError, PrecodeError
+from .errors import CodebookError, ConfigError, ModelError, PrecodeError, printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="precode: first-pass coding of qualitative transcripts, always confirmed by a person.")
 codebook_app = typer.Typer(no_args_is_help=True, help="Check and show codebooks (YAML, CSV or XLSX).")
 app.add_typer(codebook_app, name="codebook")
+
+
+@app.callback()
+def _private_files() -> None:
+    # everything a command writes (stores, exports, caches, reports) is its owner's only: 0600 files, 0700 folders
+    os.umask(0o077)
+
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -56,9 +63,9 @@ class RichReporter:
 
 def _report(result, quiet: bool) -> None:
     for line in result.errors:
-        err.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
+        err.print(f"[yellow]skipped:[/] {escape(printable(line))}", soft_wrap=True)
     for line in result.warnings:
-        err.print(f"[dim]warning:[/] {escape(line)}", soft_wrap=True)
+        err.print(f"[dim]warning:[/] {escape(printable(line))}", soft_wrap=True)
     if quiet:
         return
     c = result.manifest["counts"]

@@ -123,6 +123,17 @@ class RedactConfig(_Strict):
 class Limits(_Strict):
     max_file_mb: float = Field(default=50, gt=0)
     max_segments: int = Field(default=200_000, ge=1)
+    # a .docx/.xlsx is a zip: what one file may unzip to, its compression ratio, its number of members
+    max_unzipped_mb: float = Field(default=100, gt=0)
+    max_zip_ratio: float = Field(default=100, gt=1)
+    max_zip_members: int = Field(default=10_000, ge=1)
+    # a file in an input folder that is a symbolic link leading out of it is refused unless this is true
+    allow_outside_symlinks: bool = False
+
+    def zip_limits(self):
+        from .safety import ZipLimits
+
+        return ZipLimits(self.max_unzipped_mb, self.max_unzipped_mb, self.max_zip_ratio, self.max_zip_members)
 
 
 class Config(_Strict):

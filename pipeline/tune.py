@@ -174,6 +174,9 @@ def fine_tune(model_location: str, texts: Sequence[str], labels: Sequence[int], 
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
 
     def embed(batch: list[str]):
+        from .embed import clip_for_encoder
+
+        batch = clip_for_encoder(batch, getattr(model, "max_seq_length", None))
         features = model.tokenize(batch) if not hasattr(model, "preprocess") else model.preprocess(batch)
         return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 

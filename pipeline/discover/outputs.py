@@ -23,6 +23,8 @@ CSV_COLUMNS = ["id", "status", "name", "size", "n_documents", "n_speakers", "rol
 
 
 def candidates_csv(cands: Sequence[CandidateCode]) -> str:
+    from ..export.table import csv_safe
+
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", restval="")
     w.writeheader()
@@ -33,7 +35,7 @@ def candidates_csv(cands: Sequence[CandidateCode]) -> str:
         for i, q in enumerate(c.quotes, 1):
             who = ", ".join(x for x in (q.speaker, q.role) if x)
             row[f"quote_{i}"] = f"{q.text} [{q.document}{' | ' + who if who else ''} | {q.segment_id}]"
-        w.writerow(row)
+        w.writerow(csv_safe(row))  # cells are data, never formulas
     return buf.getvalue()
 
 

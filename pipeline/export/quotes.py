@@ -105,13 +105,15 @@ def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False,
     for seg, code, _, _ in pairs:
         marks.setdefault(seg.id, set()).add(f"{book_of_code.get(id(code), '')}:{code.path}")
     buf = io.StringIO()
+    from .table import neutralise  # cells are data, never formulas
+
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["segment_id", "study", "document", "speaker", "role", "text", *columns])
+    w.writerow(["segment_id", "study", "document", "speaker", "role", "text", *map(neutralise, columns)])
     for seg in data.segments:
         if not seg.coded:
             continue
         m = marks.get(seg.id, set())
-        w.writerow([seg.id, seg.study or "", seg.document_id, seg.speaker or "", seg.role or "", seg.text,
+        w.writerow([*map(neutralise, (seg.id, seg.study or "", seg.document_id, seg.speaker or "", seg.role or "", seg.text)),
                     *("1" if c in m else "0" for c in columns)])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buf.getvalue(), encoding="utf-8")

@@ -2,6 +2,10 @@
 
 Rows are written in document order, then rank; numbers are formatted with fixed precision so the
 same run gives byte-identical files.
+
+Cells are data, never formulas: in the CSV a cell starting with ``= + - @``, a tab or a carriage return
+gets a leading ``'`` (OWASP's CSV-injection rule); in the XLSX every text cell is a string cell (no
+``<f>`` element), and a cell over Excel's 32,767 characters is cut, its row flagged ``excel_truncated``.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 from typing import Iterable
 
 from ..decisions import NO_CODE
+from ..private import fresh_private_file, write_private
 from ..records import Codebook, Segment, Suggestion
 
 COLUMNS = [
@@ -20,6 +26,31 @@ COLUMNS = [
     "question", "text", "codebook", "category", "code", "code_guid", "score", "rank", "flags", "evidence",
     "status", "coder", "memo",
 ]
+
+
+NUMERIC = {"start", "end", "rank"}
+FLOATS = {"score", "start_time", "end_time"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_CELL_LIMIT = 32_767
+CUT_MARK = " [… cut at Excel's cell limit; the CSV and the store keep all of it]"
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise(value: str) -> str:
+    """A CSV cell a spreadsheet will not run: a leading ``'`` before ``= + - @``, tab or carriage return
+    (a plain number such as ``-0.25`` is left as it is: it cannot be a formula)."""
+    if value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_safe(row: dict) -> dict:
+    """``row`` with every text cell neutralised; a carriage return becomes a line break (the csv module
+    would not quote a lone one, and readers take it for the end of the row)."""
+    return {k: neutralise(v).replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v
+            for k, v in row.items()}
 
 
 def _num(x: float | None, places: int = 3) -> str:
@@ -99,15 +130,46 @@ def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore", restval="")
     w.writeheader()
-    w.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    w.writerows(csv_safe(r) for r in rows)
+    return write_private(path, buf.getvalue())
 
 
 FIXED_TIME = dt.datetime(2020, 1, 1)
+
+
+def _cut(value: str) -> tuple[str, bool]:
+    if len(value) <= EXCEL_CELL_LIMIT:
+        return value, False
+    return value[: EXCEL_CELL_LIMIT - len(CUT_MARK)] + CUT_MARK, True
+
+
+def xlsx_cells(row: dict[str, str], columns: list[str]) -> list:
+    """One sheet row: numbers as numbers, text cut to Excel's cell limit (the row's flags then say
+    ``excel_truncated``)."""
+    out, cut_any = [], False
+    for c in columns:
+        v = row.get(c, "")
+        if c in NUMERIC and v:
+            out.append(int(v))
+        elif c in FLOATS and v:
+            out.append(float(v))
+        else:
+            v, cut = _cut(str(v))
+            cut_any |= cut
+            out.append(v)
+    if cut_any and "flags" in columns:
+        i = columns.index("flags")
+        out[i] = ";".join(f for f in (out[i], "excel_truncated") if f)
+    return out
+
+
+def append_strings(ws, values: list) -> None:
+    """Append a row whose text cells are string cells, whatever they start with (openpyxl would make a
+    text starting with '=' a live formula)."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
@@ -120,13 +182,8 @@ def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
     ws.append(COLUMNS)
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    numeric = {"start", "end", "rank"}
-    floats = {"score", "start_time", "end_time"}
     for r in rows:
-        ws.append([
-            int(v) if c in numeric and v else float(v) if c in floats and v else v
-            for c, v in ((c, r.get(c, "")) for c in COLUMNS)
-        ])
+        append_strings(ws, xlsx_cells(r, COLUMNS))
     ws.freeze_panes = "A2"
     widths = {"text": 80, "question": 40, "evidence": 50, "code": 28, "category": 22, "segment_id": 26}
     for i, c in enumerate(COLUMNS, start=1):
@@ -143,8 +200,7 @@ def save_workbook(wb, path: Path) -> Path:
 
     wb.properties.created = FIXED_TIME
     wb.properties.creator = "precode"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = fresh_private_file(path.with_suffix(path.suffix + ".tmp"))  # 0600 before a byte is written
     wb.save(tmp)
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
     with zipfile.ZipFile(tmp) as zin:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..records import Document
+from ..safety import ZipLimits
 from .captions import read_captions
 from .decode import decode_text, read_bytes
 from .docx import read_docx
@@ -41,8 +42,11 @@ def read_document(
     doc_id: str | None = None,
     known_speakers: set[str] | None = None,
     max_mb: float = 50.0,
+    zip_limits: ZipLimits | None = None,
 ) -> Document:
-    """Read one transcript. Raises :class:`InputError` with a one-line message on bad input."""
+    """Read one transcript. Raises :class:`InputError` with a one-line message on bad input.
+
+    ``max_mb`` caps the file's size; ``zip_limits`` what a .docx/.xlsx may unzip to (size, ratio, members)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in FORMATS:
@@ -56,9 +60,9 @@ def read_document(
     warnings: list[str] = []
     meta: dict = {}
     if fmt == "docx":
-        text, turns, meta = read_docx(data, path, known_speakers)
+        text, turns, meta = read_docx(data, path, known_speakers, zip_limits)
     elif fmt == "xlsx":
-        text, turns, warnings = rows_to_turns(rows_from_xlsx(data, path), path)
+        text, turns, warnings = rows_to_turns(rows_from_xlsx(data, path, zip_limits), path)
     else:
         raw, encoding = decode_text(data, path)
         meta["encoding"] = encoding

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Turn
+from ..safety import ZipLimits, open_container
 from .text import parse_timestamp
 
 ALIASES = {
@@ -75,13 +76,15 @@ def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
     return [dict(zip(header, (c.strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
 
 
-def rows_from_xlsx(data: bytes, path: Path) -> list[dict[str, str]]:
+def rows_from_xlsx(data: bytes, path: Path, limits: ZipLimits | None = None) -> list[dict[str, str]]:
+    """The first sheet's rows as dicts (lower-cased header), the workbook read through the capped zip reader."""
+    package = open_container(data, path, limits, ".xlsx")
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - a dependency
         raise InputError(path, "openpyxl is not installed (pip install openpyxl)") from None
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(package, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
         raise InputError(path, f"not a readable .xlsx file (damaged or not a workbook: {err.__class__.__name__})") from None
     except Exception as err:  # openpyxl raises assorted errors on damaged packages

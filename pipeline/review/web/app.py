@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import secrets
 import socket
 import threading
@@ -59,6 +60,8 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 MAX_FIELD = 4000  # longest memo or filter accepted from the page
 MAX_NAME = 80  # longest coder name
 RECENT = 8  # decisions listed on the page
+MAX_BODY = 64 * 1024  # largest request body accepted (a memo is at most MAX_FIELD characters)
+MAX_DEPTH = 16  # deepest JSON nesting accepted (the page sends flat objects)
 
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -491,6 +494,9 @@ class _Guard:
         sid = request.cookies.get(review.cookie_name, "")
         browser = review.browsers.get(sid) if sid else None
         token = request.query_params.get("token")
+        if token is not None and request.method == "HEAD" and browser is None:
+            # a link checker or preview asks HEAD first: answer without spending the one-time token
+            return await PlainTextResponse("", 200)(scope, receive, secured)
         if token is not None and request.method in ("GET", "HEAD"):
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             clean = request.url.path + ("?" + urlencode(rest) if rest else "")
@@ -512,14 +518,49 @@ class _Guard:
                 return await JSONResponse({"error": "cross-origin request refused"}, 403)(scope, receive, secured)
             if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 return await JSONResponse({"error": "send JSON"}, 415)(scope, receive, secured)
+            length = headers.get("content-length", "")
+            if length and (not length.isdigit() or int(length) > MAX_BODY):
+                return await JSONResponse({"error": f"request body over {MAX_BODY // 1024} KB"}, 413)(scope, receive, secured)
         scope["precode.browser"] = browser
         await self.app(scope, receive, secured)
 
 
+def _json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings skipped), read without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw.decode("utf-8", errors="replace"):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 async def _body(request: Request) -> dict:
+    """The request's JSON object: at most MAX_BODY bytes (413), MAX_DEPTH levels deep (400), never a traceback."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise WebError(f"request body over {MAX_BODY // 1024} KB", 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if _json_depth(raw) > MAX_DEPTH:
+        raise WebError(f"JSON nested deeper than {MAX_DEPTH} levels", 400)
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise WebError("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise WebError("the request body must be a JSON object")
@@ -633,6 +674,7 @@ def serve(store_path: Path, *, port: int = 0, coder: str | None = None, open_bro
     port = sock.getsockname()[1]
     review.allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
     url = f"http://127.0.0.1:{port}/?token={review.token}"
+    launcher = _Launcher()
 
     def ready() -> None:
         if on_ready is not None:
@@ -641,7 +683,7 @@ def serve(store_path: Path, *, port: int = 0, coder: str | None = None, open_bro
             print(f"precode review of {review.store_path}:\n  {url}\n"
                   "Open this link (it works once) in a browser on this computer; Ctrl-C stops the server.", flush=True)
         if open_browser:
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            threading.Thread(target=webbrowser.open, args=(launcher.open(url),), daemon=True).start()
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets=None):
@@ -663,3 +705,33 @@ def serve(store_path: Path, *, port: int = 0, coder: str | None = None, open_bro
         pass
     finally:
         sock.close()
+        launcher.remove()
+
+
+class _Launcher:
+    """Opening a browser runs a command (xdg-open URL) that any user sees in ``ps``: the browser is given a
+    private page (0600, in a 0700 folder) that forwards to the link, so the token never is on a command line."""
+
+    def __init__(self):
+        self.folder: Path | None = None
+
+    def open(self, url: str) -> str:
+        import html
+        import tempfile
+
+        from ...private import write_private
+
+        self.folder = Path(tempfile.mkdtemp(prefix="precode-open-"))  # 0700
+        page = write_private(self.folder / "open.html", (
+            '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+            f'<meta http-equiv="refresh" content="0;url={html.escape(url, quote=True)}"><title>precode</title>'))
+        timer = threading.Timer(120, self.remove)  # the link works once anyway
+        timer.daemon = True
+        timer.start()
+        return page.as_uri()
+
+    def remove(self) -> None:
+        import shutil
+
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
