@@ -8,6 +8,8 @@ FLAG_LEGEND: dict[str, str] = {
     "category_only": "the category is clear, the code is not: the category is proposed, no code",
     "low_confidence": "proposed, but the score (the chance a person accepts it) is below propose.confident (0.6)",
     "ambiguous": "the best two codes score within propose.ambiguity_margin of each other",
+    "truncated": "the segment is longer than the encoder reads: only its start was scored",
+    "excel_truncated": "a cell of this row was longer than Excel's 32,767 characters and was cut in the XLSX",
 }
 
 

@@ -225,6 +225,13 @@ def test_every_flag_a_proposal_can_carry_is_in_the_legend():
             emitted |= {e.value for a in n.args if isinstance(a, ast.Tuple) for e in a.elts if isinstance(e, ast.Constant)}
     assert emitted == {"uncoded", "category_only", "low_confidence", "ambiguous"}
     assert emitted <= set(FLAG_LEGEND)
+    # and the flags added after proposing: segments longer than the encoder reads, cells Excel cuts
+    import re
+    from pathlib import Path
+
+    root = Path(propose.__file__).parent
+    later = set(re.findall(r'"(truncated|excel_truncated)"', (root / "run.py").read_text() + (root / "export" / "table.py").read_text()))
+    assert later == {"truncated", "excel_truncated"} and later <= set(FLAG_LEGEND)
 
 
 @pytest.mark.parametrize("signal_in", ["vectors", "forms"])
