@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..cli import app, err, fail, out
+from ..cli import app, err, fail, out, working
 from ..errors import PrecodeError
 
 
@@ -23,6 +23,7 @@ def discover(
     coder: Optional[str] = typer.Option(None, "--coder", help="Who accepts or rejects."),
     name: Optional[str] = typer.Option(None, help="Name for an accepted candidate (default: its proposed name)."),
     memo: str = typer.Option("", help="Why (kept with the acceptance or rejection)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """BERTopic over the project's cached embeddings, with the codebook as zero-shot topics."""
     from .. import discover as disc
@@ -40,7 +41,8 @@ def discover(
                 disc.reject_candidate(store, reject, coder, memo=memo)
                 out.print(f"rejected: {reject} (remembered)")
             return
-        result = disc.discover(store, min_topic_size=min_topic_size, seed=seed)
+        with working("discover", quiet):
+            result = disc.discover(store, min_topic_size=min_topic_size, seed=seed)
     except PrecodeError as e:
         fail(e)
     for note in result.notes:

@@ -158,17 +158,22 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
         from ..commands.agreement import project_codings
         from ..evaluate import agreement
 
-        codings, units, chosen, categories = project_codings(store_path, None)
+        codings, units, chosen, categories, reviewed_by = project_codings(store_path, None)
         parts.append('<h2 id="agreement">Agreement between coders</h2>')
         if units:
-            rep = agreement(codings, units, chosen, categories, "category")
-            rows = [[r.level, r.name, r.n_units, _f(r.percent_agreement), _f(r.cohen_kappa), _f(r.krippendorff_alpha)]
+            rep = agreement(codings, units, chosen, categories, "category", reviewed=reviewed_by)
+            rows = [[r.level, r.name, r.n_units, _f(r.percent_agreement), _f(r.fleiss_kappa), _f(r.krippendorff_alpha)]
                     for r in rep.rows]
-            parts.append(f"<p>{len(units)} segments reviewed by {', '.join(map(_e, chosen))}.</p>"
-                         + _table(["level", "name", "units", "agreement", "Cohen's κ", "Krippendorff's α"], rows, {2, 3, 4, 5})
+            pairs = [[p.a, p.b, p.n_units, _f(p.percent_agreement), _f(p.cohen_kappa)] for p in rep.pairs]
+            parts.append(f"<p>{len(units)} segments reviewed by two or more of {', '.join(map(_e, chosen))} "
+                         f"({rep.n_common} by all of them).</p>"
+                         + _table(["level", "name", "units", "agreement", "Fleiss' κ", "Krippendorff's α"], rows, {2, 3, 4, 5})
+                         + "<h3>Pairs of coders</h3>"
+                         + _table(["coder", "coder", "units both reviewed", "agreement", "Cohen's κ"], pairs, {2, 3, 4})
                          + f'<p class="muted">{_e(rep.note)}</p>')
         else:
-            parts.append("<p>No segment was reviewed by every coder yet.</p>")
+            parts.append("<p>No segment was reviewed by two coders yet: "
+                         + ", ".join(f"{_e(c)} reviewed {len(reviewed_by[c])}" for c in chosen) + ".</p>")
 
     # -- emergent themes --------------------------------------------------------------------------------
     cand_file = store_path.parent / "discovery" / "candidates.json"

@@ -1,0 +1,136 @@
+"""Issue 17, a researcher's working day: progress on stderr only, exit codes and hints."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from pipeline.cli import RichReporter, app
+from pipeline.config import load_config
+from pipeline.run import run_batch
+
+from .conftest import ROOT
+
+runner = CliRunner()
+
+
+def test_progress_bars_draw_on_their_console_and_are_silent_when_quiet():
+    for quiet in (False, True):
+        buf = io.StringIO()
+        rep = RichReporter(quiet, Console(file=buf, force_terminal=True, width=80))
+        tick = rep.stage("embedding", 10)
+        tick(4)
+        rep.progress.refresh() if rep.progress else None
+        rep.stage("loading", None)  # unknown length: a pulsing bar, replaces the previous one
+        rep.done("loading")
+        assert ("embedding" in buf.getvalue()) is (not quiet)
+
+
+def test_code_exits_2_when_no_input_could_be_read_and_keeps_stdout_clean(tmp_path):
+    pdf = tmp_path / "only.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false")
+    r = subprocess.run([str(Path(sys.executable).parent / "precode"), "code", str(pdf), "--codebook",
+                        str(ROOT / "configs" / "codebooks" / "shepardson2019.yaml"), "-o", str(tmp_path / "o.csv"),
+                        "--no-cache"], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "only.pdf" in r.stderr and "could be read" in r.stderr
+    assert "Traceback" not in r.stderr and "━" not in r.stdout  # bars go to stderr, never with the data
+
+
+def test_export_without_confirmed_codings_hints_at_proposals(tmp_path, write, tiny_codebook, bow):
+    write("data/a.txt", "Interviewer: What would be the greatest barriers?\nDana: Nobody knows what the peer role is.\n")
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
+                                          f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
+    run_batch(cfg, embedder=bow)
+    import pipeline.cli as cli
+
+    for fmt in ("md", "qdpx"):
+        buf = io.StringIO()
+        old, cli.err = cli.err, Console(file=buf, width=300)
+        try:
+            r = runner.invoke(app, ["export", str(cfg.store_path), "-f", fmt, "-o", str(tmp_path / f"e.{fmt}")])
+        finally:
+            cli.err = old
+        assert r.exit_code == 0, r.output
+        assert "--proposals" in buf.getvalue()
+        buf = io.StringIO()
+        old, cli.err = cli.err, Console(file=buf, width=300)
+        try:
+            r = runner.invoke(app, ["export", str(cfg.store_path), "-f", fmt, "--proposals", "-o", str(tmp_path / f"p.{fmt}")])
+        finally:
+            cli.err = old
+        assert "--proposals" not in buf.getvalue()
+
+
+# -- agreement for any number of coders --------------------------------------------------------------
+
+THREE = [("ann", "u1", "A"), ("ann", "u2", "B"), ("ann", "u3", "A"),
+         ("bob", "u1", "A"), ("bob", "u2", "A"), ("bob", "u3", "A"), ("bob", "u5", "B"),
+         ("cat", "u1", "A"), ("cat", "u4", "B")]
+REVIEWED = {"ann": {"u1", "u2", "u3", "u4"}, "bob": {"u1", "u2", "u3", "u5"}, "cat": {"u1", "u4"}}
+
+
+def test_agreement_three_coders_who_reviewed_different_segments():
+    import krippendorff
+    import numpy as np
+    import pytest
+
+    from pipeline.evaluate import agreement
+
+    rep = agreement(THREE, ["u1", "u2", "u3", "u4", "u5"], ["ann", "bob", "cat"], {"A": None, "B": None},
+                    "code", reviewed=REVIEWED)
+    assert rep.n_units == 4 and rep.n_common == 1  # u5 only bob reviewed; u1 all three
+    nan = np.nan
+    for code, data in {"A": [[1, 0, 1, 0], [1, 1, 1, nan], [1, nan, nan, 0]],
+                       "B": [[0, 1, 0, 0], [0, 0, 0, nan], [0, nan, nan, 1]]}.items():
+        want = krippendorff.alpha(reliability_data=np.array(data, dtype=float), level_of_measurement="nominal")
+        assert rep.row("code", code).krippendorff_alpha == pytest.approx(want)
+    overall = [[1, 0, 0, 1, 1, 0, 0, 0], [1, 0, 1, 0, 1, 0, nan, nan], [1, 0, nan, nan, nan, nan, 0, 1]]
+    want = krippendorff.alpha(reliability_data=np.array(overall, dtype=float), level_of_measurement="nominal")
+    assert rep.overall.krippendorff_alpha == pytest.approx(want)
+    # by hand, pooling (segment, code) over A and B on the segments both reviewed:
+    # ann|bob u1-u3: [1,0,0,1,1,0] vs [1,0,1,0,1,0]: p_o 4/6, p_e 0.5 -> 1/3
+    # ann|cat u1,u4: [1,0,0,0] vs [1,0,0,1]: p_o 3/4, p_e (1*2+3*2)/16 = 0.5 -> 1/2
+    # bob|cat u1: [1,0] vs [1,0]: p_o 1, p_e 0.5 -> 1
+    table = {(p.a, p.b): (p.n_units, p.percent_agreement, p.cohen_kappa) for p in rep.pairs}
+    assert table == {("ann", "bob"): (3, pytest.approx(4 / 6), pytest.approx(1 / 3)),
+                     ("ann", "cat"): (2, pytest.approx(0.75), pytest.approx(0.5)),
+                     ("bob", "cat"): (1, pytest.approx(1.0), pytest.approx(1.0))}
+    # Fleiss on u1 only, where all three applied A and none B: no variance there
+    assert rep.row("code", "A").fleiss_kappa is None
+
+
+def test_agreement_command_and_report_with_a_third_coder_who_made_one_decision(tmp_path, write, tiny_codebook, bow):
+    from pipeline.export.report import build_report
+    from pipeline.project import load_project
+    from pipeline.review.core import ReviewSession
+
+    write("data/a.txt", "Interviewer: What would be the greatest barriers?\nDana: Nobody knows what the peer role is.\n"
+                        "Interviewer: What supports would help?\nDana: Training for staff and a room to meet.\n"
+                        "Pat: We need an office room for meetings.\n")
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
+                                          f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
+    run_batch(cfg, embedder=bow)
+    guid = {c.path: c.guid("tiny") for c in load_project(cfg.store_path).books["tiny"].codes}
+    for coder, choices in {"ann": ["Barriers/Role confusion", "Facilitators/Training", "Barriers/Space"],
+                           "bob": ["Barriers/Role confusion", "Barriers/Space", "Barriers/Space"],
+                           "cy": ["Barriers/Role confusion"]}.items():
+        s = ReviewSession(cfg.store_path, coder)
+        for item, path in zip(s.items, choices):
+            s.add(item, guid[path])
+        s.close()
+    r = runner.invoke(app, ["agreement", str(cfg.store_path), "-o", str(tmp_path / "a.csv")])
+    assert r.exit_code == 0, r.output
+    assert "3 segments reviewed by two or more" in r.output and "(1 by all of them)" in r.output
+    csv_text = (tmp_path / "a.csv").read_text()
+    assert "ann | cy" in csv_text and "bob | cy" in csv_text
+    html = build_report(load_project(cfg.store_path), cfg.store_path, tmp_path / "r.html", "t")[0].read_text()
+    assert "Pairs of coders" in html and "Krippendorff" in html
