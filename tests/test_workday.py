@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -134,3 +136,122 @@ def test_agreement_command_and_report_with_a_third_coder_who_made_one_decision(t
     assert "ann | cy" in csv_text and "bob | cy" in csv_text
     html = build_report(load_project(cfg.store_path), cfg.store_path, tmp_path / "r.html", "t")[0].read_text()
     assert "Pairs of coders" in html and "Krippendorff" in html
+
+
+# -- comparisons that don't mislead ---------------------------------------------------------------------
+
+LONG = "Leadership that keeps promising resources for the peer program and then never delivers them in the end"
+OTHER_BOOK = f"""
+name: other
+categories:
+  - name: Context
+    codes:
+      - name: {LONG}
+        description: promises of support never kept by leaders
+"""
+
+
+@pytest.fixture
+def two_books(tmp_path, write, tiny_codebook, bow):
+    from pipeline.project import load_project
+    from pipeline.review.core import ReviewSession
+
+    write("s1/a.txt", "Interviewer: What would be the greatest barriers?\nDana: Nobody knows what the peer role is.\n"
+                      "Pat: We need an office room for meetings.\nDana: The peer role was never defined.\n"
+                      "Pat: No room, no office space at all.\n")
+    write("s2/b.txt", "Interviewer: What happened?\nLee: Leaders promised money and it never came.\n"
+                      "Kim: They promise support every year.\nLee: We had snacks.\n")
+    other = write("other.yaml", OTHER_BOOK)
+    cfg = load_config(write("study.yaml", f"""
+project: {{output_dir: out}}
+studies:
+  - {{name: s1, inputs: [s1/], codebook: {tiny_codebook}, roles: {{'*': {{Dana: PSS, Pat: PCP}}}}}}
+  - {{name: s2, inputs: [s2/], codebook: {other}, roles: {{'*': {{Lee: PSS, Kim: PCP}}}}}}
+propose: {{threshold: 0.0, top_k: 1}}
+"""))
+    run_batch(cfg, embedder=bow)
+    data = load_project(cfg.store_path)
+    g = {c.path: c.guid(b.name) for b in data.books.values() for c in b.codes}
+    plan = {"a.txt#t2": "Barriers/Role confusion", "a.txt#t4": "Barriers/Role confusion", "a.txt#t3": "Barriers/Space",
+            "b.txt#t2": f"Context/{LONG}", "b.txt#t3": f"Context/{LONG}"}
+    for coder in ("ann", "bob"):  # both confirm the same segments: each counts once
+        s = ReviewSession(cfg.store_path, coder)
+        for item in s.items:
+            if item.segment_id in plan:
+                s.add(item, g[plan[item.segment_id]])
+        s.close()
+    return cfg
+
+
+def test_holm_and_cramers_v_by_hand():
+    import numpy as np
+
+    from pipeline.compare import cramers_v, holm
+
+    assert holm([0.01, 0.04, 0.03, None]) == [pytest.approx(0.03), pytest.approx(0.06), pytest.approx(0.06), None]
+    assert cramers_v(np.array([[10, 0], [0, 10]])) == pytest.approx(1.0)
+    assert cramers_v(np.array([[5, 5], [5, 5]])) == pytest.approx(0.0)
+
+
+def test_compare_tests_only_groups_the_codebook_was_applied_to_and_counts_segments(two_books):
+    from pipeline.compare import compare
+    from pipeline.project import load_project
+
+    data = load_project(two_books.store_path)
+    by_study = compare([data], "study")
+    assert {r.source for r in by_study.rows} == {"confirmed"}  # proposals only when asked
+    long_row = next(r for r in by_study.rows if LONG in r.code)
+    s1, s2 = long_row.groups
+    assert not s1.applied and s2.applied and s2.segments == 2 and s2.coded_segments == 3  # two coders, counted once
+    assert long_row.test == "none" and long_row.p_value is None  # nothing to test against
+    by_role = compare([data], "role")
+    role = next(r for r in by_role.rows if r.code == "tiny:Barriers/Role confusion")
+    assert [(c.group, c.segments, c.coded_segments) for c in role.groups] == [("PCP", 0, 2), ("PSS", 2, 2)]
+    assert role.effect == pytest.approx(1.0) and role.p_adjusted is not None and role.p_adjusted >= role.p_value
+    from pipeline.export.quotes import coded_pairs
+
+    with_props = compare([data], "role", include_proposals=True)
+    has_proposals = any(status == "proposed" for *_, status, _coder in coded_pairs(data, True))
+    assert ("proposed" in {r.source for r in with_props.rows}) is has_proposals
+
+
+def test_compare_command_keeps_long_code_names_and_report_plots_are_not_clipped(two_books, tmp_path):
+    from PIL import Image
+
+    r = runner.invoke(app, ["compare", str(two_books.store_path), "--by", "role", "-o", str(tmp_path / "cmp")])
+    assert r.exit_code == 0, r.output
+    assert LONG in r.output and "p (Holm)" in r.output and "proposed" not in r.output.split("'proposed'")[0]
+    out = tmp_path / "report.html"
+    r = runner.invoke(app, ["report", str(two_books.store_path), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    pngs = sorted((tmp_path / "report_figures").glob("*.png"))
+    assert any(p.name.startswith("compare_by_role") for p in pngs)
+    for png in pngs:  # a label cut by the figure's edge leaves ink on the border
+        im = np.asarray(Image.open(png).convert("L"))
+        frame = np.concatenate([im[:3].ravel(), im[-3:].ravel(), im[:, :3].ravel(), im[:, -3:].ravel()])
+        assert frame.min() > 240, f"{png.name}: something touches the edge"
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            pg = browser.new_page(viewport={"width": 1200, "height": 900})
+            pg.goto(out.as_uri())
+            boxes = pg.evaluate("""() => Array.from(document.querySelectorAll('figure img')).map(i => {
+                const r = i.getBoundingClientRect(), m = document.querySelector('main').getBoundingClientRect();
+                return {alt: i.alt, w: r.width, h: r.height, nw: i.naturalWidth, nh: i.naturalHeight,
+                        left: r.left, right: r.right, mleft: m.left, mright: m.right}; })""")
+            assert any("by role" in b["alt"] for b in boxes)
+            for b in boxes:
+                assert b["nw"] > 0 and b["left"] >= b["mleft"] - 1 and b["right"] <= b["mright"] + 1, b  # inside the page
+                assert b["w"] / b["nw"] >= 0.6, b  # shown near its own size, not squeezed
+                assert abs(b["h"] / b["w"] - b["nh"] / b["nw"]) < 0.02, b  # not distorted
+                if "by role" in b["alt"]:
+                    assert b["nw"] >= 1.2 * 110 * 2, b  # wide enough for its groups, not 1-2 thin columns
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            pg.locator("#compare").scroll_into_view_if_needed()
+            pg.screenshot(path=str(ROOT / "test-artifacts" / "report_compare.png"), full_page=True)
+        finally:
+            browser.close()
