@@ -255,3 +255,28 @@ def test_compare_command_keeps_long_code_names_and_report_plots_are_not_clipped(
             pg.screenshot(path=str(ROOT / "test-artifacts" / "report_compare.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_recode_memo_is_shown_and_exported_once(tmp_path, write, tiny_codebook, bow):
+    from pipeline.decisions import current_state, load
+    from pipeline.export.table import suggestion_rows
+    from pipeline.project import load_project
+    from pipeline.review.core import ReviewSession
+    from pipeline.store import Store
+
+    write("data/a.txt", "Interviewer: What would be the greatest barriers?\nDana: Nobody knows what the peer role is.\n")
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
+                                          f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
+    run_batch(cfg, embedder=bow)
+    s = ReviewSession(cfg.store_path, "ann", learn=False)
+    codes = {c.name: c.guid for c in s.codes.values()}
+    item = s.items[0]
+    s.add(item, codes["Space"])
+    s.recode(item, codes["Space"], codes["Training"], memo="about training, not rooms")
+    s.close()
+    data = load_project(cfg.store_path)
+    with Store(cfg.store_path) as st:
+        states = current_state(load(st))
+    rows = [r for r in suggestion_rows(data.segments, data.suggestions, data.codebooks, states) if r["coder"] == "ann"]
+    assert [(r["code"], r["memo"]) for r in rows if r["memo"]] == [("Training", "about training, not rooms")]
+    assert {(r["code"], r["status"]) for r in rows} >= {("Space", "rejected"), ("Training", "added")}
