@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -39,18 +40,25 @@ def fail(error: PrecodeError, code: int = 2) -> None:
 
 
 class RichReporter:
-    def __init__(self, quiet: bool = False):
+    """Rich progress bars on stderr (never on stdout, where data may go); silent with ``quiet``.
+
+    ``stage(name, None)`` is a stage of unknown length (loading a model, fitting): a pulsing bar with the time.
+    """
+
+    def __init__(self, quiet: bool = False, console: Console | None = None):
         self.quiet = quiet
+        self.console = console or err
         self.progress: Progress | None = None
 
     def stage(self, name, total):
         if self.quiet or total == 0:
             return lambda n: None
+        self.done(name)
         self.progress = Progress(TextColumn(f"{name:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=err, transient=True)
+                                 console=self.console, transient=True)
         self.progress.start()
         task = self.progress.add_task(name, total=total)
-        return lambda n: self.progress.advance(task, n)
+        return lambda n: self.progress.advance(task, n) if self.progress is not None else None
 
     def done(self, name):
         if self.progress is not None:
@@ -59,6 +67,17 @@ class RichReporter:
 
     def message(self, line):
         pass
+
+
+@contextmanager
+def working(name: str, quiet: bool = False, total: int | None = None):
+    """A progress bar (or, without a total, a pulsing one with the time) on stderr for a slow step."""
+    rep = RichReporter(quiet)
+    tick = rep.stage(name, total)
+    try:
+        yield tick
+    finally:
+        rep.done(name)
 
 
 def _report(result, quiet: bool) -> None:
@@ -123,7 +142,11 @@ def run(
         if code_speakers is not None:
             overrides["segment.code_speakers"] = [s.strip() for s in code_speakers.split(",") if s.strip()]
         cfg = load_config(config, overrides)
-        result = run_batch(cfg, RichReporter(quiet))
+        reporter = RichReporter(quiet)
+        try:
+            result = run_batch(cfg, reporter)
+        finally:
+            reporter.done("")
     except (ConfigError, CodebookError, ModelError, PrecodeError) as e:
         fail(e)
     _report(result, quiet)
@@ -176,11 +199,18 @@ def code(
     try:
         data = apply_overrides(data, _parse_sets(set_))
         cfg = config_from_dict(data, "command line", Path.cwd())
-        result = run_batch(cfg, RichReporter(quiet), persist=False, cache_store=None if no_cache else cache,
-                           out_csv=out_path)
+        reporter = RichReporter(quiet)
+        try:
+            result = run_batch(cfg, reporter, persist=False, cache_store=None if no_cache else cache, out_csv=out_path)
+        finally:
+            reporter.done("")
     except PrecodeError as e:
         fail(e)
     _report(result, quiet)
+    if not result.documents:  # only unreadable inputs (a PDF, an empty file): an empty CSV is not a result
+        err.print(f"[bold red]error:[/] none of the {len(inputs)} input(s) could be read; {out_path} has no segments",
+                  soft_wrap=True)
+        raise typer.Exit(2)
 
 
 @codebook_app.command("validate")

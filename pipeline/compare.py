@@ -24,8 +24,9 @@ class GroupCount:
     segments: int  # segments with the code
     documents: int
     participants: int  # distinct (document, speaker)
-    coded_segments: int  # segments in the group that could carry a code
+    coded_segments: int  # segments in the group that could carry the code (its codebook was applied there)
     share: float  # segments / coded_segments
+    applied: bool = True  # False: the code's codebook was never applied to this group (not tested, not a 0)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class CodeComparison:
     statistic: float | None
     p_value: float | None
     note: str = ""
+    p_adjusted: float | None = None  # Holm-adjusted over the rows of the same source
+    effect: float | None = None  # Cramér's V of the groups x (with, without) table
 
 
 @dataclass
@@ -59,6 +62,29 @@ def group_of(seg: Segment, by: str, doc_meta: dict[str, dict]) -> str:
     return str(value) if value not in (None, "") else f"(no {by})"
 
 
+def cramers_v(table: np.ndarray) -> float | None:
+    """Cramér's V of a contingency table (uncorrected chi-square): 0 no association, 1 complete."""
+    from scipy import stats
+
+    table = np.asarray(table, dtype=float)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if min(table.shape) < 2:
+        return None
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    return float(math.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment (family-wise error) of the p-values that exist; None stays None."""
+    idx = sorted((i for i, p in enumerate(p_values) if p is not None), key=lambda i: p_values[i])
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, (len(idx) - rank) * p_values[i]))
+        out[i] = running
+    return out
+
+
 def _test(table: np.ndarray) -> tuple[str, float | None, float | None, str]:
     """A test of difference in the share of segments with the code across groups."""
     from scipy import stats
@@ -76,36 +102,54 @@ def _test(table: np.ndarray) -> tuple[str, float | None, float | None, str]:
     return "chi-square", float(chi2), float(p), note
 
 
-def compare(projects: list[ProjectData], by: str = "study", include_proposals: bool = True) -> Comparison:
+def compare(projects: list[ProjectData], by: str = "study", include_proposals: bool = False) -> Comparison:
+    """Share of segments with each code per group, a test of difference, Holm-adjusted p and Cramér's V.
+
+    A code is counted, and tested, only in the groups whose segments its codebook was applied to
+    (a group coded with another codebook is 'not applied', not a zero). Confirmed codings (accepted or
+    added by a person) count each segment once, however many coders confirmed it; machine proposals
+    only with ``include_proposals``, in rows of their own (source 'proposed').
+    """
     segs: list[Segment] = []
     pairs = []
     doc_meta: dict[str, dict] = {}
+    book_of_seg: dict[str, str] = {}
     for data in projects:
         segs += [s for s in data.segments if s.coded]
         doc_meta.update({d.id: d.metadata for d in data.documents})
         book_of = {study: b.name for study, b in data.codebooks.items()}
+        book_of_seg.update({s.id: book_of.get(s.study, "") for s in data.segments})
         for seg, code, status, _coder in coded_pairs(data, include_proposals):
             source = "proposed" if status == "proposed" else "confirmed"
-            pairs.append((seg, f"{book_of.get(seg.study, '')}:{code.path}", source))
+            pairs.append((seg, book_of.get(seg.study, ""), code.path, source))
     groups = sorted({group_of(s, by, doc_meta) for s in segs})
-    denominators = Counter(group_of(s, by, doc_meta) for s in segs)
+    denominators = Counter((book_of_seg[s.id], group_of(s, by, doc_meta)) for s in segs)
     result = Comparison(by, groups)
-    by_code: dict[tuple[str, str], list[Segment]] = defaultdict(list)
-    for seg, code, source in pairs:
-        by_code[(code, source)].append(seg)
-    for (code, source), members in sorted(by_code.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    by_code: dict[tuple[str, str, str], list[Segment]] = defaultdict(list)
+    for seg, book, path, source in pairs:
+        by_code[(book, path, source)].append(seg)
+    for (book, path, source), members in sorted(by_code.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
         unique = {s.id: s for s in members}.values()
         counts = []
-        present = []
         for g in groups:
             in_g = [s for s in unique if group_of(s, by, doc_meta) == g]
-            n = denominators[g]
+            n = denominators[(book, g)]
             counts.append(GroupCount(g, len(in_g), len({s.document_id for s in in_g}),
-                                     len({(s.document_id, s.speaker) for s in in_g}), n, len(in_g) / n if n else 0.0))
-            present.append(len(in_g))
-        table = np.array([present, [denominators[g] - p for g, p in zip(groups, present)]])
-        test, stat, p, note = _test(table)
-        result.rows.append(CodeComparison(code, source, counts, test, stat, p, note))
+                                     len({(s.document_id, s.speaker) for s in in_g}), n, len(in_g) / n if n else 0.0,
+                                     applied=n > 0))
+        tested = [c for c in counts if c.applied]
+        table = np.array([[c.segments for c in tested], [c.coded_segments - c.segments for c in tested]])
+        test, stat, p, note = _test(table) if len(tested) >= 2 else (
+            "none", None, None, "its codebook was applied to one group only")
+        skipped = [c.group for c in counts if not c.applied]
+        if skipped:
+            note += f"; not applied to {', '.join(skipped)} (left out of the test)"
+        effect = cramers_v(table) if test != "none" else None
+        result.rows.append(CodeComparison(f"{book}:{path}", source, counts, test, stat, p, note, effect=effect))
+    for source in ("confirmed", "proposed"):
+        rows = [r for r in result.rows if r.source == source]
+        for r, adj in zip(rows, holm([r.p_value for r in rows])):
+            r.p_adjusted = adj
     return result
 
 

@@ -106,7 +106,7 @@ def current_state(decisions: list[Decision]) -> dict[tuple[str, str, str], CodeS
             state[key] = CodeState(d.segment_id, d.code_guid, d.coder, ADDED, d.id, d.memo)
         elif d.verdict == "recode":
             old = (d.segment_id, d.replaces, d.coder)
-            state[old] = CodeState(d.segment_id, d.replaces, d.coder, REJECTED, d.id, d.memo)
+            state[old] = CodeState(d.segment_id, d.replaces, d.coder, REJECTED, d.id, "")  # the memo: once, on the new code
             state[key] = CodeState(d.segment_id, d.code_guid, d.coder, ADDED, d.id, d.memo)
     return state
 

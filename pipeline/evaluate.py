@@ -134,8 +134,10 @@ AGREEMENT_NOTE = (
     "Each code is a present/absent variable per unit. A unit a coder reviewed but did not apply a code "
     "to counts as 'absent' for that code, so uncoded text counts as 'absent' for every code. A category "
     "is present on a unit when any of its codes is. 'overall' pools every (unit, code) pair of the codes "
-    "applied at least once. Agreement is the mean share of coder pairs that agree per unit. Kappa and "
-    "alpha are left empty when undefined (every rating the same)."
+    "applied at least once. Agreement is the mean share of coder pairs that agree per unit. Units are the "
+    "segments two or more coders reviewed: Krippendorff's alpha counts a segment a coder did not review as "
+    "missing, Fleiss' kappa uses the segments every coder reviewed, Cohen's kappa (per pair) those both "
+    "reviewed. Kappa and alpha are left empty when undefined (every rating the same)."
 )
 
 
@@ -171,6 +173,8 @@ class AgreementReport:
     note: str = AGREEMENT_NOTE
     warnings: list[str] = field(default_factory=list)
     by: str | None = None  # None (codes and categories), "code" or "category"
+    pairs: list = field(default_factory=list)  # PairAgreement for every pair of coders
+    n_common: int | None = None  # units every coder reviewed (Fleiss' kappa); None: all of them
 
     def row(self, level: str, name: str) -> AgreementRow:
         for r in self.rows:
@@ -190,26 +194,60 @@ def _category_of(code_path: str, categories: Mapping[str, str | None] | None) ->
     return head if sep else ""
 
 
+def _masked_agreement(data: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean over items rated by two or more coders of the share of their coder pairs that agree."""
+    rated = mask.sum(axis=0)
+    ones = (data * mask).sum(axis=0)
+    zeros = rated - ones
+    ok = rated >= 2
+    if not ok.any():
+        return None
+    pairs = rated[ok] * (rated[ok] - 1) / 2
+    agree = (ones[ok] * (ones[ok] - 1) + zeros[ok] * (zeros[ok] - 1)) / 2
+    return float(np.mean(agree / pairs))
+
+
 def _binary_row(level: str, name: str, category: str, data: np.ndarray, coders: list[str],
-                n_units: int) -> AgreementRow:
-    """Statistics for one binary variable; ``data`` is coders x items of 0/1."""
+                n_units: int, mask: np.ndarray | None = None) -> AgreementRow:
+    """Statistics for one binary variable; ``data`` is coders x items of 0/1, ``mask`` which coder rated
+    which item (default: all). Fleiss' kappa uses the items every coder rated, Krippendorff's alpha all of
+    them (missing ratings are missing), Cohen's kappa (two coders) the items both rated."""
     m, n = data.shape
-    applied = {c: int(data[i].sum()) for i, c in enumerate(coders)}
-    agree = pairwise_agreement(data)
-    total = int(data.sum())
+    mask = np.ones_like(data, dtype=bool) if mask is None else mask.astype(bool)
+    applied = {c: int((data[i] * mask[i]).sum()) for i, c in enumerate(coders)}
+    agree = _masked_agreement(data, mask)
+    complete = mask.all(axis=0)
+    rated = data[mask]
     reason = ""
     cohen = fleiss = alpha = None
-    if total == 0:
+    if rated.sum() == 0:
         reason = "no coder applied it: kappa and alpha are undefined (no variance)"
-    elif total == m * n:
+    elif rated.sum() == rated.size:
         reason = "every coder applied it to every unit: kappa and alpha are undefined (no variance)"
     else:
-        if m == 2:
-            cohen = cohen_kappa(data[0].tolist(), data[1].tolist())
-        present = data.sum(axis=0)
-        fleiss = fleiss_kappa(np.stack([m - present, present], axis=1))
-        alpha = krippendorff_alpha(data.tolist())  # all defined once the ratings vary
-    return AgreementRow(level, name, category, n_units, n, applied, agree, cohen, fleiss, alpha, reason)
+        full = data[:, complete]
+        if full.shape[1] and 0 < full.sum() < full.size:
+            if m == 2:
+                cohen = cohen_kappa(full[0].tolist(), full[1].tolist())
+            present = full.sum(axis=0)
+            fleiss = fleiss_kappa(np.stack([m - present, present], axis=1))
+        elif not full.shape[1]:
+            reason = "no unit was reviewed by every coder: Fleiss' kappa needs one; alpha uses every rating"
+        alpha = krippendorff_alpha([[int(v) if ok else None for v, ok in zip(data[i], mask[i])] for i in range(m)])
+    return AgreementRow(level, name, category, n_units, n, applied, 1.0 if agree is None else agree,
+                        cohen, fleiss, alpha, reason)
+
+
+@dataclass
+class PairAgreement:
+    """Two coders on the segments both reviewed: every (segment, code) pair of the applied codes pooled."""
+
+    a: str
+    b: str
+    n_units: int
+    n_items: int
+    percent_agreement: float | None
+    cohen_kappa: float | None
 
 
 def agreement(
@@ -218,8 +256,15 @@ def agreement(
     coders: Sequence[str] | None = None,
     categories: Mapping[str, str | None] | None = None,
     by: str | None = None,
+    reviewed: Mapping[str, Iterable[str]] | None = None,
 ) -> AgreementReport:
     """Inter-coder agreement per code, per category and overall.
+
+    ``reviewed`` (coder -> segments that coder reviewed) allows any number of coders who reviewed
+    different segments: ``units`` are then the segments at least two of them reviewed, Krippendorff's
+    alpha uses every rating (the rest is missing data), Fleiss' kappa the units every coder reviewed,
+    and ``report.pairs`` holds Cohen's kappa for every pair of coders on the units both reviewed.
+    Without it every coder is taken to have reviewed every unit.
 
     ``codings``: ``(coder, segment_id, code_path)``; a coder may apply several codes to a segment.
     ``units``: the segment ids reviewed by *every* selected coder; codings on other segments are left
@@ -252,8 +297,13 @@ def agreement(
     if len(coder_list) < 2:
         found = ", ".join(coder_list) or "none"
         raise ValueError(f"agreement needs at least two coders; got {len(coder_list)} ({found})")
+    if reviewed is not None:
+        seen_by = {c: set(reviewed.get(c, ())) for c in coder_list}
+        unit_list = [u for u in unit_list if sum(u in seen_by[c] for c in coder_list) >= 2]
     if not unit_list:
-        raise ValueError("agreement needs at least one unit reviewed by every selected coder; got none")
+        raise ValueError("agreement needs at least one unit reviewed by two of the selected coders; got none"
+                         if reviewed is not None else
+                         "agreement needs at least one unit reviewed by every selected coder; got none")
 
     unit_index = {u: i for i, u in enumerate(unit_list)}
     coder_index = {c: i for i, c in enumerate(coder_list)}
@@ -284,11 +334,16 @@ def agreement(
     for ci, ui, code in seen:
         data[ci, ui, code_col[code]] = 1
 
+    mask = np.ones((m, n), dtype=bool)
+    if reviewed is not None:
+        mask = np.array([[u in seen_by[c] for u in unit_list] for c in coder_list], dtype=bool)
+        report_warnings.extend(f"coder {c!r} reviewed none of these units" for c, row in zip(coder_list, mask)
+                               if not row.any())
     rows: list[AgreementRow] = []
     if by in (None, "code"):
         for p in code_list:
             rows.append(_binary_row("code", p, _category_of(p, categories), data[:, :, code_col[p]],
-                                    coder_list, n))
+                                    coder_list, n, mask))
     if by in (None, "category"):
         cats: dict[str, list[int]] = {}
         for p in code_list:
@@ -297,14 +352,26 @@ def agreement(
                 cats.setdefault(cat, []).append(code_col[p])
         for cat in sorted(cats, key=str.casefold):
             present = data[:, :, cats[cat]].max(axis=2)
-            rows.append(_binary_row("category", cat, "", present, coder_list, n))
+            rows.append(_binary_row("category", cat, "", present, coder_list, n, mask))
     used = [code_col[p] for p in code_list if p in applied_codes]
     pooled = data[:, :, used].reshape(m, n * len(used)) if used else np.zeros((m, n), dtype=np.int8)
-    overall = _binary_row("overall", "overall", "", pooled, coder_list, n)
+    pooled_mask = np.repeat(mask, max(len(used), 1), axis=1)
+    overall = _binary_row("overall", "overall", "", pooled, coder_list, n, pooled_mask)
     if not used:
         overall.reason = "no coder applied any code: kappa and alpha are undefined (no variance)"
     rows.append(overall)
-    return AgreementReport(coder_list, n, rows, AGREEMENT_NOTE, report_warnings, by)
+    pairs = []
+    for i in range(m):
+        for j in range(i + 1, m):
+            both = pooled_mask[i] & pooled_mask[j]
+            a, b = pooled[i, both], pooled[j, both]
+            kappa = cohen_kappa(a.tolist(), b.tolist()) if used and both.any() else None
+            pairs.append(PairAgreement(coder_list[i], coder_list[j], int((mask[i] & mask[j]).sum()), int(both.sum()),
+                                       float(np.mean(a == b)) if both.any() else None, kappa))
+    report = AgreementReport(coder_list, n, rows, AGREEMENT_NOTE, report_warnings, by)
+    report.pairs = pairs
+    report.n_common = int(mask.all(axis=0).sum())
+    return report
 
 
 # --------------------------------------------------------------------------------------------------
@@ -836,7 +903,16 @@ def _agreement_tables(report: AgreementReport) -> list:
         cells += [str(r.applied[c]) for c in report.coders]
         cells.append(Text(r.reason))
         t.add_row(*cells)
-    return [t]
+    tables = [t]
+    if len(report.coders) > 2:  # two coders: the pair is the overall row
+        p = Table(title="pairs of coders (Cohen's κ on the segments both reviewed, every applied code)",
+                  title_justify="left")
+        for col in ("coder", "coder", "units", "agreement", "Cohen κ"):
+            p.add_column(col, justify="right" if col in ("units", "agreement", "Cohen κ") else "left")
+        for pr in report.pairs:
+            p.add_row(Text(pr.a), Text(pr.b), str(pr.n_units), _fmt(pr.percent_agreement, "–"), _fmt(pr.cohen_kappa, "–"))
+        tables.append(p)
+    return tables
 
 
 def _evaluation_tables(report: EvaluationReport) -> list:
@@ -909,6 +985,9 @@ def _report_rows(report: AgreementReport | EvaluationReport) -> tuple[list[str],
                    "krippendorff_alpha": _fmt(r.krippendorff_alpha), "note": r.reason}
             row.update({f"applied:{c}": str(r.applied[c]) for c in report.coders})
             rows.append(row)
+        for pr in report.pairs if len(report.coders) > 2 else []:
+            rows.append({"level": "pair", "name": f"{pr.a} | {pr.b}", "units": str(pr.n_units), "items": str(pr.n_items),
+                         "agreement": _fmt(pr.percent_agreement), "cohen_kappa": _fmt(pr.cohen_kappa)})
         return cols, rows
     if isinstance(report, EvaluationReport):
         rows = []

@@ -224,7 +224,11 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
 
     # -- ingest and segment ----------------------------------------------------------------
     t = time.perf_counter()
-    nlp = load_spacy(cfg.segment.spacy_model) if cfg.segment.unit == "sentence" else None
+    nlp = None
+    if cfg.segment.unit == "sentence":
+        rep.stage("spaCy", None)  # loading a pipeline takes seconds on a cold start
+        nlp = load_spacy(cfg.segment.spacy_model)
+        rep.done("spaCy")
     inputs: dict[str, list[Path]] = {}
     for study in cfg.studies:
         files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'",
@@ -320,9 +324,11 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
+        tick = rep.stage("proposing", len(cfg.studies))
         for study in cfg.studies:
             cb = codebooks[study.name]
             segs = [s for s in coded if s.study == study.name]
+            tick(1)
             if not segs:
                 continue
             p = cfg.propose
@@ -378,6 +384,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                                                    embedder, res))
             if p.coverage is not None and examples:
                 learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
+        rep.done("proposing")
         timings["propose"] = time.perf_counter() - t
 
         # -- persist and export ------------------------------------------------------------------

@@ -262,3 +262,41 @@ def test_reviews_of_older_projects_are_read_from_reviews_json_once(fresh):
     assert load_reviews(store)["t-abc"]["members"] == ["a#t1"]
     with Store(store) as st:
         assert st.count("discovery_reviews") == 1  # imported once, not on every read
+
+
+def test_topic_names_rank_phrases_against_the_topic(result, project):
+    import numpy as np
+
+    from pipeline.discover.names import phrase_vectors, ranked_phrases, readable_names
+
+    # a phrase close to the topic comes first; the next is the closest one unlike it (MMR)
+    centroid = np.array([1.0, 0.2, 0.0])
+    vecs = np.array([[0.2, 1.0, 0.0], [1.0, 0.25, 0.0], [0.98, 0.3, 0.0], [0.6, 0.0, 0.8]])
+    assert ranked_phrases(centroid, ["ones", "bus route", "bus routes", "missed appointments"], vecs)[:2] == [
+        "bus route", "missed appointments"]
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    embed = phrase_vectors(["The bus came late .", "Low pay .", "pay and the bus ."], X)
+    assert embed(["bus", "pay", "nowhere"]).tolist() == [[0.5, 0.5], [0.0, 1.0], [0.0, 0.0]]
+    taken = {"training"}
+    assert readable_names([["training"], []], [np.ones(2), np.ones(2)], embed, taken) == ["Training (2)", "Emergent topic"]
+    res, _ = result
+    assert "MMR" in res.params["names"] or "marginal relevance" in res.params["names"]
+    data = load_project(project[0])
+    text = {s.id: s.text.casefold() for s in data.segments}
+    for c in res.candidates:  # every word of a name is used in most of the topic's segments... or at least some
+        first = c.name.split(" / ")[0].casefold()
+        assert sum(first in text[m] for m in c.members) >= c.size / 4, (c.name, c.keywords)
+
+
+def test_accept_by_the_number_in_the_list(fresh):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    store, bow = fresh
+    res = discover(store, embedder=bow, zeroshot_min_similarity=0.45)
+    r = CliRunner().invoke(app, ["discover", str(store), "--accept", "2", "--coder", "ann", "--name", "Getting paid"])
+    assert r.exit_code == 0, r.output
+    assert load_reviews(store)[res.candidates[1].id]["verdict"] == "accept"
+    r = CliRunner().invoke(app, ["discover", str(store), "--reject", "9", "--coder", "ann"])
+    assert r.exit_code == 2 and "give its number, 1-3" in r.output

@@ -152,8 +152,10 @@ def test_actions_go_to_the_store_with_the_coder(store_path):
     # recorded meanwhile by another program (the terminal review) shows on the next request
     app2 = make_app(store_path, coder="ann", token="t2")
     with signed_in(client(app2), "t2") as c:
-        s = c.get("/api/state").json()
-        assert s["item"]["proposals"][0]["status"] == "accepted" and s["progress"]["reviewed"] == 1
+        s = c.get("/api/state").json()  # reopens at the first segment ann has not reviewed
+        assert s["item"]["segment_id"] == "one.txt#t4" and s["progress"]["reviewed"] == 1
+        s = c.post("/api/goto", json={"step": -1}, headers=SAME_ORIGIN).json()
+        assert s["item"]["proposals"][0]["status"] == "accepted"
         terminal = ReviewSession(store_path, "ann")
         last = terminal.items[-1]
         terminal.reject(last, last.proposals[0].code.guid)

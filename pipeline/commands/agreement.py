@@ -24,7 +24,8 @@ def _print(report) -> None:
 
 
 def project_codings(store_path: Path, coders: list[str] | None):
-    """(coder, segment, code path) of confirmed codings, the units every coder reviewed, categories."""
+    """(coder, segment, code path) of confirmed codings, the units two or more coders reviewed, the coders,
+    code path -> category, and coder -> the segments that coder reviewed (made any decision on)."""
     from ..decisions import current_state, load
     from ..project import load_project
     from ..store import Store
@@ -43,7 +44,7 @@ def project_codings(store_path: Path, coders: list[str] | None):
     for (seg, _guid, coder), _st in state.items():
         if coder in reviewed:
             reviewed[coder].add(seg)
-    units = set.intersection(*reviewed.values()) if reviewed else set()
+    units = {u for u in set().union(*reviewed.values()) if sum(u in r for r in reviewed.values()) >= 2}
     codings, categories = [], {}
     for (seg, guid, coder), st in state.items():
         if coder in reviewed and st.status in ("accepted", "added") and guid in index:
@@ -51,7 +52,7 @@ def project_codings(store_path: Path, coders: list[str] | None):
             codings.append((coder, seg, code.path))
     for book, code in index.values():
         categories[code.path] = code.category
-    return codings, sorted(units), chosen, categories
+    return codings, sorted(units), chosen, categories, reviewed
 
 
 @app.command()
@@ -61,17 +62,19 @@ def agreement(
     by: Optional[str] = typer.Option(None, help="Rows per 'category' or per 'code' (overall always shown)."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the table as CSV."),
 ) -> None:
-    """Inter-coder agreement on the segments every selected coder reviewed (kappa, alpha, % agreement)."""
+    """Inter-coder agreement for any number of coders: Krippendorff's alpha over every segment two or more
+    reviewed (missing data allowed), Fleiss' kappa where all reviewed, Cohen's kappa for every pair."""
     from ..evaluate import agreement as compute, write_report_csv
     from ..project import find_store
 
     try:
         store = find_store(project)
-        codings, units, chosen, categories = project_codings(store, coders)
-        report = compute(codings, units, chosen, categories, by)
+        codings, units, chosen, categories, reviewed = project_codings(store, coders)
+        report = compute(codings, units, chosen, categories, by, reviewed=reviewed)
     except (PrecodeError, ValueError) as e:
         fail(PrecodeError(str(e)))
-    out.print(f"{len(units)} segments reviewed by all of: {', '.join(chosen)}")
+    out.print(f"{len(units)} segments reviewed by two or more of: {', '.join(chosen)} "
+              f"({report.n_common} by all of them)")
     _print(report)
     if out_path:
         out.print(f"csv: {write_report_csv(report, out_path)}")

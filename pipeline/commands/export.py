@@ -35,6 +35,15 @@ def export(
     except PrecodeError as e:
         fail(e)
     out.print(f"{fmt}: {written}")
+    if fmt in ("md", "matrix", "qdpx") and not proposals:
+        from ..export.quotes import coded_pairs
+
+        if not coded_pairs(data, False, coder):
+            from ..cli import err
+
+            err.print(f"[yellow]note:[/] no confirmed codings{' by ' + coder if coder else ''} yet (nobody has "
+                      "reviewed); review with `precode review` / `precode serve`, or add --proposals to export the "
+                      "machine proposals, marked as unconfirmed", soft_wrap=True)
 
 
 def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path) -> Path:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..cli import app, fail, out
+from ..cli import app, fail, out, working
 from ..errors import PrecodeError
 
 
@@ -16,6 +16,7 @@ def report(
     project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
     out_path: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
     title: Optional[str] = typer.Option(None, help="Report title."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Corpus, review progress, codes with quotes, agreement, emergent themes, comparisons: one HTML file."""
     from ..export.report import build_report
@@ -23,7 +24,8 @@ def report(
 
     try:
         store = find_store(project)
-        path, figures = build_report(load_project(store), store, out_path, title or f"precode report: {store.parent.name}")
+        with working("report", quiet):
+            path, figures = build_report(load_project(store), store, out_path, title or f"precode report: {store.parent.name}")
     except PrecodeError as e:
         fail(e)
     out.print(f"report: {path} ({len(figures)} figures also as PNG in {path.parent / (path.stem + '_figures')})")

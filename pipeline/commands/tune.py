@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..cli import app, err, fail, out
+from ..cli import app, err, fail, out, working
 from ..errors import PrecodeError
 
 
@@ -22,6 +21,7 @@ def tune(
     batch_size: Optional[int] = typer.Option(None, help="Texts a step (supcon, default 32) or pairs a step (cosine, default 16)."),
     loss: str = typer.Option("supcon", help="supcon: every pair in a batch (fast, the default); cosine: SetFit's pairs."),
     seed: int = typer.Option(0, help="Seed for the batches and the weights' updates."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fine-tune the encoder on the run's training files and the coders' accepted codes (about half a minute on
     2 cores; then point embedding.model at the new folder: every segment is encoded again once)."""
@@ -30,11 +30,8 @@ def tune(
 
     try:
         store = find_store(project)
-        with Progress(TextColumn("    tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            task = bar.add_task("tune", total=recipe(loss, steps, batch_size)[0])
-            res = tune_project(store, out_dir, steps=steps, batch_size=batch_size, seed=seed, loss=loss,
-                               progress=lambda n: bar.advance(task, n))
+        with working("tuning", quiet, recipe(loss, steps, batch_size)[0]) as tick:
+            res = tune_project(store, out_dir, steps=steps, batch_size=batch_size, seed=seed, loss=loss, progress=tick)
     except PrecodeError as e:
         fail(e)
     n_steps = f"{res.steps} step{'s' if res.steps != 1 else ''}"

@@ -74,10 +74,14 @@ def _now() -> str:
 def _resolve_candidate(store_path, candidate) -> CandidateCode:
     if isinstance(candidate, CandidateCode):
         return candidate
-    for c in load_candidates(store_path):
+    found = load_candidates(store_path)
+    for c in found:
         if c.id == candidate:
             return c
-    raise PrecodeError(f"no candidate '{candidate}' in the latest discovery of {store_path}")
+    if isinstance(candidate, str) and candidate.isdigit() and 1 <= int(candidate) <= len(found):
+        return found[int(candidate) - 1]  # its number in the list `precode discover` printed
+    raise PrecodeError(f"no candidate '{candidate}' in the latest discovery of {store_path} "
+                       f"(give its number, 1-{len(found)}, or its id)")
 
 
 def _check_unreviewed(reviews: dict, cand: CandidateCode) -> None:

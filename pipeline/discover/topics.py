@@ -13,7 +13,7 @@ from ..embed import EmbedStats, Embedder, embed_texts
 from ..errors import PrecodeError
 from ..records import Code, Codebook
 from ..store import Store
-from .model import ANNOTATION, CandidateCode, CoveredCode, DiscoveryResult, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, PhraseAnalyzer, Quote, _backend_class, _round, _write_text, candidate_id, content_words, discovery_dir, project_model, propose_name, scaled_min_topic_size, stop_words
+from .model import ANNOTATION, CandidateCode, CoveredCode, DiscoveryResult, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, PhraseAnalyzer, Quote, _backend_class, _round, _write_text, candidate_id, content_words, discovery_dir, project_model, scaled_min_topic_size, stop_words
 from ..project import latest_manifest
 from .outputs import candidates_csv, dumps
 from .reviews import _match_review, load_reviews
@@ -149,8 +149,15 @@ def discover(
         built = [_candidate(t, idx, segs, X, tm) for t, idx in sorted(by_topic.items())
                  if t != -1 and t not in zs_topic]
         built.sort(key=lambda c: (-c.size, c.id))
-        for c in built:
-            c.name = propose_name(c.keywords, taken)
+        from .names import DIVERSITY, phrase_vectors, readable_names
+
+        row = {s.id: i for i, s in enumerate(segs)}
+        names = readable_names([c.keywords for c in built], [X[[row[m] for m in c.members]].mean(axis=0) for c in built],
+                               phrase_vectors(docs, X), taken)
+        res.params["names"] = (f"keywords ranked by maximal marginal relevance (diversity {DIVERSITY}) to the topic "
+                               "centroid; a phrase's vector is the mean of the cached vectors of the segments using it")
+        for c, name in zip(built, names):
+            c.name = name
             match = _match_review(c.members, reviews)
             if match is not None:
                 c.status = "accepted" if match[1]["verdict"] == "accept" else "rejected"

@@ -54,7 +54,11 @@ def _bar_png(labels: list[str], series: dict[str, list[float]], title: str, path
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.3 * max(len(labels), 2)))
+    import textwrap
+
+    labels = [textwrap.fill(lab, 45) for lab in labels]  # long code names wrap instead of being cut
+    lines = sum(max(lab.count("\n") + 1, 1.3) for lab in labels)
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.24 * max(lines, 2)))
     y = np.arange(len(labels))
     h = 0.8 / max(len(series), 1)
     for k, (name, values) in enumerate(series.items()):
@@ -65,16 +69,15 @@ def _bar_png(labels: list[str], series: dict[str, list[float]], title: str, path
     ax.set_xlabel(xlabel)
     if len(series) > 1:
         ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15, metadata={"Software": None})
     plt.close(fig)
     return path
 
 
 def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "precode report") -> tuple[Path, list[Path]]:
     from ..commands.compare import write_outputs
-    from ..compare import compare
+    from ..compare import compare, fmt_p
     from ..export.quotes import coded_pairs
 
     figdir = out.parent / (out.stem + "_figures")
@@ -118,7 +121,7 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
 
     # -- codes -----------------------------------------------------------------------------------------
     confirmed = coded_pairs(data, include_proposals=False)
-    conf_count = Counter((c.path, s.study) for s, c, _, _ in confirmed)
+    conf_count = Counter((c.path, s.study) for s, c in {(s.id, c.path): (s, c) for s, c, _, _ in confirmed}.values())
     prop_count = Counter((sg.code.path, next((x.study for x in data.segments if x.id == sg.segment_id), None))
                          for sg in data.suggestions if sg.names_code)
     seg_by_id = {s.id: s for s in data.segments}
@@ -158,17 +161,22 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
         from ..commands.agreement import project_codings
         from ..evaluate import agreement
 
-        codings, units, chosen, categories = project_codings(store_path, None)
+        codings, units, chosen, categories, reviewed_by = project_codings(store_path, None)
         parts.append('<h2 id="agreement">Agreement between coders</h2>')
         if units:
-            rep = agreement(codings, units, chosen, categories, "category")
-            rows = [[r.level, r.name, r.n_units, _f(r.percent_agreement), _f(r.cohen_kappa), _f(r.krippendorff_alpha)]
+            rep = agreement(codings, units, chosen, categories, "category", reviewed=reviewed_by)
+            rows = [[r.level, r.name, r.n_units, _f(r.percent_agreement), _f(r.fleiss_kappa), _f(r.krippendorff_alpha)]
                     for r in rep.rows]
-            parts.append(f"<p>{len(units)} segments reviewed by {', '.join(map(_e, chosen))}.</p>"
-                         + _table(["level", "name", "units", "agreement", "Cohen's κ", "Krippendorff's α"], rows, {2, 3, 4, 5})
+            pairs = [[p.a, p.b, p.n_units, _f(p.percent_agreement), _f(p.cohen_kappa)] for p in rep.pairs]
+            parts.append(f"<p>{len(units)} segments reviewed by two or more of {', '.join(map(_e, chosen))} "
+                         f"({rep.n_common} by all of them).</p>"
+                         + _table(["level", "name", "units", "agreement", "Fleiss' κ", "Krippendorff's α"], rows, {2, 3, 4, 5})
+                         + "<h3>Pairs of coders</h3>"
+                         + _table(["coder", "coder", "units both reviewed", "agreement", "Cohen's κ"], pairs, {2, 3, 4})
                          + f'<p class="muted">{_e(rep.note)}</p>')
         else:
-            parts.append("<p>No segment was reviewed by every coder yet.</p>")
+            parts.append("<p>No segment was reviewed by two coders yet: "
+                         + ", ".join(f"{_e(c)} reviewed {len(reviewed_by[c])}" for c in chosen) + ".</p>")
 
     # -- emergent themes --------------------------------------------------------------------------------
     cand_file = store_path.parent / "discovery" / "candidates.json"
@@ -189,12 +197,23 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
     # -- comparisons ----------------------------------------------------------------------------------
     parts.append('<h2 id="compare">Comparisons</h2>')
     for by in (["study"] if len(studies) > 1 else []) + ["role"]:
-        result = compare([data], by, include_proposals=True)
-        if len(result.groups) < 2:
+        result = compare([data], by, include_proposals=False)
+        if not result.rows:  # nobody confirmed anything yet: the proposals, labelled as such
+            result = compare([data], by, include_proposals=True)
+        if len(result.groups) < 2 or not result.rows:
             continue
+        rows = [[r.code.split(":", 1)[-1], r.source,
+                 *(f"{c.segments} ({c.share:.0%})" if c.applied else "n/a" for c in r.groups),
+                 fmt_p(r.p_adjusted) or "—", "—" if r.effect is None else f"{r.effect:.2f}"] for r in result.rows]
+        parts.append(f"<h3>By {_e(by)}</h3>" + _table(["code", "source", *result.groups, "p (Holm)", "Cramér's V"], rows,
+                                                       set(range(2, len(result.groups) + 4))))
         for png in [p for p in write_outputs(result, None, figdir) if p.suffix == ".png"]:
             figures.append(png)
-            parts.append(_figure(png, f"Share of coded segments with each code, by {by} ({png.stem.rsplit('_', 1)[-1]})"))
+            kind = png.stem.rsplit("_", 1)[-1]
+            parts.append(_figure(png, f"Share of segments with each code, by {by} "
+                                      f"({'machine proposals, not confirmed' if kind == 'proposed' else kind})"))
+    parts.append('<p class="muted">Confirmed codings count each segment once; a group whose segments were coded '
+                 "with another codebook is n/a and left out of the test; p is Holm-adjusted over the codes tested.</p>")
 
     manifest = _latest_manifest(store_path)
     meta = (f"config {manifest.get('config_hash', '')[:12]} · model {manifest.get('embedding_model', {}).get('model_id', '')}"

@@ -276,6 +276,10 @@ class ReviewSession:
                 item.proposals.append(Proposal(self.codes[guid], None, None, [], "", status))
 
     # -- helpers for the screens ----------------------------------------------------------------
+    def resume_index(self) -> int:
+        """Where a review (re)opens: the first segment this coder has not reviewed (0 when all are)."""
+        return next((k for k, i in enumerate(self.items) if not i.reviewed), 0)
+
     def search_codes(self, query: str, study: str | None = None) -> list[CodeInfo]:
         q = query.casefold().strip()
         pool = self.codes_for(study)

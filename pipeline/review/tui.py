@@ -908,7 +908,7 @@ def run_review(store_path: Path, coder: str, filters: Filters | None = None, ord
     no coder, bad order) before touching the terminal, TerminalError without an interactive terminal.
     """
     session = ReviewSession(store_path, coder, filters, order, learn=learn)
-    state = TuiState(session)
+    state = TuiState(session, index=session.resume_index())  # reopens where this coder stopped
     try:
         with Terminal() as term:
             try:

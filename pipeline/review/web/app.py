@@ -202,8 +202,8 @@ class _Review:
             if b.current not in b.ids:
                 b.current = None
         ids = [x for x in b.ids if x in by_id]
-        if b.current not in ids:
-            b.current = ids[0] if ids else None
+        if b.current not in ids:  # (re)opening: the first segment this coder has not reviewed
+            b.current = next((x for x in ids if not by_id[x].reviewed), ids[0]) if ids else None
         return by_id, ids
 
     def _item(self, b: _Browser, s: ReviewSession, segment_id: Any) -> ReviewItem:

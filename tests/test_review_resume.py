@@ -1,0 +1,84 @@
+"""Reopening a review starts where this coder stopped: the core, the terminal (pexpect) and the browser (Playwright)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import pytest
+
+from pipeline.review.core import ReviewSession
+from pipeline.review.web import make_app, serve
+
+from .test_review_tui import decisions, spawn
+from .test_review_tui import store_path as tui_store  # noqa: F401
+from .test_review_web import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, signed_in
+from .test_review_web import store_path  # noqa: F401
+
+
+def _decide_first(path, coder="ann"):
+    s = ReviewSession(path, coder, learn=False)
+    first = s.items[0]
+    s.reject(first, first.proposals[0].code.guid)
+    s.close()
+    return first.segment_id
+
+
+def test_session_resumes_at_the_first_segment_this_coder_has_not_reviewed(store_path):  # noqa: F811
+    _decide_first(store_path)
+    ann, bob = ReviewSession(store_path, "ann", learn=False), ReviewSession(store_path, "bob", learn=False)
+    assert ann.resume_index() == 1 and bob.resume_index() == 0  # another coder's decisions do not move it
+    for item in ann.items:
+        if not item.reviewed:
+            ann.accept(item, item.proposals[0].code.guid)
+    assert ann.resume_index() == 0  # everything reviewed: back at the start
+    ann.close(), bob.close()
+
+
+def test_web_state_opens_at_the_first_unreviewed_segment(store_path):  # noqa: F811
+    _decide_first(store_path)
+    with signed_in(client(make_app(store_path, coder="ann", token="t")), "t") as c:
+        s = c.get("/api/state").json()
+        assert s["item"]["segment_id"] == "one.txt#t4" and s["position"]["index"] == 1
+        s = c.post("/api/goto", json={"step": -1}, headers=SAME_ORIGIN).json()
+        assert s["item"]["segment_id"] == "one.txt#t2"  # the reviewed ones are still there
+
+
+def test_terminal_reopens_where_the_coder_stopped(tui_store):  # noqa: F811
+    pexpect = pytest.importorskip("pexpect")
+    _decide_first(tui_store)
+    child = spawn(tui_store)
+    child.expect("Training for staff and a room to meet.")  # not t2, which ann already decided
+    child.send("a")
+    child.expect("✓ accepted")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert [(d.verdict, d.segment_id) for d in decisions(tui_store)] == [("reject", "one.txt#t2"), ("accept", "one.txt#t4")]
+
+
+def test_browser_reopens_where_the_coder_stopped(store_path):  # noqa: F811
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    _decide_first(store_path)
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                sync_api.expect(page.locator("#transcript mark.current")).to_have_text(
+                    "Training for staff and a room to meet.")
+                sync_api.expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=15)
