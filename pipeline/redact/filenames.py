@@ -66,7 +66,9 @@ def pseudonymise_name(name: str, redactor: "Redactor", key: "PseudonymKey",
             surface = " ".join(p for _, p in win)
             if not re.search(r"[A-Za-z]{2}", surface):
                 continue
-            entry = _entry_for(surface, redactor, key, entries)
+            raw = "".join(parts[win[0][0]:win[-1][0] + 1])  # 'Fenwick-Sayre' as written
+            entry = _entry_for(raw, redactor, key, entries) if raw != surface else None
+            entry = entry or _entry_for(surface, redactor, key, entries)
             if entry is None:
                 continue
             out[win[0][0]] = entry["pseudonym"].strip("[]")

@@ -50,24 +50,25 @@ class _RowRedactor:
         text = _cell(value)
         if not text:
             return value
+        new = self._new(t, k, text)
+        return value if new == text else new  # unchanged: the original value, its type too (numbers, dates)
+
+    def _new(self, t, k: str, text: str) -> str:
         c = self.cols
+        if k and k == c["id"]:
+            return self.scrub(text)
         if t is not None and k:
             if k == c["text"]:
                 return t.text
             if k == c["speaker"]:
                 return t.speaker or ""
             if k == c["question"] and "question" in t.metadata:
-                return t.metadata["question"]
+                return str(t.metadata["question"])
             if k in (c["start"], c["end"], c["role"]):
-                return self.scrub(text) if isinstance(value, str) else value
-            if k == c["id"]:
                 return self.scrub(text)
             if k in t.metadata and k != "row":
-                return t.metadata[k]
-        if k and k == c["id"]:
-            return self.scrub(text)
-        new = self.redact_cell(text)
-        return value if new == text else new
+                return str(t.metadata[k])
+        return self.redact_cell(text)
 
 
 def write_table(source: Path, res: Redacted, out_path: Path, redact_cell: Callable[[str], str],
