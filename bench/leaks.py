@@ -15,7 +15,7 @@ original identifier (full strings and their distinctive words, case-insensitive,
 * everything the two commands printed (stdout and stderr: skipped-file lines, warnings).
 
 The private files (the key and its originals list) are outside those folders and are expected to hold the
-originals; they are not searched. ``tests/test_redact_leaks.py`` runs the same and requires 0 leaks.
+originals; they are not searched. ``tests/test_redact_batch.py`` runs the same and requires 0 leaks.
 """
 
 from __future__ import annotations
@@ -278,9 +278,9 @@ def main() -> None:
     lines = [
         "# De-identification leak test",
         "",
-        f"- command: `{res['meta']['command']}` (the same batch is checked by `tests/test_redact_leaks.py`)",
+        f"- command: `{res['meta']['command']}` (the same batch is checked by `tests/test_redact_batch.py`)",
         f"- date: {res['meta']['date']}; code: {commit}; {res['meta']['machine']}",
-        f"- batch: 4 transcripts (.txt, .vtt), a CSV and an XLSX survey (id/speaker/site/comment columns, a second "
+        f"- batch: {len(TEXTS)} transcripts (.txt, .vtt), a CSV and an XLSX survey (id/speaker/site/comment columns, a second "
         f"sheet), one empty file that is skipped; {res['identifiers']} invented identifiers placed in file names, "
         f"texts and table columns ({len(LISTED)} listed in the known-names file, {len(UNLISTED)} only in the texts)",
         f"- probes: {res['probes']} (each identifier and each of its distinctive words), searched case-insensitively "
@@ -296,6 +296,12 @@ def main() -> None:
         "Not searched: the key and its originals list (private, outside the output folders, they hold the originals "
         "by design). A name that appears only in a file name (in neither the file's text nor the known-names file) "
         "is not recognised: it is kept and listed as 'kept: check' in `redaction_review.csv`.",
+        "",
+        "What this measures: that identifiers the redactor finds in a text (or that the known-names file lists) do "
+        "not survive anywhere else: file names, document and segment ids, table cells, the store, manifests, "
+        "skipped-file lines and warnings. The identifiers were written by the person who wrote the code, in "
+        "contexts the detectors cover (titles, 'my name is', kin words, patterns, the known-names file); how "
+        "many identifiers the detectors find in new text is measured in `redaction.md`, not here.",
     ]
     for label in ("redact", "run"):
         if res[label]["where"]:
