@@ -386,8 +386,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                             for f in cfg.propose.train],
             "studies": learning,
         }
-        if redaction is not None:  # paths and names in the config, the warnings and the inputs
-            res.manifest = redaction.scrub.value(res.manifest)
+        if redaction is not None:  # names in errors, warnings, study paths and metadata
+            res.manifest = redaction.manifest(res.manifest)
         if persist and store is not None:
             run_id = store.start_run(started, res.manifest["config_hash"])
             for name, cb in codebooks.items():

@@ -59,6 +59,12 @@ def test_result_does_not_depend_on_file_order(nlp, write):
     assert [(r.doc.id, r.doc.text) for r in one] == [(r.doc.id, r.doc.text) for r in reversed(two)]
     # the second pass finds in b the lower-case spellings of names the first pass found in a
     assert "vandermeer" not in one[1].doc.text.lower() and "quintanar" not in one[1].doc.text.lower()
+    # analysing again in pass 2 (over the memory budget) and a second run with the same key: the same
+    deid = Deidentifier(Redactor(nlp=nlp), PseudonymKey())
+    deid.KEEP_ANALYSES_CHARS = 0
+    again = deid.redact([("a_Vandermeer.txt", a), ("b.txt", b)])
+    again += deid.redact([("b.txt", b), ("a_Vandermeer.txt", a)])
+    assert [(r.doc.id, r.doc.text) for r in again] == [(r.doc.id, r.doc.text) for r in one + list(reversed(one))]
 
 
 def test_tables_stay_tables_with_the_same_columns(nlp, write, tmp_path):

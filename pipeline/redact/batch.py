@@ -56,6 +56,10 @@ class Redacted:
 class Deidentifier:
     """The two passes over a batch, with one redactor and one key (see the module docstring)."""
 
+    # the tagger's analyses of the first texts up to this size are kept for pass 2; later texts are analysed
+    # again (a token list costs ~100x its text in memory)
+    KEEP_ANALYSES_CHARS = 2_000_000
+
     def __init__(self, redactor: Redactor, key: PseudonymKey):
         self.redactor = redactor.load()
         self.key = key
@@ -69,11 +73,17 @@ class Deidentifier:
         output should have before pseudonymisation (a file name); the results' names are unique."""
         red = self.redactor
         # pass 1: analyse and collect every identifier, without touching the key
-        found = [red.spans(doc) for _, doc in items]
+        found: list[tuple] = []  # (analysis kept for pass 2 or None, spans)
+        kept_chars = 0
+        for _, doc in items:
+            an, _, spans = red.spans(doc)
+            keep = kept_chars + len(doc.text) <= self.KEEP_ANALYSES_CHARS
+            kept_chars += len(doc.text) if keep else 0
+            found.append((an if keep else None, spans))
         order = sorted(range(len(items)), key=lambda i: (items[i][0], items[i][1].sha256, i))
         forms: dict = {}
         for i in order:
-            for surface, c in red.name_forms(items[i][1].text, found[i][2]).items():
+            for surface, c in red.name_forms(items[i][1].text, found[i][1]).items():
                 forms.setdefault(surface, c)
         # pass 2: redact with the names of the whole batch, in a fixed order
         results: list[Redacted | None] = [None] * len(items)
@@ -88,6 +98,7 @@ class Deidentifier:
                 mp = _mapper([(r.start, r.end, r.new_start, r.new_end) for r in reds])
                 checks = [(mp(s), mp(e, True)) for s, e in red.check_list(an, spans)]
                 results[i] = Redacted(name, doc, new, reds, checks, leftover=red.leftover_known(new.text))
+                found[i] = (None, None)  # the analysis is not needed any more
         finally:
             red.batch_forms = {}
         self._found = self.key.entries_of(r.replacement for res in results for r in res.redactions)
@@ -113,6 +124,23 @@ class Deidentifier:
             return self.redactor.redact_text(text, self.key)
         finally:
             self.redactor.batch_forms = {}
+
+    # what later commands read back from a run's manifest (review, tune, discover): settings, model, training files
+    MANIFEST_KEPT = {"config": ("propose", "segment", "embedding"), "embedding_model": (), "learning": ()}
+
+    def manifest(self, manifest: dict) -> dict:
+        """A run's manifest with every string scrubbed (errors, warnings, inputs, study paths and metadata),
+        except the settings, model and training files later commands read back (:attr:`MANIFEST_KEPT`)."""
+        out = {}
+        for k, v in manifest.items():
+            kept = self.MANIFEST_KEPT.get(k)
+            if kept is None or not isinstance(v, dict):
+                out[k] = self.scrub.value(v)
+            elif not kept:
+                out[k] = v
+            else:
+                out[k] = {kk: vv if kk in kept else self.scrub.value(vv) for kk, vv in v.items()}
+        return out
 
     def file_name(self, name: str) -> str:
         """A file name whose text was not read (a skipped file): listed names and every name found in
