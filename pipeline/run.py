@@ -167,12 +167,18 @@ def _redaction(cfg: Config):
     return Deidentifier(Redactor(known, types=types, spacy_model=cfg.redact.spacy_model), PseudonymKey.load(key_path))
 
 
-def _deidentify(cfg: Config, deid, read: list, res: BatchResult) -> list:
+def _deidentify(cfg: Config, deid, read: list, res: BatchResult, roles: dict[str, RoleMap]) -> list:
     """Redact every document read (:class:`~pipeline.redact.Deidentifier`), save the key, and write the
-    review table (replacements and words kept to check) next to the outputs, as `precode redact` does."""
+    review table (replacements and words kept to check) next to the outputs, as `precode redact` does.
+    Speaker roles are looked up first: the roles file names speakers and files as they were."""
+    import dataclasses
+
     from .redact import REVIEW_FILE, write_review
 
-    results = deid.redact([(doc.id, doc) for _, _, doc in read])
+    with_roles = [dataclasses.replace(doc, turns=[dataclasses.replace(
+        t, role=roles[study.name].canonical(t.role) or roles[study.name].role(doc.id, t.speaker)) for t in doc.turns])
+        for study, _, doc in read]
+    results = deid.redact([(doc.id, doc) for doc in with_roles])
     deid.key.save(cfg.resolve(cfg.redact.key))
     res.outputs["redaction_review"] = write_review(cfg.output_dir / REVIEW_FILE, results)
     for r in results:
@@ -236,7 +242,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             tick(1)
     rep.done("reading")
     if redaction is not None:  # two passes over every text read; names, ids and messages with the same key
-        read = _deidentify(cfg, redaction, read, res)
+        read = _deidentify(cfg, redaction, read, res, roles)
     res.errors += [str(e) if redaction is None else redaction.skipped(e.path, e.problem) for e in unread]
     for study, path, doc in read:
         where = path if redaction is None else doc.id

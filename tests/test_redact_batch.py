@@ -113,12 +113,16 @@ def test_run_and_redact_keep_and_flag_the_same(nlp, tmp_path):
 
     data = tmp_path / "data"
     data.mkdir()
-    (data / "int_Okonkwo.txt").write_text("Interviewer: Where did the peer meet you?\n\nP1: Near Bath, in a cafe. "
+    (data / "int_Okonkwo.txt").write_text("Interviewer: Where did the peer meet you?\n\nChidi: Near Bath, in a cafe. "
                                           "Dr. Okonkwo sent her. Nobody knows her role.\n")
     (data / "notes_Okonkwo.txt").write_bytes(b"")
     (tmp_path / "cb.yaml").write_text(TINY_CODEBOOK)
     (tmp_path / "c.yaml").write_text("project: {output_dir: out}\nstudies: [{name: s, inputs: [data/], codebook: cb.yaml}]\n"
-                                     "redact: {enabled: true, key: private/key.json}\n")
+                                     "redact: {enabled: true, key: private/key.json}\n"
+                                     "segment: {context_roles: [interviewer]}\n")
+    (tmp_path / "roles.yaml").write_text("int_Okonkwo.txt: {Chidi: peer}\n")
+    text = (tmp_path / "c.yaml").read_text().replace("codebook: cb.yaml}", "codebook: cb.yaml, roles_file: roles.yaml}")
+    (tmp_path / "c.yaml").write_text(text)
     shared = tmp_path / "shared"
     summary = redact_files([data], shared, None, tmp_path / "private" / "k2.json", redactor=Redactor(nlp=nlp))
     res = run_batch(load_config(tmp_path / "c.yaml"), embedder=BagOfWordsEmbedder())
@@ -136,7 +140,9 @@ def test_run_and_redact_keep_and_flag_the_same(nlp, tmp_path):
     with Store(tmp_path / "out" / "project.sqlite").open() as store:
         stored = store.conn.execute("SELECT text FROM documents").fetchone()[0]
     assert stored == (shared / name).read_text()
-    assert summary["skipped"] == res.errors == ["notes_PERSON_1.txt: file is empty"]
+    assert summary["skipped"] == res.errors == ["notes_PERSON_2.txt: file is empty"]
+    # the roles file names speakers as they were: roles are looked up before the names are replaced
+    assert [(s.speaker, s.role) for s in res.segments if s.coded] == [("PERSON_1", "peer")]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "Okonkwo" not in json.dumps(manifest) and manifest["errors"] == res.errors
 
