@@ -158,3 +158,17 @@ def test_leak_test_finds_no_original_identifier_anywhere(tmp_path):
     assert res["redact"]["where"] == [] and res["run"]["where"] == []
     assert {"survey_SITE_2.csv", "roster_SITE_1.xlsx"} <= set(res["redact"]["outputs"])
     assert {"coded_segments.csv", "coded_segments.xlsx", "manifest.json", "project.sqlite"} <= set(res["run"]["outputs"])
+
+
+def test_a_table_that_cannot_be_written_is_skipped_and_the_batch_goes_on(nlp, write, tmp_path, monkeypatch):
+    import pipeline.redact.files as files
+
+    def broken(*a, **k):
+        raise ValueError("damaged")
+
+    write("in/a.csv", "id,text\nA1,Nobody knows the role.\n")
+    write("in/b.txt", "Interviewer: Hi.\n\nP1: We have no office.\n")
+    monkeypatch.setattr(files, "write_table", broken)
+    summary = redact_files([tmp_path / "in"], tmp_path / "out", None, tmp_path / "key.json", redactor=Redactor(nlp=nlp))
+    assert summary["skipped"] == ["a.csv: the redacted table could not be written (ValueError)"]
+    assert summary["files"]["transcripts"] == ["b.txt"] and (tmp_path / "out" / "b.txt").exists()

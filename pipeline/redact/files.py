@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -140,10 +141,15 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
 
     docs, warnings = [], []
     counts: dict[str, int] = {t: 0 for t in TYPES}
+    written = []
     for (path, _), res in zip(sources, results):
         name, new = res.doc.id, res.doc
         if is_table(path):
-            write_table(path, res, out_dir / name, deid.redact_text, deid.scrub, max_mb)
+            try:
+                write_table(path, res, out_dir / name, deid.redact_text, deid.scrub, max_mb)
+            except (InputError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+                skipped.append(f"{name}: the redacted table could not be written ({err.__class__.__name__})")
+                continue
         else:
             (out_dir / name).write_text(new.text, encoding="utf-8", newline="")
         docs.append({"document": name, "format": res.original.format, "turns": len(new.turns),
@@ -155,13 +161,15 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
             if [t.speaker for t in again] != [t.speaker for t in new.turns]:
                 warnings.append(f"{name}: the redacted text reads back with different speaker turns; check it")
         warnings += res.notes()
+        written.append((path, res))
+    results = [res for _, res in written]
     write_review(out_dir / REVIEW_FILE, results)
     import io
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=ORIGINAL_FIELDS)
     w.writeheader()
-    w.writerows(original_rows(results, [str(p) for p, _ in sources]))
+    w.writerows(original_rows(results, [str(p) for p, _ in written]))
     _write_private(originals_path, buf.getvalue())
     key.save(key_path)
     summary = {"documents": docs, "redactions": counts, "total": sum(counts.values()), "skipped": skipped,
