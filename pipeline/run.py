@@ -179,10 +179,11 @@ def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], Resol
 
 
 def _redaction(cfg: Config):
-    """(Redactor, PseudonymKey) when the config asks for de-identification, checked before any file is read."""
+    """The :class:`~pipeline.redact.Deidentifier` when the config asks for de-identification, checked
+    before any file is read."""
     if not cfg.redact.enabled:
         return None
-    from .redact import TYPES, KnownNames, PseudonymKey, Redactor, check_private_paths
+    from .redact import TYPES, Deidentifier, KnownNames, PseudonymKey, Redactor, check_private_paths
 
     if not cfg.redact.key:
         raise ConfigError("config", "[redact -> key] a pseudonym key file is needed when redact.enabled is true")
@@ -194,7 +195,26 @@ def _redaction(cfg: Config):
     bad = [t for t in types if t not in TYPES]
     if bad:
         raise ConfigError("config", f"[redact -> types] unknown type(s) {', '.join(bad)} (one of {', '.join(TYPES)})")
-    return Redactor(known, types=types, spacy_model=cfg.redact.spacy_model).load(), PseudonymKey.load(key_path)
+    return Deidentifier(Redactor(known, types=types, spacy_model=cfg.redact.spacy_model), PseudonymKey.load(key_path))
+
+
+def _deidentify(cfg: Config, deid, read: list, res: BatchResult, roles: dict[str, RoleMap]) -> list:
+    """Redact every document read (:class:`~pipeline.redact.Deidentifier`), save the key, and write the
+    review table (replacements and words kept to check) next to the outputs, as `precode redact` does.
+    Speaker roles are looked up first: the roles file names speakers and files as they were."""
+    import dataclasses
+
+    from .redact import REVIEW_FILE, write_review
+
+    with_roles = [dataclasses.replace(doc, turns=[dataclasses.replace(
+        t, role=roles[study.name].canonical(t.role) or roles[study.name].role(doc.id, t.speaker)) for t in doc.turns])
+        for study, _, doc in read]
+    results = deid.redact([(doc.id, doc) for doc in with_roles])
+    deid.key.save(cfg.resolve(cfg.redact.key))
+    res.outputs["redaction_review"] = write_review(cfg.output_dir / REVIEW_FILE, results)
+    for r in results:
+        res.warnings += r.notes()
+    return [(study, path, r.doc) for (study, path, _), r in zip(read, results)]
 
 
 def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = True,
@@ -236,6 +256,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         res.errors.extend(problems)
         inputs[study.name] = files
     used_ids: set[str] = set()
+    read: list[tuple[StudyConfig, Path, Document]] = []
+    unread: list[InputError] = []
     tick = rep.stage("reading", sum(len(v) for v in inputs.values()))
     for study in cfg.studies:
         known = roles[study.name].speakers()
@@ -245,34 +267,31 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             try:
                 doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
-                res.errors.append(str(err))
-                rep.message(f"skipped {err}")
+                unread.append(err)
+                if redaction is None:
+                    rep.message(f"skipped {err}")
                 tick(1)
                 continue
-            if redaction is not None:
-                redactor, key = redaction
-                doc, _ = redactor.redact_document(doc, key)
-                stem, dot, ext = doc.id.rpartition(".")
-                doc.id = redactor.redact_name(stem, key) + dot + ext if dot else redactor.redact_name(doc.id, key)
-                doc.path = doc.id  # a file name can carry a name: keep only the redacted id
-                doc.warnings = []
             used_ids.add(doc.id)
-            res.warnings.extend(f"{printable(path)}: {printable(w)}" for w in doc.warnings)
-            segs = segment_document(
-                doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
-                nlp=nlp, study=study.name, min_chars=cfg.segment.min_chars,
-            )
-            if len(res.segments) + len(segs) > cfg.limits.max_segments:
-                res.errors.append(f"{printable(path)}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
-                tick(1)
-                continue
-            doc.metadata["study"] = study.name
-            res.documents.append(doc)
-            res.segments.extend(segs)
+            read.append((study, path, doc))
             tick(1)
     rep.done("reading")
-    if redaction is not None:
-        redaction[1].save(cfg.resolve(cfg.redact.key))
+    if redaction is not None:  # two passes over every text read; names, ids and messages with the same key
+        read = _deidentify(cfg, redaction, read, res, roles)
+    res.errors += [str(e) if redaction is None else redaction.skipped(e.path, e.problem) for e in unread]
+    for study, path, doc in read:
+        where = printable(path) if redaction is None else doc.id
+        res.warnings.extend(f"{where}: {printable(w)}" for w in doc.warnings)
+        segs = segment_document(
+            doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
+            nlp=nlp, study=study.name, min_chars=cfg.segment.min_chars,
+        )
+        if len(res.segments) + len(segs) > cfg.limits.max_segments:
+            res.errors.append(f"{where}: skipped: the batch would exceed limits.max_segments={cfg.limits.max_segments}")
+            continue
+        doc.metadata["study"] = study.name
+        res.documents.append(doc)
+        res.segments.extend(segs)
     seen: set[str] = set()
     for s in res.segments:
         if s.id in seen:
@@ -407,12 +426,16 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx")
         timings["export"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
+        if redaction is not None:
+            res.errors, res.warnings = redaction.scrub.value(res.errors), redaction.scrub.value(res.warnings)
         res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
         res.manifest["learning"] = {
             "train_files": [{"path": f, "resolved": str(cfg.resolve(f).resolve()), "sha256": _sha_file(cfg.resolve(f))}
                             for f in cfg.propose.train],
             "studies": learning,
         }
+        if redaction is not None:  # names in errors, warnings, study paths and metadata
+            res.manifest = redaction.manifest(res.manifest)
         if persist and store is not None:
             run_id = store.start_run(started, res.manifest["config_hash"])
             for name, cb in codebooks.items():

@@ -22,17 +22,22 @@ Replacements come from a :class:`PseudonymKey`, one per project: the same person
 written into the folder of redacted outputs.
 
 Modules: :mod:`.lexicon` (word lists, patterns), :mod:`.names` (spans, known names), :mod:`.key`
-(pseudonym key), :mod:`.detect` (the :class:`Redactor`), :mod:`.files` (folders of transcripts).
+(pseudonym key), :mod:`.detect` (the :class:`Redactor`), :mod:`.batch` (the two passes over a batch, shared
+by ``redact`` and ``run``), :mod:`.filenames` (file names, ids and messages), :mod:`.tables` (tables
+written back as tables), :mod:`.files` (folders of transcripts).
 """
 
+from .batch import Deidentifier, Redacted, review_rows
 from .detect import Redactor, load_ner
-from .files import as_plain_transcript, check_private_paths, originals_path_for, redact_files
+from .filenames import Scrubber, pseudonymise_name
+from .files import as_plain_transcript, check_private_paths, originals_path_for, redact_files, write_review
 from .key import PseudonymKey
 from .lexicon import FIXED, KEY_FORMAT, NUMBERED, REVIEW_FILE, SOURCES, SUMMARY_FILE, TYPES
 from .names import KnownNames, Redaction, Span, name_variants
 
 __all__ = [
-    "Redactor", "load_ner", "redact_files", "check_private_paths", "originals_path_for", "as_plain_transcript",
+    "Redactor", "load_ner", "redact_files", "Deidentifier", "Redacted", "review_rows", "write_review",
+    "Scrubber", "pseudonymise_name", "check_private_paths", "originals_path_for", "as_plain_transcript",
     "PseudonymKey", "KnownNames", "Redaction", "Span", "name_variants",
     "TYPES", "SOURCES", "FIXED", "NUMBERED", "KEY_FORMAT", "REVIEW_FILE", "SUMMARY_FILE",
 ]

@@ -17,6 +17,7 @@ from .lexicon import (
     TYPES, VERB_CONTEXT, WEEKDAYS, _WORD,
 )
 from .names import KnownNames, Redaction, Span, edit_distance, fuzzy_limit, name_variants, norm
+from .filenames import pseudonymise_name
 from .key import PseudonymKey
 
 
@@ -95,6 +96,9 @@ class Redactor:
         if unknown:
             raise ConfigError("redact.types", f"unknown type(s) {', '.join(unknown)} (known: {', '.join(TYPES)})")
         self._ready = False
+        # names found in the other documents of a batch (set by :class:`~.batch.Deidentifier`): matched
+        # like names found elsewhere in the same document (:meth:`_propagate`)
+        self.batch_forms: dict[str, _Cand] = {}
 
     # ---- set-up
     def load(self) -> "Redactor":
@@ -210,6 +214,8 @@ class Redactor:
             cands += self._ner(an)
         cands = [c for c in cands if c.type in self.types and c.end > c.start]
         cands += self._propagate(an, cands)
+        if self.batch_forms:
+            cands += self._occurrences(an, self.batch_forms)
         if protect:
             cands = [c for c in cands if not any(c.start < e and s < c.end for s, e in protect)]
         return self._merge(text, cands)
@@ -514,11 +520,16 @@ class Redactor:
 
     def _propagate(self, an: _Analysis, cands: list[_Cand]) -> list[_Cand]:
         """Every name found once is found everywhere in the document (same spelling)."""
+        return self._occurrences(an, self.name_forms(an.text, cands))
+
+    def name_forms(self, text: str, found: Iterable) -> dict[str, _Cand]:
+        """Spellings worth looking for elsewhere, from findings (candidates or spans) in ``text``:
+        unlisted names (a listed name is matched everywhere anyway) and a person's capitalised words."""
         forms: dict[str, _Cand] = {}
-        for c in cands:
+        for c in found:
             if c.type not in NUMBERED or c.source == "known":
                 continue
-            surface = an.text[c.start:c.end]
+            surface = text[c.start:c.end]
             if len(surface) >= 3 and not self.kept(surface):
                 forms.setdefault(surface, c)
             if c.type == "PERSON":
@@ -526,6 +537,9 @@ class Redactor:
                     w = w.strip(",.;:'’")
                     if len(w) >= 3 and w[0].isupper() and w.lower() not in TITLES and not self.kept(w):
                         forms.setdefault(w, c)
+        return forms
+
+    def _occurrences(self, an: _Analysis, forms: dict) -> list[_Cand]:
         out = []
         for surface, c in forms.items():
             flags = re.I if c.type == "PERSON" and " " not in surface and not self.is_word(surface) else 0
@@ -628,17 +642,25 @@ class Redactor:
         new, reds, _ = self._redact(doc, key, doc_id)
         return new, reds
 
-    def _redact(self, doc: Document, key: PseudonymKey, doc_id: str | None):
+    def spans(self, doc: Document, an: _Analysis | None = None):
+        """What :meth:`redact_document` would replace in ``doc``, without touching a key:
+        (analysis, speaker labels, spans). The first pass of a batch (:mod:`.batch`)."""
         self.load()
-        key.seed(self.known, self.is_word)
         text = doc.text
-        an = self._analyse(text)
+        an = an or self._analyse(text)
         labels, protect = self._labels(doc, an)
         spans = self._find(text, an, protect + [(s, e) for s, e, _ in labels])
         spans += [sp for _, _, sp in labels if sp is not None]
         for m in PSEUDONYM_RE.finditer(text):  # already-redacted text stays as it is
             spans = [s for s in spans if not (s.start < m.end() and m.start() < s.end)]
         spans.sort(key=lambda s: s.start)
+        return an, labels, spans
+
+    def _redact(self, doc: Document, key: PseudonymKey, doc_id: str | None, an: _Analysis | None = None):
+        self.load()
+        key.seed(self.known, self.is_word)
+        text = doc.text
+        an, labels, spans = self.spans(doc, an)
         label_at = {(s, e) for s, e, sp in labels if sp is not None}
         # longer names first, so "Jamal Brooks" is registered before a lone "Jamal"
         repl: dict[tuple[int, int], str] = {}
@@ -649,7 +671,9 @@ class Redactor:
                 spans[spans.index(sp)] = replace(sp, type=typ)
         pieces, mapping, reds = [], [], []
         pos = newpos = 0
-        new_id = doc_id if doc_id is not None else self.redact_name(doc.id, key)
+        if doc_id is None:  # the file name, from this text's own findings and the known names
+            doc_id = pseudonymise_name(doc.id, self, key, key.entries_of(repl.values()))[0]
+        new_id = doc_id
         for sp in spans:
             r = repl[(sp.start, sp.end)]
             if (sp.start, sp.end) in label_at:
@@ -743,44 +767,6 @@ class Redactor:
             pos = sp.end
         out.append(text[pos:])
         return "".join(out)
-
-    def redact_name(self, name: str, key: PseudonymKey) -> str:
-        """A file name with listed (and already-keyed) names replaced: ``int_dana.txt`` -> ``int_PARTICIPANT_1.txt``."""
-        self.load()
-        parts = re.split(r"([_\-.\s]+)", name)
-        words = [(i, p) for i, p in enumerate(parts) if p and not re.fullmatch(r"[_\-.\s]+", p)]
-        out = list(parts)
-        ext_index = len(parts) - 1 if "." in name and len(words) > 1 else None
-        for n in (3, 2, 1):
-            for k in range(len(words) - n + 1):
-                win = words[k:k + n]
-                if any(out[i] is None or i == ext_index for i, _ in win):
-                    continue
-                surface = " ".join(p for _, p in win)
-                if not re.search(r"[A-Za-z]{2}", surface):
-                    continue
-                owners = self._variants.get(norm(surface)) if self._variants else None
-                entry = None
-                if owners and owners[0][0] is not None:
-                    entry = key.lookup_name(owners[0][1], owners[0][0])
-                if entry is None:
-                    for typ in ("PERSON", "PLACE"):
-                        entry = key.find(typ, surface, fuzzy=len(surface) >= 5)
-                        if entry:
-                            break
-                if entry is None and self._variants:
-                    for v in self._fuzzy_targets:
-                        if v[0] == surface.lower()[:1] and edit_distance(surface.lower(), v, 1) <= min(fuzzy_limit(v), fuzzy_limit(surface)):
-                            o = self._variants[v][0]
-                            if o[0] is not None:
-                                entry = key.lookup_name(o[1], o[0])
-                            break
-                if entry is not None:
-                    first = win[0][0]
-                    out[first] = entry["pseudonym"].strip("[]")
-                    for i in range(first + 1, win[-1][0] + 1):
-                        out[i] = None
-        return "".join(p for p in out if p is not None)
 
 
 def _suffix_forms(w: str) -> list[str]:

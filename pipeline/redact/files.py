@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
@@ -14,7 +15,9 @@ from ..records import Document
 from .lexicon import REVIEW_FILE, SUMMARY_FILE, TYPES
 from .names import KnownNames
 from .key import PseudonymKey, _write_private
-from .detect import Redactor, _mapper
+from .batch import ORIGINAL_FIELDS, REVIEW_FIELDS, Deidentifier, original_rows, review_rows
+from .detect import Redactor
+from .tables import is_table, write_table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,12 +71,6 @@ def as_plain_transcript(doc: Document) -> Document:
     return replace(doc, text=text, turns=turns, format="text", metadata={**doc.metadata, "converted_from": doc.format})
 
 
-def _context(text: str, s: int, e: int, width: int = 40) -> str:
-    a, b = max(0, s - width), min(len(text), e + width)
-    snippet = text[a:s] + "⟦" + text[s:e] + "⟧" + text[e:b]
-    return ("…" if a else "") + snippet.replace("\r", "").replace("\n", " ⏎ ") + ("…" if b < len(text) else "")
-
-
 def originals_path_for(key_path: str | Path) -> Path:
     """The private list of originals that sits next to the key: ``redaction_key.originals.csv``."""
     key_path = Path(key_path)
@@ -97,19 +94,23 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
                  types: Iterable[str] = TYPES, max_mb: float = 50.0) -> dict:
     """Redact transcripts into ``out_dir``; keep the key (and the originals list) apart.
 
-    Writes, in ``out_dir`` (safe to share): one ``<name>.txt`` per input (``Speaker: text``, readable by
-    precode's ingest; names in file names are pseudonymised too), ``redaction_review.csv`` (every
-    replacement with its offsets in the redacted text and its context *as redacted*, plus capitalised
-    words that were kept, for a person to check) and ``redaction_summary.json`` (counts only).
+    Two passes (:mod:`.batch`): the identifiers of every input are collected first, then texts, file
+    names and messages are redacted with the same key, so the result does not depend on input order.
+
+    Writes, in ``out_dir`` (safe to share): one redacted copy per input: a table (.csv/.tsv/.xlsx) as a
+    table of the same format with the same columns, any other transcript as ``<name>.txt``
+    (``Speaker: text``, readable by precode's ingest); names in file names are pseudonymised from the
+    file's own text and the known names. Also ``redaction_review.csv`` (every replacement with its
+    offsets in the redacted text and its context *as redacted*, plus capitalised words that were kept,
+    for a person to check) and ``redaction_summary.json`` (counts only).
 
     Writes, next to ``key_path`` (private, mode 0600): the key itself and ``<key>.originals.csv``
     (every replacement with the original words), which is what a reviewer opens to check a redaction.
 
     Raises :class:`ConfigError` if the key, the originals list or the known-names file would be inside
-    ``out_dir``. Unreadable inputs are skipped and listed.
+    ``out_dir``. Unreadable inputs are skipped and listed (by their redacted name).
     """
     from ..ingest import read_document
-
     from ..ingest.text import parse_transcript
 
     out_dir, key_path = Path(out_dir), Path(key_path)
@@ -119,63 +120,56 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
     if redactor.known is None and known is not None:
         redactor.known = known
         redactor._ready = False  # rebuild the name matcher (the spaCy pipeline is kept)
-    redactor.load()
     key = PseudonymKey.load(key_path)
-    key.seed(redactor.known, redactor.is_word)
+    deid = Deidentifier(redactor, key)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    review_rows, original_rows, docs, skipped, warnings = [], [], [], [], []
-    counts: dict[str, int] = {t: 0 for t in TYPES}
-    used_names: set[str] = set()
+    sources: list[tuple[Path, Document]] = []
+    failed: list[InputError] = []
     for path in _expand(inputs):
         try:
             doc = read_document(path, max_mb=max_mb)
         except InputError as e:
-            skipped.append(f"{redactor.redact_name(path.name, key)}: {e.problem}")
+            failed.append(e)
             continue
-        doc = as_plain_transcript(doc)
-        stem = redactor.redact_name(Path(doc.id).stem, key)
-        name, n = f"{stem}.txt", 2
-        while name in used_names:
-            name, n = f"{stem}_{n}.txt", n + 1
-        used_names.add(name)
-        new, reds, (an, spans) = redactor._redact(doc, key, name)
-        (out_dir / name).write_text(new.text, encoding="utf-8", newline="")
-        docs.append({"document": name, "format": doc.format, "turns": len(new.turns), "redactions": len(reds)})
-        for r in reds:
+        if not is_table(path):
+            doc = as_plain_transcript(doc)
+        sources.append((path, doc))
+    names = [p.name if is_table(p) else f"{Path(d.id).stem}.txt" for p, d in sources]
+    results = deid.redact(list(zip(names, (d for _, d in sources))))
+    skipped = [deid.skipped(e.path, e.problem) for e in failed]
+
+    docs, warnings = [], []
+    counts: dict[str, int] = {t: 0 for t in TYPES}
+    written = []
+    for (path, _), res in zip(sources, results):
+        name, new = res.doc.id, res.doc
+        if is_table(path):
+            try:
+                write_table(path, res, out_dir / name, deid.redact_text, deid.scrub, max_mb)
+            except (InputError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+                skipped.append(f"{name}: the redacted table could not be written ({err.__class__.__name__})")
+                continue
+        else:
+            (out_dir / name).write_text(new.text, encoding="utf-8", newline="")
+        docs.append({"document": name, "format": res.original.format, "turns": len(new.turns),
+                     "redactions": len(res.redactions)})
+        for r in res.redactions:
             counts[r.type] += 1
-            review_rows.append({"document": name, "start": r.new_start, "end": r.new_end, "type": r.type,
-                                "replacement": r.replacement, "source": r.source, "status": "redacted",
-                                "context": _context(new.text, r.new_start, r.new_end)})
-            original_rows.append({"document": name, "source_file": str(path), "start": r.new_start, "end": r.new_end,
-                                  "orig_start": r.start, "orig_end": r.end, "type": r.type, "original": r.original,
-                                  "replacement": r.replacement, "source": r.source,
-                                  "context": _context(doc.text, r.start, r.end)})
-        mp = _mapper([(r.start, r.end, r.new_start, r.new_end) for r in reds])
-        for s, e in redactor.check_list(an, spans):
-            ns, ne = mp(s), mp(e, True)
-            review_rows.append({"document": name, "start": ns, "end": ne, "type": "", "replacement": "",
-                                "source": "", "status": "kept: check", "context": _context(new.text, ns, ne)})
         if new.format == "text":
             again, _ = parse_transcript(new.text)
             if [t.speaker for t in again] != [t.speaker for t in new.turns]:
                 warnings.append(f"{name}: the redacted text reads back with different speaker turns; check it")
-        leaks = redactor.leftover_known(new.text)
-        if leaks:
-            warnings.append(f"{name}: {leaks} word(s) spelled like a listed name are still in the text "
-                            "(e.g. 'hope' or 'will' used as ordinary words); check them")
-    fields = ["document", "start", "end", "type", "replacement", "source", "status", "context"]
-    with (out_dir / REVIEW_FILE).open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(review_rows)
+        warnings += res.notes()
+        written.append((path, res))
+    results = [res for _, res in written]
+    write_review(out_dir / REVIEW_FILE, results)
     import io
 
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["document", "source_file", "start", "end", "orig_start", "orig_end", "type",
-                                        "original", "replacement", "source", "context"])
+    w = csv.DictWriter(buf, fieldnames=ORIGINAL_FIELDS)
     w.writeheader()
-    w.writerows(original_rows)
+    w.writerows(original_rows(results, [str(p) for p, _ in written]))
     _write_private(originals_path, buf.getvalue())
     key.save(key_path)
     summary = {"documents": docs, "redactions": counts, "total": sum(counts.values()), "skipped": skipped,
@@ -186,3 +180,11 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
     return {**summary, "out_dir": str(out_dir), "key_path": str(key_path), "originals_path": str(originals_path)}
 
 
+def write_review(path: Path, results) -> Path:
+    """The shareable review table (:func:`.batch.review_rows`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=REVIEW_FIELDS)
+        w.writeheader()
+        w.writerows(review_rows(results))
+    return path

@@ -125,6 +125,11 @@ class PseudonymKey:
                 return self.entries[best[1]]
         return None
 
+    def entries_of(self, pseudonyms: Iterable[str]) -> list[dict]:
+        """The entries behind replacements (with or without brackets), once each, in key order."""
+        wanted = {p.strip("[]") for p in pseudonyms}
+        return [e for e in self.entries if e["pseudonym"].strip("[]") in wanted]
+
     def pseudonym(self, span: Span) -> str:
         """The replacement for a span; creates a key entry for a new name."""
         return self.resolve(span)[0]
