@@ -390,12 +390,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if out_csv is not None:
             res.outputs["csv"] = write_csv(rows, out_csv)
             if out_csv.suffix.lower() == ".xlsx":
-                res.outputs["xlsx"] = write_xlsx(rows, out_csv)
+                res.outputs["xlsx"] = write_xlsx(rows, out_csv, codebooks.values())
         else:
             if "csv" in cfg.export.formats:
                 res.outputs["csv"] = write_csv(rows, out_dir / "coded_segments.csv")
             if "xlsx" in cfg.export.formats:
-                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx")
+                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx", codebooks.values())
         timings["export"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
