@@ -318,3 +318,55 @@ def test_an_option_allows_symlinks_out(tmp_path):
     res = _run(tmp_path, ["in/**/*.txt"], allow_outside_symlinks=True)
     assert {"leak.txt", "more.txt"} <= {d.id for d in res.documents}
     assert "SECRETWORD" in res.outputs["csv"].read_text() and not res.errors
+
+
+# -- a long Word document -------------------------------------------------------------------------
+
+def test_paragraph_text_matches_python_docx(tmp_path):
+    """The compiled-XPath paragraph text is python-docx's, on the demo files and on tabs, breaks,
+    no-break hyphens and hyperlinks."""
+    import docx
+    from docx.oxml import parse_xml
+
+    from pipeline.ingest.docx import paragraph_text
+
+    from .conftest import CORPORA
+
+    d = docx.Document()
+    p = d.add_paragraph("Ann:\tfirst")
+    p.add_run(" line").add_break()
+    p.add_run("second\tpart")
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    p._p.append(parse_xml(f'<w:hyperlink {w}><w:r><w:t xml:space="preserve"> a link </w:t></w:r><w:r><w:t>two</w:t></w:r></w:hyperlink>'))
+    p._p.append(parse_xml(f'<w:r {w}><w:t>re</w:t><w:noBreakHyphen/><w:t>entry</w:t><w:cr/><w:ptab/></w:r>'))
+    buf = io.BytesIO()
+    d.save(buf)
+    docs = [docx.Document(io.BytesIO(buf.getvalue()))] + [docx.Document(str(f)) for f in sorted(CORPORA.glob("*.docx"))]
+    paragraphs = [p for doc in docs for p in doc.paragraphs]
+    assert len(paragraphs) > 20 and any("\t" in p.text and "two" in p.text for p in paragraphs)
+    assert [paragraph_text(p._p) for p in paragraphs] == [p.text for p in paragraphs]
+
+
+@pytest.mark.slow
+def test_a_word_document_of_a_million_paragraphs_is_read_in_bounded_time(tmp_path):
+    import random
+    import time
+
+    random.seed(0)
+    words = ["".join(random.choice("abcdefghijklmnop") for _ in range(6)) for _ in range(5000)]
+    paras = "".join(f"<w:p><w:r><w:t>Ann: {' '.join(random.choices(words, k=4))}</w:t></w:r></w:p>"
+                    for _ in range(1_000_000))
+    src = zipfile.ZipFile(io.BytesIO(office_file("docx")))
+    path = tmp_path / "long.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                body = body.replace(b"<w:body>", b"<w:body>" + paras.encode(), 1)
+            z.writestr(info.filename, body)
+    t = time.perf_counter()
+    doc = read_document(path)
+    seconds = time.perf_counter() - t
+    assert len(doc.turns) == 1_000_001
+    print(f"read {len(doc.turns):,} turns in {seconds:.1f} s")
+    assert seconds < 90, seconds
