@@ -236,8 +236,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     for study in cfg.studies:
         known = roles[study.name].speakers()
         for path in inputs[study.name]:
-            name = printable(path.name)  # a control character in a file name never reaches an id or a message
-            doc_id = name if name not in used_ids else f"{printable(path.parent.name)}/{name}"
+            file_name = printable(path.name)  # a control character in a file name never reaches an id or a message
+            doc_id = file_name if file_name not in used_ids else f"{printable(path.parent.name)}/{file_name}"
             try:
                 doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
