@@ -108,6 +108,38 @@ def test_an_office_part_with_a_dtd_is_refused(tmp_path, kind):
     assert read_document(comment).turns
 
 
+def test_pictures_are_never_decompressed_nor_counted(tmp_path, monkeypatch):
+    """A transcript with large photos reads under a small limit: media members stay compressed and unread."""
+    import os
+
+    import docx
+    from PIL import Image
+
+    img = tmp_path / "photo.png"
+    Image.frombytes("RGB", (1000, 1000), os.urandom(1000 * 1000 * 3)).save(img)  # 3 MB, incompressible
+    d = docx.Document()
+    d.add_paragraph("Ann: the photo shows the clinic room.")
+    d.add_picture(str(img))
+    d.add_paragraph("Bo: and the waiting area.")
+    buf = io.BytesIO()
+    d.save(buf)
+    path = tmp_path / "photos.docx"
+    path.write_bytes(buf.getvalue())
+    opened = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, mode="r", *a, **k):
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name) if mode == "r" else None
+        if info is not None and info.file_size:  # the rebuilt archive's media members are empty
+            opened.append(info.filename)
+        return real_open(self, name, mode, *a, **k)
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    assert path.stat().st_size > 2_500_000
+    doc = read_document(path, zip_limits=ZipLimits(max_member_mb=2, max_total_mb=2))
+    assert [t.speaker for t in doc.turns] == ["Ann", "Bo"]
+    assert not any("media/" in n for n in opened)
+
+
 def test_every_member_passes_the_caps_before_the_office_reader(tmp_path):
     """python-docx / openpyxl read a rebuilt archive, never the file itself."""
     data = office_file("docx")
