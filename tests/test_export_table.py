@@ -185,3 +185,15 @@ def test_a_runs_xlsx_has_the_codebook_sheet(tmp_path):
     wb = load_workbook(res.outputs["xlsx"])
     assert wb.sheetnames == ["coded segments", "codebook"]
     assert [r[2] for r in wb["codebook"].iter_rows(min_row=2, values_only=True)] == ["Role confusion", "Space", "Training"]
+
+
+def test_an_exported_csv_reads_back_as_it_was(tmp_path):
+    """Training and evaluation read precode's CSV exports: the quote that disarms a formula is undone."""
+    from pipeline.ingest.table import rows_from_csv
+
+    values = [*HOSTILE[:5], "- a dash", "'kept as typed", "plain"]
+    rows = [_row(segment_id=f"=s{i}", text=t) for i, t in enumerate(values)]
+    raw = write_csv(rows, tmp_path / "out.csv").read_bytes().decode("utf-8")
+    back = rows_from_csv(raw, tmp_path / "out.csv")
+    assert [r["text"] for r in back] == [v.strip() for v in values]
+    assert [r["segment_id"] for r in back] == [f"=s{i}" for i in range(len(values))]
