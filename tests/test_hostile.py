@@ -349,7 +349,7 @@ def test_symlinks_leaving_the_input_folder_are_refused(tmp_path):
 
 
 def test_an_option_allows_symlinks_out(tmp_path):
-    inp = _linked_folder(tmp_path)
+    _linked_folder(tmp_path)
     res = _run(tmp_path, ["in/**/*.txt"], allow_outside_symlinks=True)
     assert {"leak.txt", "more.txt"} <= {d.id for d in res.documents}
     assert "SECRETWORD" in res.outputs["csv"].read_text() and not res.errors
