@@ -262,8 +262,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     for study in cfg.studies:
         known = roles[study.name].speakers()
         for path in inputs[study.name]:
-            name = printable(path.name)  # a control character in a file name never reaches an id or a message
-            doc_id = name if name not in used_ids else f"{printable(path.parent.name)}/{name}"
+            file_name = printable(path.name)  # a control character in a file name never reaches an id or a message
+            doc_id = file_name if file_name not in used_ids else f"{printable(path.parent.name)}/{file_name}"
             try:
                 doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
@@ -418,12 +418,12 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if out_csv is not None:
             res.outputs["csv"] = write_csv(rows, out_csv)
             if out_csv.suffix.lower() == ".xlsx":
-                res.outputs["xlsx"] = write_xlsx(rows, out_csv)
+                res.outputs["xlsx"] = write_xlsx(rows, out_csv, codebooks.values())
         else:
             if "csv" in cfg.export.formats:
                 res.outputs["csv"] = write_csv(rows, out_dir / "coded_segments.csv")
             if "xlsx" in cfg.export.formats:
-                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx")
+                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx", codebooks.values())
         timings["export"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         if redaction is not None:

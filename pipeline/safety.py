@@ -149,22 +149,32 @@ def declares_dtd(data: bytes) -> bool:
     return bool(_XML_PROLOG.match(head.lstrip(b"\xef\xbb\xbf")))
 
 
+TEXT_PARTS = (".xml", ".rels")
+
+
 def open_container(data: bytes, path: Path | str, limits: ZipLimits | None = None, kind: str = ".docx or .xlsx") -> io.BytesIO:
-    """A .docx/.xlsx file's bytes, every member read under ``limits``, as a fresh uncompressed archive
-    for python-docx or openpyxl. Refuses (InputError, one line) a zip bomb (total or member size,
-    ratio, member count, a header that lies), member names that climb out, and XML parts with a DTD
-    (Office never writes one; entities there would be dropped silently or expanded)."""
+    """A .docx/.xlsx file's bytes, every XML member read under ``limits`` (media left out, empty), as a
+    fresh uncompressed archive for python-docx or openpyxl. Refuses (InputError, one line) a zip bomb
+    (total or member size, ratio, member count, a header that lies), member names that climb out, and
+    XML parts with a DTD (Office never writes one; entities there would be dropped silently or expanded)."""
     limits = limits or ZipLimits()
     out = io.BytesIO()
-    with SafeZip(Path(path), limits=limits, data=data, not_zip=f"not a readable {kind} file (damaged, or not a zip archive)") as zipped:
-        declared = sum(info.file_size for info in zipped.members.values())
+    not_zip = f"not a readable {kind} file (damaged, or not a zip archive)"
+    with SafeZip(Path(path), limits=limits, data=data, not_zip=not_zip) as zipped:
+        # the text lives in the XML parts; images, fonts and embedded files are kept as empty members
+        # (their names stay, for the package's relationships), never decompressed
+        text_parts = [n for n in zipped.members if n.lower().endswith(TEXT_PARTS)]
+        declared = sum(zipped.members[n].file_size for n in text_parts)
         if declared > zipped.max_total:
             raise InputError(path, f"the archive would unzip to {declared / MB:,.0f} MB, over the limit of "
                                    f"{limits.max_total_mb:g} MB (limits.max_unzipped_mb); refused without reading")
         with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as rebuilt:
             for name in zipped.members:
+                if name not in text_parts:
+                    rebuilt.writestr(name, b"")
+                    continue
                 part = zipped.read(name)
-                if name.lower().endswith((".xml", ".rels")) and declares_dtd(part):
+                if declares_dtd(part):
                     raise InputError(path, f"archive member '{name}' declares a DTD or entities, which {kind} files "
                                            "never contain; refused")
                 rebuilt.writestr(name, part)

@@ -118,3 +118,82 @@ def test_matrix_and_discovery_csvs_neutralise_too(value):
     text = candidates_csv([Cand()])
     row = next(csv.DictReader(io.StringIO(text)))
     assert row["name"] == "'" + value and row["cohesion"] == "-0.5000"
+
+
+# -- the XLSX: same bytes every time, laid out for reading, with its codebook ----------------------
+
+def _codebook():
+    from pipeline.records import Code, Codebook
+
+    return Codebook("tiny", (Code("Space", "Barriers", "no office room", examples=("no room", "=no desk")),
+                             Code("Training", "Facilitators", "courses for staff")))
+
+
+def test_xlsx_is_byte_identical_across_runs(tmp_path):
+    import time
+
+    rows = [_row(segment_id=f"s{i}", text=f"text {i}", code="Space", code_guid=_codebook().codes[0].guid("tiny"),
+                 status="accepted") for i in range(5)]
+    a = write_xlsx(rows, tmp_path / "a.xlsx", [_codebook()]).read_bytes()
+    time.sleep(1.1)  # openpyxl stamps the clock (seconds) into the workbook; precode must not
+    b = write_xlsx(rows, tmp_path / "b.xlsx", [_codebook()]).read_bytes()
+    assert a == b
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2020, 1, 1, 0, 0, 0)}
+
+
+def test_xlsx_layout_text_early_wrapped_filtered_frozen_and_a_codebook_sheet(tmp_path):
+    from openpyxl import load_workbook
+
+    from pipeline.export.table import XLSX_COLUMNS
+
+    assert sorted(XLSX_COLUMNS) == sorted(COLUMNS)  # the same columns as the CSV
+    guid = _codebook().codes[0].guid("tiny")
+    rows = [_row(segment_id="s1", text="a long answer", code="Space", code_guid=guid, status="accepted", coder="ann"),
+            _row(segment_id="s1", text="a long answer", code="Space", code_guid=guid, status="proposed", coder="precode")]
+    wb = load_workbook(write_xlsx(rows, tmp_path / "out.xlsx", [_codebook(), _codebook()]))
+    ws = wb["coded segments"]
+    header = [c.value for c in ws[1]]
+    assert header.index("text") <= 4 and header.index("text") < header.index("start")
+    assert ws.freeze_panes == "F2" and ws.auto_filter.ref == f"A1:V{ws.max_row}"
+    text_cell = ws.cell(2, header.index("text") + 1)
+    assert text_cell.alignment.wrap_text and text_cell.value == "a long answer"
+    assert not ws.cell(2, header.index("score") + 1).alignment.wrap_text
+    assert all(c.font.bold for c in ws[1])
+    cb = wb["codebook"]
+    cb_header = [c.value for c in cb[1]]
+    got = [dict(zip(cb_header, r)) for r in cb.iter_rows(min_row=2, values_only=True)]
+    assert [g["code"] for g in got] == ["Space", "Training"]  # each code once
+    assert got[0]["examples"] == "no room\n=no desk" and got[0]["accepted"] == "1" and got[0]["proposed"] == "1"
+    assert got[1]["accepted"] == "0" and cb.freeze_panes == "D2" and cb.auto_filter.ref
+    assert len(re.findall(r"<f[ >]", _sheet_xml(tmp_path / "out.xlsx"))) == 0
+
+
+def test_a_runs_xlsx_has_the_codebook_sheet(tmp_path):
+    from openpyxl import load_workbook
+
+    from pipeline.config import config_from_dict
+    from pipeline.run import run_batch
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("Interviewer: Barriers?\nAnn: Nobody knows the peer role.\n")
+    (tmp_path / "tiny.yaml").write_text(TINY_CODEBOOK)
+    cfg = config_from_dict({"project": {"output_dir": str(tmp_path / "out")},
+                            "studies": [{"name": "s", "inputs": [str(tmp_path / "in")], "codebook": str(tmp_path / "tiny.yaml")}]},
+                           base_dir=tmp_path)
+    res = run_batch(cfg, embedder=BagOfWordsEmbedder())
+    wb = load_workbook(res.outputs["xlsx"])
+    assert wb.sheetnames == ["coded segments", "codebook"]
+    assert [r[2] for r in wb["codebook"].iter_rows(min_row=2, values_only=True)] == ["Role confusion", "Space", "Training"]
+
+
+def test_an_exported_csv_reads_back_as_it_was(tmp_path):
+    """Training and evaluation read precode's CSV exports: the quote that disarms a formula is undone."""
+    from pipeline.ingest.table import rows_from_csv
+
+    values = [*HOSTILE[:5], "- a dash", "'kept as typed", "plain"]
+    rows = [_row(segment_id=f"=s{i}", text=t) for i, t in enumerate(values)]
+    raw = write_csv(rows, tmp_path / "out.csv").read_bytes().decode("utf-8")
+    back = rows_from_csv(raw, tmp_path / "out.csv")
+    assert [r["text"] for r in back] == [v.strip() for v in values]
+    assert [r["segment_id"] for r in back] == [f"=s{i}" for i in range(len(values))]

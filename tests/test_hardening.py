@@ -100,7 +100,8 @@ def test_open_gives_the_browser_a_private_page_not_the_token(store_path, monkeyp
         token = url.split("token=", 1)[1]
         assert token not in arg and arg.startswith("file://")
         page = arg[len("file://"):]
-        assert token in open(page, encoding="utf-8").read()
+        with open(page, encoding="utf-8") as fh:
+            assert token in fh.read()
         assert stat.S_IMODE(os.stat(page).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(os.path.dirname(page)).st_mode) == 0o700
     finally:

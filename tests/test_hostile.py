@@ -108,6 +108,38 @@ def test_an_office_part_with_a_dtd_is_refused(tmp_path, kind):
     assert read_document(comment).turns
 
 
+def test_pictures_are_never_decompressed_nor_counted(tmp_path, monkeypatch):
+    """A transcript with large photos reads under a small limit: media members stay compressed and unread."""
+    import os
+
+    import docx
+    from PIL import Image
+
+    img = tmp_path / "photo.png"
+    Image.frombytes("RGB", (1000, 1000), os.urandom(1000 * 1000 * 3)).save(img)  # 3 MB, incompressible
+    d = docx.Document()
+    d.add_paragraph("Ann: the photo shows the clinic room.")
+    d.add_picture(str(img))
+    d.add_paragraph("Bo: and the waiting area.")
+    buf = io.BytesIO()
+    d.save(buf)
+    path = tmp_path / "photos.docx"
+    path.write_bytes(buf.getvalue())
+    opened = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, mode="r", *a, **k):
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name) if mode == "r" else None
+        if info is not None and info.file_size:  # the rebuilt archive's media members are empty
+            opened.append(info.filename)
+        return real_open(self, name, mode, *a, **k)
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    assert path.stat().st_size > 2_500_000
+    doc = read_document(path, zip_limits=ZipLimits(max_member_mb=2, max_total_mb=2))
+    assert [t.speaker for t in doc.turns] == ["Ann", "Bo"]
+    assert not any("media/" in n for n in opened)
+
+
 def test_every_member_passes_the_caps_before_the_office_reader(tmp_path):
     """python-docx / openpyxl read a rebuilt archive, never the file itself."""
     data = office_file("docx")
@@ -268,7 +300,10 @@ def test_issue_sizes_each_skipped_or_cut_and_peak_memory_under_2gb(tmp_path):
               f"{got['seconds']} s; flags seen: {', '.join(got['flags'])}.",
               "Before (issue 15): the .xlsx reached 5.8 GB, the .docx 6.7 GB and the .txt 6.2 GB, each ending in SIGABRT "
               "in the tokenizer and taking the batch with it.", ""]
-    (ROOT / "bench" / "results" / "hostile.md").write_text("\n".join(lines), encoding="utf-8")
+    target = ROOT / "bench" / "results" / "hostile.md"
+    before = target.read_text(encoding="utf-8") if target.exists() else ""
+    rest = before[before.index("\n## "):] if "\n## " in before else ""  # later sections (the long .docx) stay
+    target.write_text("\n".join(lines).rstrip("\n") + "\n" + rest, encoding="utf-8")
 
 
 # -- symbolic links ------------------------------------------------------------------------------
@@ -314,7 +349,59 @@ def test_symlinks_leaving_the_input_folder_are_refused(tmp_path):
 
 
 def test_an_option_allows_symlinks_out(tmp_path):
-    inp = _linked_folder(tmp_path)
+    _linked_folder(tmp_path)
     res = _run(tmp_path, ["in/**/*.txt"], allow_outside_symlinks=True)
     assert {"leak.txt", "more.txt"} <= {d.id for d in res.documents}
     assert "SECRETWORD" in res.outputs["csv"].read_text() and not res.errors
+
+
+# -- a long Word document -------------------------------------------------------------------------
+
+def test_paragraph_text_matches_python_docx(tmp_path):
+    """The compiled-XPath paragraph text is python-docx's, on the demo files and on tabs, breaks,
+    no-break hyphens and hyperlinks."""
+    import docx
+    from docx.oxml import parse_xml
+
+    from pipeline.ingest.docx import paragraph_text
+
+    from .conftest import CORPORA
+
+    d = docx.Document()
+    p = d.add_paragraph("Ann:\tfirst")
+    p.add_run(" line").add_break()
+    p.add_run("second\tpart")
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    p._p.append(parse_xml(f'<w:hyperlink {w}><w:r><w:t xml:space="preserve"> a link </w:t></w:r><w:r><w:t>two</w:t></w:r></w:hyperlink>'))
+    p._p.append(parse_xml(f'<w:r {w}><w:t>re</w:t><w:noBreakHyphen/><w:t>entry</w:t><w:cr/><w:ptab/></w:r>'))
+    buf = io.BytesIO()
+    d.save(buf)
+    docs = [docx.Document(io.BytesIO(buf.getvalue()))] + [docx.Document(str(f)) for f in sorted(CORPORA.glob("*.docx"))]
+    paragraphs = [p for doc in docs for p in doc.paragraphs]
+    assert len(paragraphs) > 20 and any("\t" in p.text and "two" in p.text for p in paragraphs)
+    assert [paragraph_text(p._p) for p in paragraphs] == [p.text for p in paragraphs]
+
+
+@pytest.mark.slow
+def test_a_word_document_of_a_million_paragraphs_is_read_in_bounded_time(tmp_path):
+    import random
+    import time
+
+    random.seed(0)
+    words = ["".join(random.choice("abcdefghijklmnop") for _ in range(6)) for _ in range(5000)]
+    paras = "".join(f"<w:p><w:r><w:t>Ann: {' '.join(random.choices(words, k=4))}</w:t></w:r></w:p>"
+                    for _ in range(1_000_000))
+    src = zipfile.ZipFile(io.BytesIO(office_file("docx")))
+    path = tmp_path / "long.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                body = body.replace(b"<w:body>", b"<w:body>" + paras.encode(), 1)
+            z.writestr(info.filename, body)
+    t = time.perf_counter()
+    doc = read_document(path)
+    seconds = time.perf_counter() - t
+    assert len(doc.turns) == 1_000_001
+    print(f"read {len(doc.turns):,} turns in {seconds:.1f} s")
+    assert seconds < 90, seconds

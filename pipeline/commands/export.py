@@ -53,7 +53,9 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
         rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states, data.books.values())
         if coder:
             rows = [r for r in rows if r["coder"] in (coder, "precode")]
-        return (write_csv if fmt == "csv" else write_xlsx)(rows, target)
+        if fmt == "csv":
+            return write_csv(rows, target)
+        return write_xlsx(rows, target, [*data.codebooks.values(), *data.books.values()])
     if fmt == "md":
         from ..export.quotes import write_markdown
 

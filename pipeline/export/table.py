@@ -172,22 +172,69 @@ def append_strings(ws, values: list) -> None:
             cell.data_type = "s"
 
 
-def write_xlsx(rows: list[dict[str, str]], path: Path) -> Path:
+# The sheet puts what a reader reads first (who said what, and the code) on the left; the CSV keeps COLUMNS.
+XLSX_COLUMNS = [
+    "segment_id", "document", "speaker", "role", "text", "category", "code", "score", "status", "coder", "memo",
+    "flags", "evidence", "question", "study", "codebook", "code_guid", "rank", "start", "end", "start_time", "end_time",
+]
+XLSX_WIDTHS = {"text": 80, "question": 40, "evidence": 50, "memo": 30, "code": 28, "category": 22, "segment_id": 26,
+               "document": 22, "description": 60, "inclusion": 40, "exclusion": 40, "examples": 60}
+WRAPPED = {"text", "question", "evidence", "memo", "description", "inclusion", "exclusion", "examples"}
+CODEBOOK_COLUMNS = ["codebook", "category", "code", "description", "inclusion", "exclusion", "examples", "code_guid",
+                    "proposed", "accepted", "rejected", "added"]
+
+
+def codebook_rows(codebooks: Iterable[Codebook], rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One row per code of each codebook (once), with how many export rows have each status for it."""
+    from collections import Counter
+
+    counts = Counter((r.get("code_guid", ""), r.get("status", "")) for r in rows if r.get("code_guid"))
+    out, seen = [], set()
+    for book in codebooks:
+        for c in book.codes:
+            guid = c.guid(book.name)
+            if guid in seen:
+                continue
+            seen.add(guid)
+            out.append({"codebook": book.name, "category": c.category or "", "code": c.name,
+                        "description": c.description, "inclusion": c.inclusion, "exclusion": c.exclusion,
+                        "examples": "\n".join(c.examples), "code_guid": guid,
+                        **{k: str(counts[(guid, k)]) for k in ("proposed", "accepted", "rejected", "added")}})
+    return out
+
+
+def _sheet(ws, columns: list[str], rows: list[dict[str, str]], freeze: str) -> None:
+    """Header in bold, frozen, with an autofilter; text columns wrapped and aligned to the top."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    ws.append(columns)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    wrap, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
+    wrapped = {i for i, c in enumerate(columns) if c in WRAPPED}
+    for r in rows:
+        append_strings(ws, xlsx_cells(r, columns))
+        for i, cell in enumerate(ws[ws.max_row]):
+            cell.alignment = wrap if i in wrapped else top
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    for i, c in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = XLSX_WIDTHS.get(c, 12)
+
+
+def write_xlsx(rows: list[dict[str, str]], path: Path, codebooks: Iterable[Codebook] = ()) -> Path:
+    """The coded segments (sheet ``coded segments``, text early, wrapped, filterable, header frozen) and,
+    when ``codebooks`` are given, their codes (sheet ``codebook``). Same rows, same bytes."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = "coded segments"
-    ws.append(COLUMNS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for r in rows:
-        append_strings(ws, xlsx_cells(r, COLUMNS))
-    ws.freeze_panes = "A2"
-    widths = {"text": 80, "question": 40, "evidence": 50, "code": 28, "category": 22, "segment_id": 26}
-    for i, c in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(c, 14)
+    _sheet(ws, XLSX_COLUMNS, rows, "F2")  # the header and the columns up to the text stay in view
+    books = list(codebooks)
+    if books:
+        _sheet(wb.create_sheet("codebook"), CODEBOOK_COLUMNS, codebook_rows(books, rows), "D2")
     return save_workbook(wb, path)
 
 

@@ -10,6 +10,32 @@ from ..safety import ZipLimits, open_container
 from .text import parse_transcript
 
 
+_W = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+_XPATHS: dict[str, object] = {}
+
+
+def _xpath(expr: str):
+    """A compiled XPath (python-docx compiles its expression on every call: most of the time spent on a
+    long document, 2 M paragraphs took minutes)."""
+    if expr not in _XPATHS:
+        from lxml import etree
+
+        _XPATHS[expr] = etree.XPath(expr, namespaces=_W)
+    return _XPATHS[expr]
+
+
+def paragraph_text(p) -> str:
+    """python-docx's ``Paragraph.text`` (runs and hyperlinks' runs; tabs, breaks and no-break hyphens as
+    python-docx renders them), with compiled XPaths."""
+    inner = _xpath("w:br | w:cr | w:noBreakHyphen | w:ptab | w:t | w:tab")
+
+    def run(r) -> str:
+        return "".join(str(e) for e in inner(r))
+
+    return "".join(run(e) if e.tag.endswith("}r") else "".join(run(r) for r in _xpath("w:r")(e))
+                   for e in _xpath("w:r | w:hyperlink")(p))
+
+
 def docx_text(data: bytes, path: Path, limits: ZipLimits | None = None) -> str:
     """The paragraphs' text (then table rows as ``speaker: text``), read through the capped zip reader."""
     package = open_container(data, path, limits, ".docx")
@@ -23,7 +49,7 @@ def docx_text(data: bytes, path: Path, limits: ZipLimits | None = None) -> str:
         raise InputError(path, f"not a readable .docx file (damaged or not a Word document: {err.__class__.__name__})") from None
     except Exception as err:  # lxml errors inside a damaged package
         raise InputError(path, f"not a readable .docx file ({err.__class__.__name__}: {err})") from None
-    lines: list[str] = [p.text.replace("\n", " ").replace("\r", " ") for p in document.paragraphs]
+    lines: list[str] = [paragraph_text(p._p).replace("\n", " ").replace("\r", " ") for p in document.paragraphs]
     # Transcripts are sometimes kept as a table: speaker | text (| time).
     for table in document.tables:
         for row in table.rows:

@@ -47,6 +47,12 @@ def _time(value: str) -> float | None:
         return parse_timestamp(value)
 
 
+def unquote_formula(cell: str) -> str:
+    """Undo the ``'`` precode's CSV exports put before a cell starting ``= + - @`` (so that a spreadsheet
+    does not run it): an export read back (training, evaluation) gives the text as it was."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\n") and len(cell) > 1 else cell
+
+
 def _delimiter(text: str, path: Path) -> str:
     """The delimiter, read off the header line (a transcript's text cells would mislead a sniffer).
     Quoting always follows RFC 4180 (doubled quotes inside quoted fields)."""
@@ -73,7 +79,7 @@ def rows_from_csv(text: str, path: Path) -> list[dict[str, str]]:
         raise InputError(path, f"row {extra[0]} has more cells than the header ({len(header)} columns)"
                                f"{f' and {len(extra) - 1} more rows too' if len(extra) > 1 else ''}; "
                                "is a field's text unquoted?")
-    return [dict(zip(header, (c.strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
+    return [dict(zip(header, (unquote_formula(c.strip()).strip() for c in r))) for r in rows[1:] if any(c.strip() for c in r)]
 
 
 def rows_from_xlsx(data: bytes, path: Path, limits: ZipLimits | None = None) -> list[dict[str, str]]:
