@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
+from pipeline.decisions import load
 from pipeline.review.core import ReviewSession
 from pipeline.review.web import make_app, serve
+from pipeline.store import Store
 
 from .test_review_tui import decisions, spawn
 from .test_review_tui import store_path as tui_store  # noqa: F401
@@ -82,3 +84,76 @@ def test_browser_reopens_where_the_coder_stopped(store_path):  # noqa: F811
     finally:
         stop.set()
         server.join(timeout=15)
+
+
+# -- memos belong to the segment -------------------------------------------------------------------------
+
+def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):  # noqa: F811
+    import csv
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn(tui_store)
+    child.expect("Nobody knows what the peer role is.")
+    child.send("m")
+    child.expect("memo: ")
+    child.send("small talk first")
+    child.send("\r")
+    child.expect("memo saved on this segment")
+    child.send("2r")  # the next decision does not take the memo
+    child.expect("✗ rejected")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    ds = decisions(tui_store)
+    assert [(d.verdict, d.memo) for d in ds] == [("reject", "")]
+    out = tmp_path / "e.csv"
+    r = CliRunner().invoke(app, ["export", str(tui_store), "-f", "csv", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    memo_rows = [x for x in rows if x["memo"]]
+    assert [(x["segment_id"], x["status"], x["coder"], x["code"], x["memo"]) for x in memo_rows] == [
+        ("one.txt#t2", "memo", "ann", "", "small talk first")]
+
+
+def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                expect = sync_api.expect
+                expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
+                page.keyboard.press("m")
+                expect(page.locator("#memo-dialog")).to_be_visible()
+                page.keyboard.type("clear case")
+                page.keyboard.press("Enter")
+                expect(page.locator("#memo-text")).to_have_text("clear case")
+                page.keyboard.press("a")
+                expect(page.locator("#status")).to_contain_text("Accepted")
+                page.keyboard.press("2")
+                page.keyboard.press("r")
+                expect(page.locator("#proposals li.st-rejected")).to_have_count(1)
+                expect(page.locator("#memo-text")).to_have_text("clear case")
+                assert page.locator(".p-memo").count() == 0  # not copied onto either decision
+                assert page.get_by_text("clear case").count() == 1
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=15)
+    with Store(store_path) as st:
+        assert [d.memo for d in load(st)] == ["", ""]

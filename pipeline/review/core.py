@@ -268,6 +268,18 @@ class ReviewSession:
             if guid not in shown and guid in self.codes:
                 item.proposals.append(Proposal(self.codes[guid], None, None, [], "", status))
 
+    def set_memo(self, item: ReviewItem, memo: str) -> str:
+        """Save this coder's memo on the segment (not on a decision); ``""`` removes it. Returns it."""
+        from ..memos import set_memo
+
+        return set_memo(self.store, item.segment_id, self.coder, memo).memo
+
+    def segment_memo(self, item: ReviewItem) -> str:
+        from ..memos import current_memos
+
+        m = current_memos(self.store, self.coder).get((item.segment_id, self.coder))
+        return m.memo if m else ""
+
     # -- helpers for the screens ----------------------------------------------------------------
     def resume_index(self) -> int:
         """Where a review (re)opens: the first segment this coder has not reviewed (0 when all are)."""

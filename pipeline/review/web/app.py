@@ -246,7 +246,7 @@ class _Review:
             "need_coder": False,
             "position": {"index": ids.index(b.current) if item is not None else -1, "total": len(ids)},
             "item": self._item_json(item, memos) if item is not None else None,
-            "pending_memo": b.memos.get(b.current, "") if item is not None else "",
+            "pending_memo": s.segment_memo(item) if item is not None else "",  # the segment's memo
             "progress": progress,
             "learning": self._learning_json(s),
             "spans": spans,
@@ -405,8 +405,6 @@ class _Review:
                 what = f"recode {old.name if old else target.replaces} → {name}"
             else:
                 what = f"{target.verdict} {name}"
-            if target.memo and d.segment_id not in b.memos:
-                b.memos[d.segment_id] = target.memo  # the memo waits for the next decision again
         if d.segment_id in ids:
             b.current = d.segment_id
             self._follow_order(b, s)
@@ -416,13 +414,11 @@ class _Review:
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
-        memo = _clean(body.get("memo"), "the memo")
-        if memo:
-            b.memos[item.segment_id] = memo
-            return self.state(b, "✎ Memo kept: it is saved with your next decision on this segment", "ok")
-        if b.memos.pop(item.segment_id, None) is not None:
-            return self.state(b, "Memo removed", "ok")
-        return self.state(b)
+        memo = " ".join(_clean(body.get("memo"), "the memo").split())
+        if memo == s.segment_memo(item):
+            return self.state(b)
+        s.set_memo(item, memo)  # the segment's memo, saved at once; never copied onto a decision
+        return self.state(b, "✎ Memo saved on this segment" if memo else "Memo removed", "ok")
 
     def codes(self, b: _Browser, segment_id: str, action: str, code_guid: str) -> dict:
         """The codes the recode / add list offers for a segment (the page filters them as you type)."""
