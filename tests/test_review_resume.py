@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 
@@ -16,6 +17,32 @@ from .test_review_tui import decisions, spawn
 from .test_review_tui import store_path as tui_store  # noqa: F401
 from .test_review_web import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, signed_in
 from .test_review_web import store_path  # noqa: F401
+
+
+@contextlib.contextmanager
+def _page(store_path):
+    """A Chromium page on `serve` for coder ann (skips without Playwright or Chromium)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                yield page, sync_api.expect
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=15)
 
 
 def _decide_first(path, coder="ann"):
@@ -60,30 +87,10 @@ def test_terminal_reopens_where_the_coder_stopped(tui_store):  # noqa: F811
 
 
 def test_browser_reopens_where_the_coder_stopped(store_path):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing")
     _decide_first(store_path)
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
-                              daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(url)
-                sync_api.expect(page.locator("#transcript mark.current")).to_have_text(
-                    "Training for staff and a room to meet.")
-                sync_api.expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
+    with _page(store_path) as (page, expect):
+        expect(page.locator("#transcript mark.current")).to_have_text("Training for staff and a room to meet.")
+        expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
 
 
 # -- memos belong to the segment -------------------------------------------------------------------------
@@ -120,40 +127,20 @@ def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):  
 
 
 def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing")
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
-                              daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(url)
-                expect = sync_api.expect
-                expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
-                page.keyboard.press("m")
-                expect(page.locator("#memo-dialog")).to_be_visible()
-                page.keyboard.type("clear case")
-                page.keyboard.press("Enter")
-                expect(page.locator("#memo-text")).to_have_text("clear case")
-                page.keyboard.press("a")
-                expect(page.locator("#status")).to_contain_text("Accepted")
-                page.keyboard.press("2")
-                page.keyboard.press("r")
-                expect(page.locator("#proposals li.st-rejected")).to_have_count(1)
-                expect(page.locator("#memo-text")).to_have_text("clear case")
-                assert page.locator(".p-memo").count() == 0  # not copied onto either decision
-                assert page.get_by_text("clear case").count() == 1
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
+    with _page(store_path) as (page, expect):
+        expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
+        page.keyboard.press("m")
+        expect(page.locator("#memo-dialog")).to_be_visible()
+        page.keyboard.type("clear case")
+        page.keyboard.press("Enter")
+        expect(page.locator("#memo-text")).to_have_text("clear case")
+        page.keyboard.press("a")
+        expect(page.locator("#status")).to_contain_text("Accepted")
+        page.keyboard.press("2")
+        page.keyboard.press("r")
+        expect(page.locator("#proposals li.st-rejected")).to_have_count(1)
+        expect(page.locator("#memo-text")).to_have_text("clear case")
+        assert page.locator(".p-memo").count() == 0  # not copied onto either decision
+        assert page.get_by_text("clear case").count() == 1
     with Store(store_path) as st:
         assert [d.memo for d in load(st)] == ["", ""]
