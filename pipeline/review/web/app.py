@@ -420,6 +420,24 @@ class _Review:
         s.set_memo(item, memo)  # the segment's memo, saved at once; never copied onto a decision
         return self.state(b, "✎ Memo saved on this segment" if memo else "Memo removed", "ok")
 
+    def code_span(self, b: _Browser, body: dict) -> dict:
+        """Code a selected part of the current segment (offsets in code points into the document's text)."""
+        s = self._session(b)
+        item = self._item(b, s, body.get("segment_id"))
+        start, end = body.get("start"), body.get("end")
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+            raise WebError("start and end must be whole numbers")
+        code = s.codes.get(_guid(body, "code_guid"))
+        if code is None:
+            raise WebError("unknown code")
+        try:
+            span_id = s.code_span(item, start, end, code.guid)
+        except StoreError as e:
+            raise WebError(str(e)) from None
+        b.ids = None  # the span is a segment of its own now; the current segment stays
+        span = next((i for i in s.items if i.segment_id == span_id), item)
+        return self.state(b, f"Coded the selection “{span.text[:60]}” as {code.name} · u undoes", "ok", code.guid)
+
     def codes(self, b: _Browser, segment_id: str, action: str, code_guid: str) -> dict:
         """The codes the recode / add list offers for a segment (the page filters them as you type)."""
         s = self._session(b)
@@ -556,6 +574,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/goto", post(review.goto), methods=["POST"]),
         Route("/api/decide", post(review.decide), methods=["POST"]),
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
+        Route("/api/span", post(review.code_span), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
     ]
 
