@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 
 import pytest
 
+from pipeline.decisions import load
 from pipeline.review.core import ReviewSession
 from pipeline.review.web import make_app, serve
+from pipeline.store import Store
 
 from .test_review_tui import decisions, spawn
 from .test_review_tui import store_path as tui_store  # noqa: F401
 from .test_review_web import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, signed_in
 from .test_review_web import store_path  # noqa: F401
+
+
+@contextlib.contextmanager
+def _page(store_path):
+    """A Chromium page on `serve` for coder ann (skips without Playwright or Chromium)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                yield page, sync_api.expect
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=15)
 
 
 def _decide_first(path, coder="ann"):
@@ -58,27 +87,125 @@ def test_terminal_reopens_where_the_coder_stopped(tui_store):  # noqa: F811
 
 
 def test_browser_reopens_where_the_coder_stopped(store_path):  # noqa: F811
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing")
     _decide_first(store_path)
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
-                              daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(url)
-                sync_api.expect(page.locator("#transcript mark.current")).to_have_text(
-                    "Training for staff and a room to meet.")
-                sync_api.expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
+    with _page(store_path) as (page, expect):
+        expect(page.locator("#transcript mark.current")).to_have_text("Training for staff and a room to meet.")
+        expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
+
+
+# -- memos belong to the segment -------------------------------------------------------------------------
+
+def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):  # noqa: F811
+    import csv
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn(tui_store)
+    child.expect("Nobody knows what the peer role is.")
+    child.send("m")
+    child.expect("memo: ")
+    child.send("small talk first")
+    child.send("\r")
+    child.expect("memo saved on this segment")
+    child.send("2r")  # the next decision does not take the memo
+    child.expect("✗ rejected")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    ds = decisions(tui_store)
+    assert [(d.verdict, d.memo) for d in ds] == [("reject", "")]
+    out = tmp_path / "e.csv"
+    r = CliRunner().invoke(app, ["export", str(tui_store), "-f", "csv", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    memo_rows = [x for x in rows if x["memo"]]
+    assert [(x["segment_id"], x["status"], x["coder"], x["code"], x["memo"]) for x in memo_rows] == [
+        ("one.txt#t2", "memo", "ann", "", "small talk first")]
+
+
+def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
+    with _page(store_path) as (page, expect):
+        expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
+        page.keyboard.press("m")
+        expect(page.locator("#memo-dialog")).to_be_visible()
+        page.keyboard.type("clear case")
+        page.keyboard.press("Enter")
+        expect(page.locator("#memo-text")).to_have_text("clear case")
+        page.keyboard.press("a")
+        expect(page.locator("#status")).to_contain_text("Accepted")
+        page.keyboard.press("2")
+        page.keyboard.press("r")
+        expect(page.locator("#proposals li.st-rejected")).to_have_count(1)
+        expect(page.locator("#memo-text")).to_have_text("clear case")
+        assert page.locator(".p-memo").count() == 0  # not copied onto either decision
+        assert page.get_by_text("clear case").count() == 1
+    with Store(store_path) as st:
+        assert [d.memo for d in load(st)] == ["", ""]
+
+
+# -- coding part of a turn --------------------------------------------------------------------------------
+
+def _span_exports(store_path, tmp_path, start, end):
+    import csv
+    import re as _re
+    import zipfile
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    for fmt in ("csv", "qdpx"):
+        r = CliRunner().invoke(app, ["export", str(store_path), "-f", fmt, "-o", str(tmp_path / f"e.{fmt}")])
+        assert r.exit_code == 0, r.output
+    rows = [x for x in csv.DictReader((tmp_path / "e.csv").open(encoding="utf-8")) if x["status"] == "added"]
+    qde = zipfile.ZipFile(tmp_path / "e.qdpx").read("project.qde").decode()
+    sels = {(int(a), int(b)) for a, b in _re.findall(r'startPosition="(\d+)" endPosition="(\d+)"', qde)}
+    return rows, sels
+
+
+def test_code_a_part_of_a_turn_keeps_exact_offsets(store_path, tmp_path):  # noqa: F811
+    s = ReviewSession(store_path, "ann", learn=False)
+    item = s.items[0]
+    doc = s.document_text(item.document_id)
+    start = doc.index("peer role", item.start)
+    guid = next(c.guid for c in s.codes.values() if c.name == "Role confusion")
+    with pytest.raises(Exception, match="not inside"):
+        s.code_span(item, item.start - 5, item.start + 3, guid)
+    span_id = s.code_span(item, start - 1, start + len("peer role") + 1, guid)  # the spaces around are trimmed
+    assert span_id == f"{item.segment_id}@{start}-{start + 9}"
+    span = next(i for i in s.items if i.segment_id == span_id)
+    assert span.text == "peer role" and (span.start, span.end) == (start, start + 9) and span.speaker == "Dana"
+    assert [(p.code.name, p.status) for p in span.proposals] == [("Role confusion", "added")]
+    s.close()
+    rows, sels = _span_exports(store_path, tmp_path, start, start + 9)
+    assert [(x["segment_id"], x["start"], x["end"], x["text"], x["code"]) for x in rows] == [
+        (span_id, str(start), str(start + 9), "peer role", "Role confusion")]
+    assert (start, start + 9) in sels
+
+
+def test_browser_select_part_of_a_turn_and_code_it(store_path, tmp_path):  # noqa: F811
+    with _page(store_path) as (page, expect):
+        expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
+        # select "peer role" in the highlighted turn of the transcript (after a character outside the BMP)
+        page.evaluate("""() => { const m = document.getElementById('current-span'), t = m.firstChild,
+                                  i = t.data.indexOf('peer role'), r = document.createRange();
+                                 r.setStart(t, i); r.setEnd(t, i + 9);
+                                 const s = window.getSelection(); s.removeAllRanges(); s.addRange(r); }""")
+        page.keyboard.press("+")
+        expect(page.locator("#picker-title")).to_contain_text("Code the selection “peer role”")
+        page.keyboard.type("conf")
+        expect(page.locator("#picker-list li")).to_have_count(1)
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_contain_text("Coded the selection “peer role” as Role confusion")
+        expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
+    with Store(store_path) as st:
+        (d,) = load(st)
+        doc = st.conn.execute("SELECT text FROM documents").fetchone()[0]
+        seg = st.conn.execute('SELECT start, "end", text FROM segments WHERE id=?', (d.segment_id,)).fetchone()
+    assert d.verdict == "add" and doc[seg[0]:seg[1]] == seg[2] == "peer role"
+    rows, sels = _span_exports(store_path, tmp_path, seg[0], seg[1])
+    assert [(x["start"], x["end"], x["text"]) for x in rows] == [(str(seg[0]), str(seg[1]), "peer role")]
+    assert (seg[0], seg[1]) in sels

@@ -65,21 +65,20 @@ def test_keys_record_decisions_and_the_screen_shows_them(store_path):
     assert "3 + Training" in render_text(st) and "added by you" in render_text(st)
     assert "reviewed 1 · left 3" in render_text(st)
 
-    keys(st, "n", "m", *"room, not training", "enter")  # memo waits for the next decision on this segment
-    assert "memo, saved with your next decision here: room, not training" in render_text(st)
+    keys(st, "n", "m", *"room, not training", "enter")  # a memo on the segment, saved at once
+    assert "memo on this segment: room, not training" in render_text(st)
     keys(st, "c", "esc")  # cancelled recode: nothing recorded
     keys(st, "c", *"spa")
     picker = render_text(st)
     assert "recode Training → pick a code" in picker and "▸ Space" in picker and "1 code(s)" in picker
     keys(st, "enter")
-    assert "recoded Training → Space (with memo)" in render_text(st)
-    assert st.memos == {} and "✎ room, not training" in render_text(st)  # the saved memo, under its code
-    keys(st, "u")  # undo the recode: its memo waits again
-    assert "undone: recode Training → Space" in render_text(st) and st.memos
+    screen = render_text(st)
+    assert "recoded Training → Space" in screen and "(with memo)" not in screen  # the decision does not take it
+    assert screen.count("room, not training") == 1  # shown once, on the segment
+    keys(st, "u")
+    assert "undone: recode Training → Space" in render_text(st) and "room, not training" in render_text(st)
     keys(st, "p", "right")  # back and forth
     assert st.index == 1
-    keys(st, "q")  # a memo is not saved yet: q asks again
-    assert not st.done and "q again" in render_text(st)
     keys(st, "q")
     assert st.done
     s.close()
@@ -89,7 +88,11 @@ def test_keys_record_decisions_and_the_screen_shows_them(store_path):
         ("accept", "one.txt#t2"), ("reject", "one.txt#t2"), ("add", "one.txt#t2"),
         ("recode", "one.txt#t4"), ("undo", "one.txt#t4")]
     assert ds[0].code_guid == role.guid and ds[1].code_guid == space.guid
-    assert ds[3].memo == "room, not training" and ds[3].code_guid == space.guid
+    assert ds[3].memo == "" and ds[3].code_guid == space.guid
+    from pipeline.memos import current_memos
+
+    with Store(store_path) as st_:
+        assert {k: m.memo for k, m in current_memos(st_).items()} == {("one.txt#t4", "ann"): "room, not training"}
 
 
 def test_screen_fits_every_size_and_help(store_path):
@@ -234,15 +237,14 @@ def test_x_says_no_code_applies_and_the_export_shows_it(store_path, tmp_path):
 
     st = TuiState(ReviewSession(store_path, "ann"))
     seg = st.item.segment_id
-    keys(st, "m", *"small talk", "enter", "x")
+    keys(st, "x")
     assert "no code applies" in render_text(st) and st.item.reviewed
     keys(st, "x")
     assert "already marked" in render_text(st)
     ds = decisions(store_path)
-    assert [(d.segment_id, d.code_guid, d.verdict, d.memo) for d in ds] == [(seg, NO_CODE, "accept", "small talk")]
+    assert [(d.segment_id, d.code_guid, d.verdict) for d in ds] == [(seg, NO_CODE, "accept")]
     data = load_project(store_path)
     with Store(store_path) as s:
         states = current_state(load(s))
     rows = [r for r in suggestion_rows(data.segments, data.suggestions, data.codebooks, states) if r["segment_id"] == seg]
-    assert [(r["code"], r["status"], r["coder"], r["memo"]) for r in rows if r["coder"] == "ann"] == [
-        ("", "no code applies", "ann", "small talk")]
+    assert [(r["code"], r["status"], r["coder"]) for r in rows if r["coder"] == "ann"] == [("", "no code applies", "ann")]

@@ -117,7 +117,8 @@ def test_actions_go_to_the_store_with_the_coder(store_path):
         r = c.post("/api/decide", json=body, headers=SAME_ORIGIN)
         assert r.status_code == 200
         s = r.json()
-        assert s["item"]["proposals"][0]["status"] == "accepted" and s["item"]["proposals"][0]["memo"] == "clear case"
+        assert s["item"]["proposals"][0]["status"] == "accepted" and s["item"]["proposals"][0]["memo"] == ""
+        assert s["pending_memo"] == "clear case"  # the memo is the segment's, not copied onto the decision
         assert s["progress"]["reviewed"] == 1 and s["progress"]["left"] == 2 and s["tone"] == "ok"
         assert s["recent"][0]["verdict"] == "accept" and s["recent"][0]["code"] == "Barriers/Role confusion"
         again = c.post("/api/decide", json=body, headers=SAME_ORIGIN).json()
@@ -146,7 +147,11 @@ def test_actions_go_to_the_store_with_the_coder(store_path):
         ds = load(st)
     assert [(d.verdict, d.coder, d.segment_id) for d in ds] == [
         ("accept", "ann", "one.txt#t2"), ("recode", "ann", "one.txt#t4"), ("undo", "ann", "one.txt#t4")]
-    assert ds[0].memo == "clear case"
+    assert ds[0].memo == ""
+    from pipeline.memos import current_memos
+
+    with Store(store_path) as st:
+        assert {k: m.memo for k, m in current_memos(st).items()} == {("one.txt#t2", "ann"): "clear case"}
 
     # state is derived from the store: a new server (and session) shows the decision, and a decision
     # recorded meanwhile by another program (the terminal review) shows on the next request

@@ -280,3 +280,19 @@ def test_a_recode_memo_is_shown_and_exported_once(tmp_path, write, tiny_codebook
     rows = [r for r in suggestion_rows(data.segments, data.suggestions, data.codebooks, states) if r["coder"] == "ann"]
     assert [(r["code"], r["memo"]) for r in rows if r["memo"]] == [("Training", "about training, not rooms")]
     assert {(r["code"], r["status"]) for r in rows} >= {("Space", "rejected"), ("Training", "added")}
+
+
+def test_report_says_agreement_needs_a_second_coder(tmp_path, write, tiny_codebook, bow):
+    from pipeline.export.report import build_report
+    from pipeline.project import load_project
+    from pipeline.review.core import ReviewSession
+
+    write("data/a.txt", "Interviewer: What would be the greatest barriers?\nDana: Nobody knows what the peer role is.\n")
+    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
+                                          f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
+    run_batch(cfg, embedder=bow)
+    s = ReviewSession(cfg.store_path, "ann", learn=False)
+    s.add(s.items[0], next(iter(s.codes)))
+    s.close()
+    html = build_report(load_project(cfg.store_path), cfg.store_path, tmp_path / "r.html", "t")[0].read_text()
+    assert "Only ann has reviewed so far (1 segment)" in html and "second coder" in html

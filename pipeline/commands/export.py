@@ -50,7 +50,12 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
     if fmt in ("csv", "xlsx"):
         from ..export.table import suggestion_rows, write_csv, write_xlsx
 
+        from ..memos import current_memos, with_memo_rows
+        from ..store import Store
+
         rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states, data.books.values())
+        with Store(store) as st:
+            rows = with_memo_rows(rows, current_memos(st))  # segment memos: a row each, once
         if coder:
             rows = [r for r in rows if r["coder"] in (coder, "precode")]
         if fmt == "csv":

@@ -157,6 +157,12 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
                          f'{_e(one_line(c.description, 200))}</span>{body}</div>')
 
     # -- agreement -----------------------------------------------------------------------------------
+    if len(reviewed) == 1:
+        only = next(iter(reviewed))
+        parts.append('<h2 id="agreement">Agreement between coders</h2>'
+                     f"<p>Only {_e(only)} has reviewed so far ({len(reviewed[only])} segment"
+                     f"{'' if len(reviewed[only]) == 1 else 's'}): agreement needs a "
+                     "second coder on some of the same segments.</p>")
     if len(reviewed) >= 2:
         from ..commands.agreement import project_codings
         from ..evaluate import agreement

@@ -275,6 +275,54 @@ class ReviewSession:
             if guid not in shown and guid in self.codes:
                 item.proposals.append(Proposal(self.codes[guid], None, None, [], "", status))
 
+    def code_span(self, item: ReviewItem, start: int, end: int, guid: str, memo: str = "") -> str:
+        """Code part of a segment: ``start``/``end`` are character offsets into the document's text, inside
+        the segment. The part becomes a segment of its own (id ``SEGMENT@START-END``, exact offsets, the
+        turn's speaker, role and question) with an 'add' decision, so exports and .qdpx carry its span; a
+        re-run keeps it (segments with decisions are never removed). Returns its id."""
+        from ..records import text_sha
+
+        doc = self.document_text(item.document_id)
+        if not (item.start <= start < end <= item.end):
+            raise StoreError(f"the selection {start}-{end} is not inside segment {item.segment_id} "
+                             f"({item.start}-{item.end})")
+        while start < end and doc[start].isspace():
+            start += 1
+        while end > start and doc[end - 1].isspace():
+            end -= 1
+        if start == end:
+            raise StoreError("the selection holds no text")
+        if guid not in self.codes:
+            raise StoreError(f"no code with guid '{guid}'")
+        if (start, end) == (item.start, item.end):
+            self.add(item, guid, memo)
+            return item.segment_id
+        span_id = f"{item.segment_id}@{start}-{end}"
+        text = doc[start:end]
+        with self.store.transaction() as c:
+            c.execute(
+                """INSERT INTO segments (id, document_id, unit, turn_index, start, "end", speaker, role, coded,
+                       start_time, end_time, question, question_id, text, text_sha, metadata)
+                   SELECT ?, document_id, 'span', turn_index, ?, ?, speaker, role, 1, start_time, end_time,
+                       question, question_id, ?, ?, metadata FROM segments WHERE id=?
+                   ON CONFLICT(id) DO NOTHING""",
+                (span_id, start, end, text, text_sha(text), item.segment_id))
+        dec.record(self.store, span_id, guid, "add", self.coder, memo=memo)
+        self.reload()
+        return span_id
+
+    def set_memo(self, item: ReviewItem, memo: str) -> str:
+        """Save this coder's memo on the segment (not on a decision); ``""`` removes it. Returns it."""
+        from ..memos import set_memo
+
+        return set_memo(self.store, item.segment_id, self.coder, memo).memo
+
+    def segment_memo(self, item: ReviewItem) -> str:
+        from ..memos import current_memos
+
+        m = current_memos(self.store, self.coder).get((item.segment_id, self.coder))
+        return m.memo if m else ""
+
     # -- helpers for the screens ----------------------------------------------------------------
     def resume_index(self) -> int:
         """Where a review (re)opens: the first segment this coder has not reviewed (0 when all are)."""

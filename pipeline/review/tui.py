@@ -10,9 +10,8 @@ xterm-like terminal and in tmux, 80x24 and up. The screen logic is pure and test
 :func:`run_review` owns the terminal while it runs (alternate screen, no echo, hidden cursor) and gives it
 back on every exit: ``q``, Ctrl-C, SIGTERM/SIGHUP, or an error.
 
-Memos: ``m`` writes a memo for the segment on screen; it is kept (and shown) until the next decision on
-that segment -- accept, reject, recode or add -- and saved with it. Quitting with a memo not yet saved asks
-for a second ``q``.
+Memos: ``m`` writes a memo on the segment on screen, saved at once as the segment's memo
+(:mod:`pipeline.memos`), never copied onto a decision.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ HELP = [
     ("c", "recode: replace the selected proposal (searchable list)"),
     ("+  =", "add another code to this segment (same list)"),
     ("x", "no code applies to this segment (a decision: precode learns to propose nothing for such text)"),
-    ("m", "memo: saved with your next decision on this segment"),
+    ("m", "memo on this segment (saved at once; empty removes it)"),
     ("s  n  →", "skip to the next segment"),
     ("p  ←", "previous segment"),
     ("Tab", "next segment you have not reviewed"),
@@ -234,8 +233,6 @@ def _browse_key(state: TuiState, key: str) -> None:
         if target is not None and target.id == d.undoes:
             what = f"{target.verdict} " + (f"{_code_name(session, target.replaces)} → {name}"
                                            if target.verdict == "recode" else name)
-            if target.memo and d.segment_id not in state.memos:
-                state.memos[d.segment_id] = target.memo  # the memo waits for the next decision again
         where = next((j for j, i in enumerate(session.items) if i.segment_id == d.segment_id), None)
         if where is None:
             state.say(f"↶ undone: {what} on {d.segment_id} (not in this list)", "magenta")
@@ -292,7 +289,7 @@ def _browse_key(state: TuiState, key: str) -> None:
         state.say("")
         return
     if key == "m":
-        state.mode, state.memo_text = "memo", state.memos.get(item.segment_id, "")
+        state.mode, state.memo_text = "memo", session.segment_memo(item)
         state.say("")
         return
     if key in ("esc", "enter"):
@@ -343,11 +340,14 @@ def handle_key(state: TuiState, key: str) -> None:
         elif key == "enter":
             state.mode = "browse"
             memo = " ".join(state.memo_text.split())
-            if memo:
-                state.memos[item.segment_id] = memo
-                state.say("✎ memo kept — it is saved with your next decision on this segment", "yellow")
-            elif state.memos.pop(item.segment_id, None) is not None:
-                state.say("memo removed", "dim")
+            try:
+                if memo != state.session.segment_memo(item):
+                    state.session.set_memo(item, memo)
+                    state.say("✎ memo saved on this segment" if memo else "memo removed", "yellow" if memo else "dim")
+                else:
+                    state.say("memo unchanged", "dim")
+            except PrecodeError as e:
+                state.say(f"memo not saved: {e}", "bold red")
         else:
             edited = _text_input(state.memo_text, key)
             if edited is not None:
@@ -643,7 +643,7 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
             return top + (body + [Text("")] * room)[:room] + [count, msg, foot]
         # memo
         field_lines = _text_field(state.memo_text, width, console, "memo: ", 4)
-        hint = Text("Enter keeps it until your next decision on this segment (a r c +), saved with it.", "dim")
+        hint = Text("Enter saves it on this segment (not on a code decision); empty removes it.", "dim")
         hint_lines = _wrap(hint, width, console, max_lines=2)
         foot = _footer([("Enter", "keep"), ("Esc", "cancel"), ("Ctrl-U", "clear")], width)
         room = height - len(top) - 2 - 1 - len(field_lines) - len(hint_lines) - 2
@@ -653,8 +653,8 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
         return top + (body + [Text("")] * room)[:room] + [msg, foot]
 
     # browse: allocate lines by priority so the screen always fits
-    memo = state.memos.get(item.segment_id)
-    memo_lines = _wrap(Text.assemble(("✎ memo, saved with your next decision here: ", "bold yellow"), (memo, "yellow")),
+    memo = state.session.segment_memo(item)
+    memo_lines = _wrap(Text.assemble(("✎ memo on this segment: ", "bold yellow"), (memo, "yellow")),
                        width, console, max_lines=2) if memo else []
     foot = _footer(BROWSE_KEYS, width)
     n_props = len(item.proposals) or 1

@@ -251,7 +251,7 @@ class _Review:
             "need_coder": False,
             "position": {"index": ids.index(b.current) if item is not None else -1, "total": len(ids)},
             "item": self._item_json(item, memos) if item is not None else None,
-            "pending_memo": b.memos.get(b.current, "") if item is not None else "",
+            "pending_memo": s.segment_memo(item) if item is not None else "",  # the segment's memo
             "progress": progress,
             "learning": self._learning_json(s),
             "spans": spans,
@@ -419,8 +419,6 @@ class _Review:
                 what = f"recode {old.name if old else target.replaces} → {name}"
             else:
                 what = f"{target.verdict} {name}"
-            if target.memo and d.segment_id not in b.memos:
-                b.memos[d.segment_id] = target.memo  # the memo waits for the next decision again
         if d.segment_id in ids:
             b.current = d.segment_id
             self._follow_order(b, s)
@@ -430,13 +428,29 @@ class _Review:
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
-        memo = _clean(body.get("memo"), "the memo")
-        if memo:
-            b.memos[item.segment_id] = memo
-            return self.state(b, "✎ Memo kept: it is saved with your next decision on this segment", "ok")
-        if b.memos.pop(item.segment_id, None) is not None:
-            return self.state(b, "Memo removed", "ok")
-        return self.state(b)
+        memo = " ".join(_clean(body.get("memo"), "the memo").split())
+        if memo == s.segment_memo(item):
+            return self.state(b)
+        s.set_memo(item, memo)  # the segment's memo, saved at once; never copied onto a decision
+        return self.state(b, "✎ Memo saved on this segment" if memo else "Memo removed", "ok")
+
+    def code_span(self, b: _Browser, body: dict) -> dict:
+        """Code a selected part of the current segment (offsets in code points into the document's text)."""
+        s = self._session(b)
+        item = self._item(b, s, body.get("segment_id"))
+        start, end = body.get("start"), body.get("end")
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+            raise WebError("start and end must be whole numbers")
+        code = s.codes.get(_guid(body, "code_guid"))
+        if code is None:
+            raise WebError("unknown code")
+        try:
+            span_id = s.code_span(item, start, end, code.guid)
+        except StoreError as e:
+            raise WebError(str(e)) from None
+        b.ids = None  # the span is a segment of its own now; the current segment stays
+        span = next((i for i in s.items if i.segment_id == span_id), item)
+        return self.state(b, f"Coded the selection “{span.text[:60]}” as {code.name} · u undoes", "ok", code.guid)
 
     def codes(self, b: _Browser, segment_id: str, action: str, code_guid: str) -> dict:
         """The codes the recode / add list offers for a segment (the page filters them as you type)."""
@@ -612,6 +626,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/goto", post(review.goto), methods=["POST"]),
         Route("/api/decide", post(review.decide), methods=["POST"]),
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
+        Route("/api/span", post(review.code_span), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
     ]
 

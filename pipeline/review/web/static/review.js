@@ -350,9 +350,26 @@
   // -- the code list (recode / add) ------------------------------------------------------------------
   const picker = { action: "add", codes: null, shown: [], active: 0, segment: null, old: null, ready: null };
 
+  // A selection inside the segment's text (the quote, or the highlighted turn in the transcript): its offsets
+  // in code points into the document, or null. Both elements hold exactly the segment's text.
+  function selectedSpan() {
+    const it = item(), sel = window.getSelection();
+    if (!it || !sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
+    const r = sel.getRangeAt(0);
+    const box = [$("seg-text"), $("current-span")].find((e) => e && e.contains(r.startContainer) && e.contains(r.endContainer));
+    if (!box) return null;
+    const before = document.createRange();
+    before.setStart(box, 0);
+    before.setEnd(r.startContainer, r.startOffset);
+    const cps = (t) => Array.from(t).length;
+    const start = it.start + cps(before.toString()), end = start + cps(r.toString());
+    return end > start ? { start, end, text: r.toString() } : null;
+  }
+
   function openPicker(action) {
     const dlg = $("picker");
     if (dlg.open) return;
+    picker.span = action === "add" ? selectedSpan() : null;
     picker.action = action;
     picker.codes = null;
     picker.active = 0;
@@ -371,6 +388,7 @@
       picker.segment = it.segment_id;
       picker.old = action === "recode" ? p.guid : null;
       if (action === "recode") $("picker-title").textContent = `Recode “${p.name}” as…`;
+      if (picker.span) $("picker-title").textContent = `Code the selection “${picker.span.text.trim().slice(0, 60)}” as…`;
       const q = new URLSearchParams({ segment_id: it.segment_id, action, code_guid: picker.old || "" });
       const data = await api(`/api/codes?${q}`);
       picker.codes = data.codes;
@@ -409,6 +427,11 @@
     const code = picker.shown[picker.active];
     if (!code) return;
     $("picker").close();
+    if (picker.span) {
+      const { start, end } = picker.span;
+      enqueue(() => post("/api/span", { segment_id: picker.segment, start, end, code_guid: code.guid }));
+      return;
+    }
     const body = { segment_id: picker.segment, action: picker.action, new_guid: code.guid };
     if (picker.action === "recode") body.code_guid = picker.old;
     enqueue(() => post("/api/decide", body));
