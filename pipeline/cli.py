@@ -129,6 +129,7 @@ def code(
     threshold: Optional[float] = typer.Option(None, help="Score a code needs to be proposed (0-1)."),
     context_weight: Optional[float] = typer.Option(None, help="Weight of the previous turn in a segment's vector (0-1)."),
     train: List[Path] = typer.Option([], "--train", help="Coded material to learn from: .csv/.xlsx (text, code[, category]) or .qdpx."),
+    offsets: str = typer.Option("auto", "--offsets", help="How a .qdpx given to --train counts positions: auto, codepoint or utf16 (NVivo)."),
     cache: Path = typer.Option(DEFAULT_CACHE, help="Embedding cache (SQLite)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
@@ -153,6 +154,7 @@ def code(
         data["propose"]["context_weight"] = context_weight
     if train:
         data["propose"]["train"] = [str(p.resolve()) for p in train]
+        data["propose"]["train_offsets"] = offsets
     try:
         data = apply_overrides(data, _parse_sets(set_))
         cfg = config_from_dict(data, "command line", Path.cwd())

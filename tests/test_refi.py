@@ -311,15 +311,74 @@ def test_crlf_positions_follow_the_tool(tmp_path, origin, crlf_as):
     assert p.documents[0].text[c.start:c.end] == "three" and c.coder == "u"
 
 
-def test_utf16_offsets_on_request(tmp_path):
+def test_utf16_offsets_detected_or_forced(tmp_path):
     text = "A: \U0001F600\U0001F600 ok \U0001F600 end"
     s16 = len(text[:text.index("end")].encode("utf-16-le")) // 2
     src = f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t"><PlainTextContent>{text}</PlainTextContent>{_sel(s16, s16 + 3)}</TextSource>'
     path = _zip(tmp_path / "u.qdpx", {"project.qde": _project_xml(src)})
-    p = read_qdpx(path, offset_unit="utf16")
-    assert p.documents[0].text[p.codings[0].start:p.codings[0].end] == "end"
-    p = read_qdpx(path)
-    assert p.codings == [] and any("offset_unit='utf16'" in w for w in p.warnings)
+    for unit in ("auto", "utf16"):
+        p = read_qdpx(path, offset_unit=unit)
+        assert p.documents[0].text[p.codings[0].start:p.codings[0].end] == "end" and p.offset_unit == "utf16"
+    p = read_qdpx(path, offset_unit="codepoint")
+    assert p.codings == [] and any("--offsets utf16" in w for w in p.warnings)
+    with pytest.raises(InputError, match="offsets must be one of"):
+        read_qdpx(path, offset_unit="bytes")
+
+
+# Spans that start on a word under UTF-16 units but mid-word as code points (the NVivo failure of issue 16).
+EMOJI_TEXT = ("Ana: Senkit nem lehet \U0001F642 hibáztatni.\nBo: A csapat \U0001F44D jól dolgozik, "
+              "\U0001F600 mindenki segít.\nCy: Köszönöm \U0001F64F szépen.\n")
+EMOJI_WORDS = ["hibáztatni", "jól dolgozik", "mindenki segít", "szépen"]
+
+
+def _emoji_project(tmp_path: Path, origin: str, unit: str) -> Path:
+    sels = []
+    for i, piece in enumerate(EMOJI_WORDS):
+        start, end = _span(EMOJI_TEXT, piece)
+        if unit == "utf16":
+            start, end = (len(EMOJI_TEXT[:p].encode("utf-16-le")) // 2 for p in (start, end))
+        sels.append(_sel(start, end).replace("000000000001\" startPosition", f"00000000010{i}\" startPosition"))
+    src = (f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t" plainTextPath="internal://t.txt">'
+           f'{"".join(sels)}</TextSource>')
+    return _zip(tmp_path / f"{unit}.qdpx", {"project.qde": _project_xml(src, origin),
+                                            "sources/t.txt": EMOJI_TEXT.encode()})
+
+
+@pytest.mark.parametrize("origin,unit,why", [
+    ("NVivo 12.6", "utf16", "written by NVivo"),  # origin decides
+    ("SomeTool", "utf16", "fall mid-word"),  # no origin hint: where the spans fall decides
+    ("QualCoder 3.5", "codepoint", "fall mid-word"),
+])
+def test_offset_unit_is_detected(tmp_path, origin, unit, why):
+    p = read_qdpx(_emoji_project(tmp_path, origin, unit))
+    assert p.offset_unit == unit and why in p.offset_reason
+    assert [EMOJI_TEXT[c.start:c.end] for c in p.codings] == EMOJI_WORDS
+    # read with the wrong unit, spans land on other text (or outside it): the check above can fail
+    wrong = read_qdpx(_emoji_project(tmp_path, origin, unit), offset_unit="codepoint" if unit == "utf16" else "utf16")
+    assert [EMOJI_TEXT[c.start:c.end] for c in wrong.codings] != EMOJI_WORDS
+
+
+def test_precode_export_with_emoji_reads_back_as_code_points(project, tmp_path):
+    write_qdpx(project, tmp_path / "p.qdpx")
+    back = read_qdpx(tmp_path / "p.qdpx", codebook_name="tiny")
+    assert back.offset_unit == "codepoint"
+    assert sorted(map(_key, back.codings)) == sorted(map(_key, project.codings))
+
+
+def test_training_files_and_import_command_use_the_unit(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.learn import load_training_files
+
+    path = _emoji_project(tmp_path, "NVivo 14", "utf16")
+    assert [e.text for e in load_training_files([path])] == EMOJI_WORDS
+    assert [e.text for e in load_training_files([path], offsets="codepoint")] != EMOJI_WORDS
+    r = CliRunner().invoke(app, ["import", str(path), "-p", str(tmp_path / "proj"), "--offsets", "auto"])
+    assert r.exit_code == 0, r.output
+    assert "UTF-16 code units (the file was written by NVivo 14)" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["import", str(path), "-p", str(tmp_path / "proj2"), "--offsets", "bytes"])
+    assert r.exit_code == 2 and "offsets must be one of" in r.output
 
 
 @pytest.mark.parametrize("plain", ["absolute:///etc/passwd", "relative:///../../etc/passwd", "internal://../../etc/passwd",

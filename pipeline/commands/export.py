@@ -66,6 +66,7 @@ def import_(
     project: Path = typer.Option(..., "--project", "-p", help="Project folder (created if needed) or project.sqlite."),
     study: Optional[str] = typer.Option(None, help="Study name for the imported documents (default: the project name in the file)."),
     codebook_name: Optional[str] = typer.Option(None, help="Name of the imported codebook (use the original name to keep GUIDs of a project precode exported)."),
+    offsets: str = typer.Option("auto", "--offsets", help="How the file counts positions: auto (NVivo by its origin, else by where spans fall), codepoint (QualCoder, precode) or utf16 (NVivo)."),
 ) -> None:
     """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
     from rich.markup import escape
@@ -89,7 +90,7 @@ def import_(
             return
         from ..export.refi_project import import_qdpx
 
-        summary = import_qdpx(file, store, study, codebook_name)
+        summary = import_qdpx(file, store, study, codebook_name, offsets)
     except PrecodeError as e:
         fail(e)
     for w in summary["warnings"]:
@@ -97,3 +98,5 @@ def import_(
     out.print(f"imported {summary['documents']} documents, {summary['codes']} codes, {summary['codings']} codings by "
               f"{', '.join(summary['users']) or 'nobody'} into {store} (study '{summary['study']}'); "
               f"{summary['decisions_added']} new human decisions")
+    out.print(f"positions read as {'UTF-16 code units' if summary['offsets'] == 'utf16' else 'Unicode code points'} "
+              f"({escape(summary['offsets_reason'])})")

@@ -78,13 +78,14 @@ def span_segment(doc, start: int, end: int, study: str) -> Segment:
                    speaker=turn.speaker if turn else None, role=None, coded=True, study=study)
 
 
-def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook_name: str | None = None) -> dict:
+def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook_name: str | None = None,
+                offsets: str = "auto") -> dict:
     """A REFI-QDA project becomes (or joins) a precode project; its codings become human decisions.
 
     Documents are segmented into turns (for proposing later), and every coding gets a segment on its
     exact span with an ``add`` decision by the REFI user who made it. Returns a summary.
     """
-    project = read_qdpx(path, codebook_name=codebook_name)
+    project = read_qdpx(path, codebook_name=codebook_name, offset_unit=offsets)
     study = study or project.name
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with Store(store_path) as st:
@@ -120,4 +121,5 @@ def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook
                 added += 1
     return {"study": study, "documents": len(project.documents), "codes": sum(len(b.codes) for b in project.codebooks),
             "codings": len(project.codings), "decisions_added": added, "users": project.users,
-            "warnings": project.warnings, "unknown": project.unknown}
+            "warnings": project.warnings, "unknown": project.unknown,
+            "offsets": project.offset_unit, "offsets_reason": project.offset_reason}

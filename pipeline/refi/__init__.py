@@ -6,9 +6,11 @@ A ``.qdpx`` is a zip holding ``project.qde`` (namespace ``urn:QDA-XML:project:1.
 
 Decisions (see also the module docstrings of ``write`` and ``read``):
 
-- **Offsets** (``startPosition``/``endPosition``) count Unicode code points of the plain text, i.e. they
-  are Python ``str`` indices, as QualCoder reads and writes them. An emoji is one position, a precomposed
-  ``é`` is one. ``read_qdpx(..., offset_unit="utf16")`` reads files whose tool counted UTF-16 code units.
+- **Offsets** (``startPosition``/``endPosition``) precode writes count Unicode code points of the plain
+  text, i.e. Python ``str`` indices, as the standard's "character" reads and as QualCoder reads and writes
+  them. An emoji is one position, a precomposed ``é`` is one. NVivo counts UTF-16 code units (an emoji is
+  two). ``read_qdpx(..., offset_unit="auto")`` (the default) reads UTF-16 when ``origin`` names NVivo and
+  otherwise picks the unit under which fewer coded spans cut a word; ``"codepoint"``/``"utf16"`` force one.
   Line endings: text is stored with ``\\n``; on import ``\\r\\n`` is folded to ``\\n`` and positions are
   remapped (MAXQDA and most tools count ``\\r\\n`` as two; ATLAS.ti counts one, recognised by ``origin``).
 - **Codebook shape.** precode has categories holding codes. A category is written as a non-codable parent
@@ -70,6 +72,8 @@ class RefiProject:
     # on import: the file's code/category GUID (lower case) -> precode's GUID of the code/category it became
     guid_map: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # on import: the exporting software (Project/@origin)
+    offset_unit: str = "codepoint"  # on import: how the file counted positions ("codepoint" or "utf16")
+    offset_reason: str = ""  # on import: why that unit was chosen
 
     def __post_init__(self) -> None:
         if isinstance(self.codebooks, Codebook):

@@ -26,6 +26,7 @@ from . import PATH_SEPARATOR, RefiCoding, RefiProject, codebook_guid
 from .safety import SafeZip, parse_xml
 
 MAX_DEPTH = 64
+OFFSET_UNITS = ("auto", "codepoint", "utf16")
 NON_TEXT = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 _LABEL = re.compile(r"^(Include|Exclude|Example|Note|Question):\s?(.*)$")
 
@@ -198,6 +199,16 @@ def _utf16_to_codepoints(raw: str) -> Callable[[int], int]:
     return lambda p: table[p] if 0 <= p < len(table) else -1
 
 
+def _misplaced(text: str, start: int, end: int) -> int:
+    """0 when ``text[start:end]`` starts and ends on word boundaries, else the number of ends that do not
+    (2 when the span is outside the text)."""
+    if not 0 <= start < end <= len(text):
+        return 2
+    cut_start = start > 0 and text[start - 1].isalnum() and text[start].isalnum()
+    cut_end = end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    return int(cut_start) + int(cut_end)
+
+
 def _pos(value: str | None) -> int | None:
     try:
         return int((value or "").strip())
@@ -220,8 +231,53 @@ class _Reader:
         self.documents: list[Document] = []
         self.doc_ids: set[str] = set()
         self.codings: list[RefiCoding] = []
+        self.raw_texts: dict[int, str | None] = {}  # id(TextSource element) -> its raw text, read once
+        self.offset_reason = ""
+
+    def raw_text(self, src: Element) -> str | None:
+        key = id(src)
+        if key not in self.raw_texts:
+            name = _clean(src.get("name")) or _g(src.get("guid")) or "unnamed"
+            raw = self.source_text(src, f"'{name}'")
+            self.raw_texts[key] = raw[1:] if raw and raw.startswith("\ufeff") else raw
+        return self.raw_texts[key]
+
+    def detect_offsets(self) -> None:
+        """Settle ``offset_unit`` when it is ``auto``: NVivo (by ``origin``) counts UTF-16 code units; otherwise
+        the unit under which fewer coded spans start or end mid-word (or fall outside their text) wins."""
+        if self.offset_unit != "auto":
+            self.offset_reason = "as asked"
+            return
+        if "NVIVO" in self.origin.upper():
+            self.offset_unit, self.offset_reason = "utf16", f"the file was written by {self.origin}"
+            return
+        bad = {"codepoint": 0, "utf16": 0}
+        spans = 0
+        for sources in _kids(self.root, "Sources"):
+            for src in _kids(sources, "TextSource"):
+                raw = self.raw_text(src)
+                if not raw or all(ord(ch) < 0x10000 for ch in raw):
+                    continue  # without characters beyond U+FFFF both units give the same positions
+                to16 = _utf16_to_codepoints(raw)
+                for sel in _kids(src, "PlainTextSelection"):
+                    start, end = _pos(sel.get("startPosition")), _pos(sel.get("endPosition"))
+                    if start is None or end is None or to16(start) == start and to16(end) == end:
+                        continue
+                    spans += 1
+                    bad["codepoint"] += _misplaced(raw, start, end)
+                    bad["utf16"] += _misplaced(raw, to16(start), to16(end))
+        if spans and bad["utf16"] < bad["codepoint"]:
+            self.offset_unit = "utf16"
+            self.offset_reason = (f"of {spans} span(s) after characters beyond U+FFFF (e.g. emoji), {bad['codepoint']} "
+                                  f"fall mid-word or outside the text as code points, {bad['utf16']} as UTF-16 units")
+        else:
+            self.offset_unit = "codepoint"
+            self.offset_reason = (f"of {spans} span(s) after characters beyond U+FFFF, {bad['codepoint']} fall mid-word "
+                                  f"as code points, {bad['utf16']} as UTF-16 units" if spans else
+                                  "no text has characters beyond U+FFFF, so both units agree")
 
     def run(self, sha: str) -> RefiProject:
+        self.detect_offsets()
         for el in self.root:
             kind = _local(el)
             if kind == "Users":
@@ -253,6 +309,8 @@ class _Reader:
             warnings=self.warnings,
             guid_map={**self.codes.category_map, **self.codes.code_map},
             origin=self.origin,
+            offset_unit=self.offset_unit,
+            offset_reason=self.offset_reason,
         )
 
     def source_text(self, src: Element, label: str) -> str | None:
@@ -282,12 +340,11 @@ class _Reader:
 
     def text_source(self, src: Element) -> None:
         name = _clean(src.get("name")) or _g(src.get("guid")) or "unnamed"
-        raw = self.source_text(src, f"'{name}'")
+        raw = self.raw_text(src)
         if raw is None:
             if n := sum(1 for c in src.iter() if _local(c) == "Coding"):
                 self.skipped["codings on text sources that were not read"] += n
             return
-        raw = raw[1:] if raw.startswith("\ufeff") else raw
         to_cp = _utf16_to_codepoints(raw) if self.offset_unit == "utf16" else (lambda p: p)
         text, fold = _fold_newlines(raw, crlf_counts_two="ATLAS" not in self.origin.upper())
         doc_id, n = name, 1
@@ -319,7 +376,7 @@ class _Reader:
                 self.unknown[f"TextSource/{kind}"] += 1
         if out_of_range and self.offset_unit != "utf16" and any(ord(ch) > 0xFFFF for ch in raw):
             self.warnings.append(f"text source '{doc_id}': positions past the end of a text with emoji; the tool "
-                                 "may count UTF-16 units (try offset_unit='utf16')")
+                                 "may count UTF-16 units (try --offsets utf16)")
 
     def selection(self, sel: Element, doc_id: str, text: str, to_cp: Callable, fold: Callable) -> int:
         codings = _kids(sel, "Coding")
@@ -374,16 +431,18 @@ def _root_of(data: bytes, path: Path, what: str, expect: str) -> Element:
 
 
 def read_qdpx(path: str | Path, *, max_member_mb: float = 200, max_total_mb: float = 1000,
-              codebook_name: str | None = None, offset_unit: str = "codepoint") -> RefiProject:
+              codebook_name: str | None = None, offset_unit: str = "auto") -> RefiProject:
     """Read a REFI-QDA project archive. Raises InputError (one line) on anything unreadable or hostile.
 
     ``codebook_name`` names the imported codebook (default: the project's name); it seeds the GUIDs of
     imported codes, so pass the name of the codebook the project was exported from to get them back.
-    ``offset_unit``: ``"codepoint"`` (default, QualCoder and precode) or ``"utf16"``.
+    ``offset_unit``: how the file counts positions: ``"codepoint"`` (QualCoder, precode), ``"utf16"`` (NVivo)
+    or ``"auto"`` (default: UTF-16 when ``origin`` names NVivo, else the unit under which fewer spans cut a
+    word). The unit used and why are in ``RefiProject.offset_unit`` / ``offset_reason``.
     """
     path = Path(path)
-    if offset_unit not in ("codepoint", "utf16"):
-        raise ValueError(f"offset_unit must be 'codepoint' or 'utf16', not {offset_unit!r}")
+    if offset_unit not in OFFSET_UNITS:
+        raise InputError(path, f"offsets must be one of {', '.join(OFFSET_UNITS)}, not {offset_unit!r}")
     with SafeZip(path, max_member_mb, max_total_mb) as zipped:
         qde = zipped.find("project.qde")
         if qde is None:
