@@ -542,3 +542,67 @@ def test_missing_file_and_codebook_problems(tmp_path):
     (tmp_path / "e.qdc").write_bytes(b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes/></CodeBook>')
     with pytest.raises(InputError, match="has no codes"):
         read_qdc(tmp_path / "e.qdc")
+
+
+# ---------------------------------------------------------------- unique names (issue 16)
+
+SHEPARDSON = Path(__file__).resolve().parents[1] / "configs" / "codebooks" / "shepardson2019.yaml"
+
+
+def _by_unique_name(qde: bytes) -> tuple[dict[str, str], int]:
+    """Read codes as a name-keyed reader does (QualCoder's code table has a unique name): the first code of
+    a name wins, later ones are dropped. Returns ({code GUID: name} kept, codings whose code was dropped)."""
+    root = ET.fromstring(qde)
+    kept: dict[str, str] = {}
+    names: set[str] = set()
+    for el in root.iter("{urn:QDA-XML:project:1.0}Code"):
+        if el.get("name").casefold() not in names:
+            names.add(el.get("name").casefold())
+            kept[el.get("guid")] = el.get("name")
+    lost = sum(1 for ref in root.iter("{urn:QDA-XML:project:1.0}CodeRef") if ref.get("targetGUID") not in kept)
+    return kept, lost
+
+
+def test_repeated_code_names_are_made_unique_and_read_back(tmp_path):
+    from pipeline.codebook import load_codebook
+
+    book = load_codebook(SHEPARDSON)
+    assert len({c.name for c in book.codes}) < len(book.codes)  # the shipped codebook repeats names
+    text = " ".join(f"word{i} here." for i in range(len(book.codes)))
+    doc = _doc("d", text)
+    codings = [RefiCoding("d", *_span(text, f"word{i} here"), c.guid(book.name), "ana") for i, c in enumerate(book.codes)]
+    notes = write_qdpx(RefiProject("p", [doc], [book], codings, ["ana"]), tmp_path / "s.qdpx")
+    kept, lost = _by_unique_name(_qde(tmp_path / "s.qdpx"))
+    assert lost == 0 and len(kept) == len(book.codes) + len(book.categories)
+    assert "Initial facilitators: Administrative support" in kept.values()
+    assert any("Maintenance facilitators: Administrative support" in n and "QualCoder" in n for n in notes)
+    back = read_qdpx(tmp_path / "s.qdpx", codebook_name=book.name)
+    assert [(c.name, c.category) for c in back.codebooks[0].codes] == [(c.name, c.category) for c in book.codes]
+    assert sorted(map(_key, back.codings)) == sorted(map(_key, codings))
+    # the codebook alone too
+    qdc_notes: list[str] = []
+    from pipeline.refi.write import codebook_xml
+
+    root = ET.fromstring(codebook_xml(book, "x.qdc", qdc_notes))
+    names = [el.get("name").casefold() for el in root.iter("{urn:QDA-XML:codebook:1.0}Code")]
+    assert len(names) == len(set(names)) and qdc_notes
+
+
+def test_unique_names_go_up_the_tree_and_foreign_prefixes_stay(tmp_path):
+    book = Codebook("b", categories=(Category("A"), Category("B")),
+                    codes=(Code("X", "A"), Code("X > Y", "A"), Code("Z", "B"), Code("Z > Y", "B"), Code("A: Y", "B")))
+    xml = ET.fromstring(project_xml_of(book))
+    names = sorted(el.get("name") for el in xml.iter("{urn:QDA-XML:project:1.0}Code"))
+    assert len(names) == len({n.casefold() for n in names})
+    assert "X: Y" in names and "Z: Y" in names and "A: Y" in names
+    # a file not written by precode keeps "Parent: Name" as it is
+    codes = ('<Code guid="aaaaaaaa-0000-0000-0000-000000000009" name="P" isCodable="false">'
+             '<Code guid="aaaaaaaa-0000-0000-0000-000000000001" name="P: C" isCodable="true"/></Code>')
+    p = read_qdpx(_zip(tmp_path / "f.qdpx", {"project.qde": _project_xml("", codes=codes)}))
+    assert [c.name for c in p.codebooks[0].codes] == ["P: C"]
+
+
+def project_xml_of(book: Codebook) -> bytes:
+    from pipeline.refi.write import project_xml
+
+    return project_xml(RefiProject("p", [], [book]))[0]

@@ -31,13 +31,21 @@ def export(
         data = load_project(store)
         suffix = {"matrix": ".matrix.csv", "md": ".md"}.get(fmt, f".{fmt}")
         target = out_path or store.parent / f"export{suffix}"
-        written = _export(data, fmt, target, coder, proposals, store)
+        notes: list[str] = []
+        written = _export(data, fmt, target, coder, proposals, store, notes)
     except PrecodeError as e:
         fail(e)
+    if notes:
+        from rich.markup import escape
+
+        from ..cli import err
+
+        for note in notes:
+            err.print(f"[dim]warning:[/] {escape(note)}", soft_wrap=True)
     out.print(f"{fmt}: {written}")
 
 
-def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path) -> Path:
+def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path, notes: list[str]) -> Path:
     if fmt in ("csv", "xlsx"):
         from ..export.table import suggestion_rows, write_csv, write_xlsx
 
@@ -56,8 +64,8 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
     from ..export.refi_project import export_qdc, export_qdpx
 
     if fmt == "qdc":
-        return export_qdc(data, target)
-    return export_qdpx(data, target, coder=coder, include_proposals=proposals, store_path=store)
+        return export_qdc(data, target, notes)
+    return export_qdpx(data, target, coder=coder, include_proposals=proposals, store_path=store, notes=notes)
 
 
 @app.command("import")

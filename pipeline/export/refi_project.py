@@ -49,21 +49,26 @@ def project_to_refi(data: ProjectData, decision_times: dict[int, str] | None = N
 
 
 def export_qdpx(data: ProjectData, target: Path, coder: str | None = None, include_proposals: bool = False,
-                store_path: Path | None = None) -> Path:
+                store_path: Path | None = None, notes: list[str] | None = None) -> Path:
+    """Write the project as a .qdpx; problems the user should know of (renamed codes, ...) go to ``notes``."""
     times: dict[int, str] = {}
     if store_path is not None:
         with Store(store_path) as st:
             times = {d.id: d.time for d in load_decisions(st)}
     project = project_to_refi(data, times, coder, include_proposals, name=target.stem)
-    write_qdpx(project, target, include_machine_user=include_proposals)
+    said = write_qdpx(project, target, include_machine_user=include_proposals)
+    if notes is not None:
+        notes += said
     return target
 
 
-def export_qdc(data: ProjectData, target: Path) -> Path:
+def export_qdc(data: ProjectData, target: Path, notes: list[str] | None = None) -> Path:
     books = _codebooks(data)
     if not books:
         raise PrecodeError("the project has no codebook")
-    write_qdc(books if len(books) > 1 else books[0], target)
+    said = write_qdc(books if len(books) > 1 else books[0], target)
+    if notes is not None:
+        notes += said
     return target
 
 

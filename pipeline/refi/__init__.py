@@ -19,6 +19,10 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
   a category; deeper levels are flattened into the code name with ``" > "`` (``Barriers`` ▸ ``Staffing``
   ▸ ``Turnover`` gives category ``Barriers``, codes ``Staffing`` and ``Staffing > Turnover``); a top-level
   *codable* code stays a code without category and its children become ``"Parent > Child"``.
+- **Unique names.** QualCoder (and others) key codes by name. A name used by more than one code in the
+  written tree is written ``"Parent: Name"`` (``"Initial facilitators: Administrative support"``; more
+  ancestors while still not unique), with a warning naming them; reading a file whose ``origin`` is
+  precode strips the prefix again, so names and GUIDs round-trip.
 - **Definitions.** REFI codes only have a ``<Description>``; precode's inclusion, exclusion, examples and
   note travel in it as trailing ``Include: …`` / ``Exclude: …`` / ``Example: …`` / ``Note: …`` lines
   (categories: ``Question: …``), and are parsed back on import.
@@ -42,6 +46,7 @@ CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 ORIGIN = "precode"
 MACHINE_USER = "precode"  # the coder name of precode's own (unconfirmed) proposals
 PATH_SEPARATOR = " > "  # joins nested code names when a deeper REFI tree is flattened
+UNIQUE_JOIN = ": "  # a code name used twice is written "Parent: Name" (QualCoder needs unique names)
 
 # GUIDs of sources, users and selections; codes and categories use CODE_NAMESPACE (records.py).
 REFI_NAMESPACE = uuid.uuid5(CODE_NAMESPACE, "precode.refi")

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..ingest.decode import read_bytes
 from ..ingest.text import parse_transcript
 from ..records import Category, Code, Codebook, Document, text_sha
-from . import PATH_SEPARATOR, RefiCoding, RefiProject, codebook_guid
+from . import ORIGIN, PATH_SEPARATOR, UNIQUE_JOIN, RefiCoding, RefiProject, codebook_guid
 from .safety import SafeZip, parse_xml
 
 MAX_DEPTH = 64
@@ -87,8 +87,9 @@ def parse_description(text: str, kind: str) -> dict:
 class _Codes:
     """Turns a REFI code tree into precode codebooks (see the package docstring for the rules)."""
 
-    def __init__(self, path: Path, default: str, split: bool, warnings: list[str]):
+    def __init__(self, path: Path, default: str, split: bool, warnings: list[str], ours: bool = False):
         self.path, self.default, self.split, self.warnings = path, default, split, warnings
+        self.ours = ours  # written by precode: names made unique with their parents' names are undone
         self.parts: dict[str, dict] = {}
         self.code_map: dict[str, str] = {}  # file GUID -> precode code GUID
         self.category_map: dict[str, str] = {}  # file GUID of a non-codable node -> precode category GUID
@@ -97,11 +98,16 @@ class _Codes:
     def _part(self, name: str) -> dict:
         return self.parts.setdefault(name, {"cats": [], "codes": [], "keys": set(), "desc": ""})
 
-    def _name(self, el: Element) -> str:
+    def _name(self, el: Element, ancestors: tuple[str, ...] = ()) -> str:
         name = _clean(el.get("name"))
         if not name:
             name = f"(unnamed {_g(el.get('guid'))[:8]})"
             self.warnings.append(f"a code without a name was imported as '{name}'")
+        if self.ours:  # undo write.make_names_unique: "Parent: Name" under Parent is Name
+            for depth in range(len(ancestors), 0, -1):
+                prefix = UNIQUE_JOIN.join(ancestors[-depth:]) + UNIQUE_JOIN
+                if name.startswith(prefix) and name[len(prefix):].strip():
+                    return name[len(prefix):]
         return name
 
     def _unique(self, part: dict, scope: str, name: str, what: str) -> str:
@@ -126,28 +132,29 @@ class _Codes:
     def _codable(el: Element) -> bool:
         return (el.get("isCodable") or "true").strip().lower() not in ("false", "0")
 
-    def _walk(self, el: Element, cb: str, category: str | None, prefix: list[str], depth: int) -> None:
+    def _walk(self, el: Element, cb: str, category: str | None, prefix: list[str], depth: int,
+              ancestors: tuple[str, ...]) -> None:
         if depth > MAX_DEPTH:
             raise InputError(self.path, f"codes are nested deeper than {MAX_DEPTH} levels; refused")
         for child in _kids(el, "Code"):
-            full = prefix + [self._name(child)]
+            full = prefix + [self._name(child, ancestors)]
             if self._codable(child):
                 self._add_code(cb, child, PATH_SEPARATOR.join(full), category)
             else:
                 self.not_codable.add(_g(child.get("guid")))
-            self._walk(child, cb, category, full, depth + 1)
+            self._walk(child, cb, category, full, depth + 1, ancestors + (full[-1],))
 
-    def top(self, codes: Element, cb: str | None = None, depth: int = 0) -> None:
+    def top(self, codes: Element, cb: str | None = None, depth: int = 0, ancestors: tuple[str, ...] = ()) -> None:
         cb = cb or self.default
         for node in _kids(codes, "Code"):
-            name, guid = self._name(node), _g(node.get("guid"))
+            name, guid = self._name(node, ancestors), _g(node.get("guid"))
             if self.split and depth == 0 and not self._codable(node) and guid == codebook_guid(name):
                 self.not_codable.add(guid)
                 self._part(name)["desc"] = _clean(_text_of(_first(node, "Description")))
-                self.top(node, name, depth + 1)
+                self.top(node, name, depth + 1, ancestors + (name,))
             elif self._codable(node):
                 self._add_code(cb, node, name, None)
-                self._walk(node, cb, None, [name], depth + 1)
+                self._walk(node, cb, None, [name], depth + 1, ancestors + (name,))
             else:
                 part = self._part(cb)
                 name = self._unique(part, "\x00categories", name, "category")
@@ -155,7 +162,7 @@ class _Codes:
                 part["cats"].append(cat)
                 self.not_codable.add(guid)
                 self.category_map[guid] = cat.guid(cb)
-                self._walk(node, cb, name, [], depth + 1)
+                self._walk(node, cb, name, [], depth + 1, ancestors + (name,))
 
     def codebooks(self, source: str, sha: str) -> list[Codebook]:
         return [
@@ -226,7 +233,7 @@ class _Reader:
         self.unknown: Counter = Counter()
         self.skipped: Counter = Counter()  # reasons a coding was not imported
         self.non_text_codings: Counter = Counter()
-        self.codes = _Codes(path, codebook_name or self.name, True, self.warnings)
+        self.codes = _Codes(path, codebook_name or self.name, True, self.warnings, ours=self.origin == ORIGIN)
         self.users: dict[str, str] = {}
         self.documents: list[Document] = []
         self.doc_ids: set[str] = set()
@@ -468,7 +475,7 @@ def read_qdc(path: str | Path, *, max_mb: float = 50, warnings: list[str] | None
     root = _root_of(data, path, path.name, "CodeBook")
     codes_el = _first(root, "Codes")
     notes: list[str] = []
-    tree = _Codes(path, _clean(path.stem) or "codebook", False, notes)
+    tree = _Codes(path, _clean(path.stem) or "codebook", False, notes, ours=(root.get("origin") or "") == ORIGIN)
     if codes_el is not None:
         tree.top(codes_el)
     books = tree.codebooks(str(path), _sha(data))

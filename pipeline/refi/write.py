@@ -19,6 +19,7 @@ from . import (
     ORIGIN,
     PATH_SEPARATOR,
     PROJECT_NS,
+    UNIQUE_JOIN,
     RefiCoding,
     RefiProject,
     codebook_guid,
@@ -118,6 +119,46 @@ def _codes_element(ns: str, codebooks: list[Codebook]) -> ET._Element | None:
     return codes if len(codes) else None
 
 
+def make_names_unique(codes: ET._Element) -> list[str]:
+    """Give every ``<Code>`` in the tree a name no other has (case-insensitively), as QualCoder needs: a
+    repeated name is prefixed with its parent's name and ``": "`` (and the grandparent's, ... while that is
+    still not unique). Returns one warning naming the codes renamed, or none. The reader strips the prefix
+    again from files precode wrote."""
+    found: list[tuple[ET._Element, list[str]]] = []
+
+    def walk(el: ET._Element, ancestors: list[str]) -> None:
+        for child in el:
+            if ET.QName(child).localname == "Code":
+                found.append((child, ancestors))
+                walk(child, ancestors + [child.get("name")])
+
+    walk(codes, [])
+    counts: dict[str, int] = {}
+    for el, _ in found:
+        counts[el.get("name").casefold()] = counts.get(el.get("name").casefold(), 0) + 1
+    taken = set(counts)
+    renamed = []
+    for el, ancestors in found:
+        name = el.get("name")
+        if counts[name.casefold()] < 2:
+            continue
+        new, depth = name, 0
+        while (new.casefold() in taken) and depth < len(ancestors):
+            depth += 1
+            new = UNIQUE_JOIN.join(ancestors[-depth:] + [name])
+        n = 1
+        while new.casefold() in taken:
+            n += 1
+            new = f"{UNIQUE_JOIN.join(ancestors[-depth:] + [name]) if depth else name} ({n})"
+        taken.add(new.casefold())
+        el.set("name", new)
+        renamed.append(f"'{new}'")
+    if not renamed:
+        return []
+    return [f"{len(renamed)} code(s) share a name with another; written with their parent's name so that every "
+            f"reader (QualCoder needs unique names) keeps them apart: {', '.join(renamed)}"]
+
+
 def _serialise(root: ET._Element) -> bytes:
     ET.cleanup_namespaces(root)
     ET.indent(root, space="  ")
@@ -186,6 +227,7 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
             ET.SubElement(el, _q(ns, "User"), {"guid": user_guid(name), "name": _x(name)})
     codes_el = _codes_element(ns, project.codebooks)
     if codes_el is not None:
+        notes += make_names_unique(codes_el)
         ET.SubElement(root, _q(ns, "CodeBook")).append(codes_el)
     files: dict[str, str] = {}
     if docs:
@@ -248,18 +290,24 @@ def write_qdpx(project: RefiProject, path: str | Path, *, include_machine_user: 
     return notes
 
 
-def codebook_xml(codebooks: Codebook | list[Codebook], path: str | Path = "codebook.qdc") -> bytes:
+def codebook_xml(codebooks: Codebook | list[Codebook], path: str | Path = "codebook.qdc",
+                 notes: list[str] | None = None) -> bytes:
     codebooks = [codebooks] if isinstance(codebooks, Codebook) else list(codebooks)
     _check_codebooks(codebooks, path)
     codes = _codes_element(CODEBOOK_NS, codebooks)
     if codes is None:
         raise InputError(path, "the codebook has no codes or categories to write")
+    renamed = make_names_unique(codes)
+    if notes is not None:
+        notes += renamed
     root = _element(CODEBOOK_NS, "CodeBook", {"origin": ORIGIN})
     root.append(codes)
     return _serialise(root)
 
 
-def write_qdc(codebooks: Codebook | list[Codebook], path: str | Path) -> None:
-    """Write a REFI-QDA codebook (``.qdc``)."""
+def write_qdc(codebooks: Codebook | list[Codebook], path: str | Path) -> list[str]:
+    """Write a REFI-QDA codebook (``.qdc``). Returns notes for the user (e.g. names made unique)."""
     path = Path(path)
-    _write_atomic(path, codebook_xml(codebooks, path))
+    notes: list[str] = []
+    _write_atomic(path, codebook_xml(codebooks, path, notes))
+    return notes
