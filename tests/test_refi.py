@@ -266,8 +266,8 @@ def test_import_maxqda_style_project_with_unknown_parts(tmp_path):
     ]
     assert p.users == ["Ana Souza", "Ben Okafor"]
     assert p.guid_map["1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a53"] == cb.codes[2].guid(cb.name)
-    assert p.unknown == ["AudioSource (1)", "Cases (1)", "Description (1)", "Graphs (1)", "Notes (1)", "PictureSource (1)",
-                         "Sets (1)", "TextSource/NoteRef (1)", "TextSource/VariableValue (1)", "Variables (1)"]
+    assert p.unknown == ["AudioSource (1)", "Cases (1)", "Graphs (1)", "PictureSource (1)", "TextSource/VariableValue (1)",
+                         "Variables (1)"]  # Notes, Sets, the description and NoteRefs are carried (see below)
     text = " | ".join(p.warnings)
     for piece in ("not imported: AudioSource (1)", "skipped 1 coding(s) on PictureSource",
                   "1 codings on a category (not codable); skipped", "1 codings referring to no code",
@@ -606,3 +606,114 @@ def project_xml_of(book: Codebook) -> bytes:
     from pipeline.refi.write import project_xml
 
     return project_xml(RefiProject("p", [], [book]))[0]
+
+
+# ---------------------------------------------------------------- what comes in goes out (issue 16)
+
+def _guids(qde: bytes) -> dict[str, set[str]]:
+    """Every GUID of the file by element kind (lower case), references left out."""
+    out: dict[str, set[str]] = {}
+    for el in ET.fromstring(qde).iter():
+        if isinstance(el.tag, str) and el.get("guid"):
+            out.setdefault(el.tag.split("}")[-1], set()).add(el.get("guid").lower())
+    return out
+
+
+def _by_guid(qde: bytes, tag: str) -> dict[str, ET.Element]:
+    return {el.get("guid").lower(): el for el in ET.fromstring(qde).iter(f"{{urn:QDA-XML:project:1.0}}{tag}")}
+
+
+def test_maxqda_project_round_trips_element_by_element(tmp_path):
+    folder = DATA / "maxqda_style"
+    original = (folder / "project.qde").read_bytes()
+    p = read_qdpx(_zip_dir(folder, tmp_path / "m.qdpx"))
+    assert write_qdpx(p, tmp_path / "out.qdpx") == []
+    out = _qde(tmp_path / "out.qdpx")
+    _schema("Project-mrt2019.xsd").validate(io.BytesIO(out))
+    before, after = _guids(original), _guids(out)
+    lost = {k: sorted(v - after.get(k, set())) for k, v in before.items() if v - after.get(k, set())}
+    assert lost == {  # exactly what precode cannot carry (each listed by the import)
+        "Code": ["1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a58"],  # a non-codable level below a category: flattened
+        "Case": ["4a463c0d-9263-494a-81d6-e9d5a229f227"], "Variable": ["51dc3bcd-5454-47ff-a4d6-ea699144410d"],
+        "PictureSource": ["361bcdb8-7d11-4343-a4cd-4130693eff76"], "PictureSelection": ["361bcdb8-7d11-4343-a4cd-4130693eff77"],
+        "AudioSource": ["df370983-f009-4d47-8615-711633fa9de6"],
+        "Graph": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e2f"], "Vertex": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e30"],
+        "PlainTextSelection": ["95916796-d0a0-4b49-80b0-5a5c8b94ae14", "95916796-d0a0-4b49-80b0-5a5c8b94ae15",
+                               "95916796-d0a0-4b49-80b0-5a5c8b94ae16"],  # on a category, an annotation, an unknown code
+        "Coding": ["361bcdb8-7d11-4343-a4cd-4130693eff78", "5c931701-6cd4-4a2b-a553-f1dde2eac46f",
+                   "5c931701-6cd4-4a2b-a553-f1dde2eac470"],
+    }
+    assert not set().union(*after.values()) - set().union(*before.values()) - {
+        g for g in after["PlainTextSelection"]}  # nothing new but the second selection of a span with two codings
+    # element by element: names, tree, colours, descriptions, users, notes, sets, references
+    b, a = _by_guid(original, "Code"), _by_guid(out, "Code")
+    for guid in set(a) & set(b):
+        assert a[guid].get("name") == b[guid].get("name") or a[guid].get("name").endswith(b[guid].get("name"))
+        assert a[guid].get("color") == b[guid].get("color")
+        assert a[guid].findtext("q:Description", namespaces=NS) == b[guid].findtext("q:Description", namespaces=NS)
+        kids = lambda el: sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))  # noqa: E731
+        assert kids(a[guid]) == [g for g in kids(b[guid]) if g != "1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a58"] or guid.endswith("57")
+    assert {g: (u.get("name")) for g, u in _by_guid(out, "User").items()} == {
+        g: u.get("name") for g, u in _by_guid(original, "User").items()}
+    (note,) = _by_guid(out, "Note").values()
+    assert note.get("name") == "Memo on clinic A" and note.findtext("q:PlainTextContent", namespaces=NS) == "Follow up on the café closure."
+    (st,) = _by_guid(out, "Set").values()
+    assert [m.get("targetGUID").lower() for m in st.findall("q:MemberSource", NS)] == ["8e7fddfe-db36-48dc-b464-80c3a4decd90"]
+    src = _by_guid(out, "TextSource")["8e7fddfe-db36-48dc-b464-80c3a4decd90"]
+    assert [r.get("targetGUID").lower() for r in src.findall("q:NoteRef", NS)] == ["0f758eeb-d61d-4e91-b250-79861c3869a6"]
+    assert ET.fromstring(out).findtext("q:Description", namespaces=NS) == "Pilot of peer support in two clinics."
+    # positions and codings: the same text under the same code GUIDs and users
+    again = read_qdpx(tmp_path / "out.qdpx")
+    assert sorted(map(_key, again.codings)) == sorted(map(_key, p.codings))
+    # a second export of the same project is byte-identical
+    write_qdpx(again, tmp_path / "out2.qdpx")
+    assert _qde(tmp_path / "out2.qdpx") == out
+
+
+def test_multiline_descriptions_and_unsafe_source_names(tmp_path):
+    codes = ('<Code guid="aaaaaaaa-0000-0000-0000-000000000001" name="C" isCodable="true" color="#00ff00">'
+             '<Description>First line.\nSecond line.</Description></Code>')
+    src = (f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="../../etc/x">'
+           f'<PlainTextContent>A: hello there</PlainTextContent>{_sel(3, 8)}</TextSource>')
+    p = read_qdpx(_zip(tmp_path / "d.qdpx", {"project.qde": _project_xml(src, codes=codes)}))
+    assert p.codebooks[0].codes[0].description == "First line.\nSecond line."
+    notes = write_qdpx(p, tmp_path / "o.qdpx")
+    root = ET.fromstring(_qde(tmp_path / "o.qdpx"))
+    (code,) = root.iter("{urn:QDA-XML:project:1.0}Code")
+    assert code.findtext("q:Description", namespaces=NS) == "First line.\nSecond line." and code.get("color") == "#00FF00"
+    (ts,) = root.iter("{urn:QDA-XML:project:1.0}TextSource")
+    assert ts.get("name") == "etc - x" and ts.get("guid") == "dddddddd-0000-0000-0000-000000000001"
+    assert any("'../../etc/x' -> 'etc - x'" in n for n in notes)
+
+
+def test_own_guids_stable_and_reimport_keeps_them_without_the_codebook_name(project, tmp_path):
+    write_qdpx(project, tmp_path / "a.qdpx")
+    back = read_qdpx(tmp_path / "a.qdpx")  # imported under another codebook name ("Riverbend study")
+    assert back.codebooks[0].name != "tiny"
+    assert sorted(c.code_guid for c in back.codings) == sorted(c.code_guid for c in project.codings)
+    write_qdpx(back, tmp_path / "b.qdpx")
+    assert _guids(_qde(tmp_path / "a.qdpx")) == _guids(_qde(tmp_path / "b.qdpx"))
+
+
+def test_guids_notes_and_sets_survive_a_project_store(tmp_path):
+    from pipeline.export.refi_project import export_qdpx, import_qdpx
+    from pipeline.project import load_project
+
+    folder = DATA / "maxqda_style"
+    original = (folder / "project.qde").read_bytes()
+    store = tmp_path / "proj" / "project.sqlite"
+    store.parent.mkdir()
+    import_qdpx(_zip_dir(folder, tmp_path / "m.qdpx"), store)
+    export_qdpx(load_project(store), tmp_path / "e.qdpx", store_path=store)
+    out = _qde(tmp_path / "e.qdpx")
+    _schema("Project-mrt2019.xsd").validate(io.BytesIO(out))
+    before, after = _guids(original), _guids(out)
+    for kind in ("User", "TextSource", "Note", "Set"):
+        assert before[kind] <= after[kind], kind
+    assert before["Code"] - after["Code"] == {"1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a58"}
+    kept_codings = {"76414714-63c4-4a25-a47e-66fef80bd52e", "5c931701-6cd4-4a2b-a553-f1dde2eac46d",
+                    "5c931701-6cd4-4a2b-a553-f1dde2eac46e", "c1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7fa"}
+    assert kept_codings <= after["Coding"]
+    root = ET.fromstring(out)
+    assert root.get("name") == "Peer support pilot"
+    assert root.findtext("q:Description", namespaces=NS) == "Pilot of peer support in two clinics."

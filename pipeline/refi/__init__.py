@@ -30,6 +30,9 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
   whose GUID is :func:`codebook_guid` — the reader recognises that GUID and splits them again.
 - **GUIDs** are stable: codes ``Code.guid(codebook)``, categories ``Category.guid(codebook)``, sources,
   users and selections uuid5 of their identity. Same input, byte-identical ``project.qde`` and zip.
+- **Kept GUIDs.** Every GUID read (codes as ``Code.source_guid``, categories, sources, users, selections,
+  codings, notes, sets) is written back; Notes (memos, journals), NoteRefs, Sets, colours and the project
+  description travel in ``RefiProject.extras``. A kept GUID that is not a GUID is replaced by precode's own.
 - **Machine proposals.** Codings whose coder is :data:`MACHINE_USER` (precode's unconfirmed proposals)
   are left out unless ``include_machine_user=True``.
 """
@@ -79,10 +82,22 @@ class RefiProject:
     origin: str = ""  # on import: the exporting software (Project/@origin)
     offset_unit: str = "codepoint"  # on import: how the file counted positions ("codepoint" or "utf16")
     offset_reason: str = ""  # on import: why that unit was chosen
+    description: str = ""  # the project's <Description>
+    # what precode carries through without modelling it (JSON-ready; kept in the study's metadata on import):
+    # users {name: guid}, categories {"<codebook>\x00<category>": guid}, colours {code/category guid: "#RRGGBB"},
+    # selections {"<doc>\x00<start>\x00<end>": guid}, codings {"<doc>\x00<start>\x00<end>\x00<code guid>\x00<coder>": guid},
+    # note_refs {"project" | "code:<guid>" | "source:<guid>" | "selection:<guid>": [note guids]},
+    # notes [<Note> XML with its text inline], sets [<Set> XML]
+    extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.codebooks, Codebook):
             self.codebooks = [self.codebooks]
+
+
+def span_key(document_id: str, start: int, end: int, *rest: str) -> str:
+    """Key of a selection (and, with code GUID and coder, of a coding) in ``RefiProject.extras``."""
+    return "\x00".join([document_id, str(start), str(end), *rest])
 
 
 def source_guid(document_id: str) -> str:

@@ -10,22 +10,26 @@ skipped. Text files outside the archive (``absolute://``, ``relative://``) are n
 from __future__ import annotations
 
 import codecs
+from dataclasses import replace
 import hashlib
 import re
 from bisect import bisect_left
 from collections import Counter
 from pathlib import Path
 from typing import Callable
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, tostring
 
 from ..errors import InputError
 from ..ingest.decode import read_bytes
 from ..ingest.text import parse_transcript
 from ..records import Category, Code, Codebook, Document, text_sha
-from . import ORIGIN, PATH_SEPARATOR, UNIQUE_JOIN, RefiCoding, RefiProject, codebook_guid
+from . import ORIGIN, PATH_SEPARATOR, UNIQUE_JOIN, RefiCoding, RefiProject, codebook_guid, span_key
 from .safety import SafeZip, parse_xml
 
 MAX_DEPTH = 64
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+RGB = re.compile(r"^#[0-9A-Fa-f]{6}$")
+CARRIED = ("Notes", "Sets", "Description")  # project parts kept as they are (see RefiProject.extras)
 OFFSET_UNITS = ("auto", "codepoint", "utf16")
 NON_TEXT = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 _LABEL = re.compile(r"^(Include|Exclude|Example|Note|Question):\s?(.*)$")
@@ -75,7 +79,7 @@ def parse_description(text: str, kind: str) -> dict:
             found[m.group(1)].append(_clean(m.group(2)))
         else:
             rest.append(line)
-    out: dict = {"description": _clean(" ".join(rest))}
+    out: dict = {"description": "\n".join(" ".join(line.split()) for line in rest).strip()}
     if kind == "code":
         out.update(inclusion=" ".join(found["Include"]), exclusion=" ".join(found["Exclude"]),
                    examples=tuple(found["Example"]), note=" ".join(found["Note"]))
@@ -90,6 +94,8 @@ class _Codes:
     def __init__(self, path: Path, default: str, split: bool, warnings: list[str], ours: bool = False):
         self.path, self.default, self.split, self.warnings = path, default, split, warnings
         self.ours = ours  # written by precode: names made unique with their parents' names are undone
+        self.extras: dict = {"categories": {}, "colours": {}, "note_refs": {}}
+        self.used_guids: set[str] = set()
         self.parts: dict[str, dict] = {}
         self.code_map: dict[str, str] = {}  # file GUID -> precode code GUID
         self.category_map: dict[str, str] = {}  # file GUID of a non-codable node -> precode category GUID
@@ -121,12 +127,30 @@ class _Codes:
         part["keys"].add((scope, name.casefold()))
         return name
 
+    def _keep(self, el: Element, guid: str) -> None:
+        """Colour and NoteRefs of a code or category, under the GUID precode writes it with."""
+        if RGB.match((el.get("color") or "").strip()):
+            self.extras["colours"][guid] = el.get("color").strip().upper()
+        if refs := [_g(r.get("targetGUID")) for r in _kids(el, "NoteRef") if r.get("targetGUID")]:
+            self.extras["note_refs"][f"code:{guid}"] = refs
+
+    def _own_guid(self, el: Element) -> str | None:
+        guid = _g(el.get("guid"))
+        if GUID.match(guid) and guid not in self.used_guids:
+            self.used_guids.add(guid)
+            return guid
+        return None
+
     def _add_code(self, cb: str, el: Element, name: str, category: str | None) -> None:
         part = self._part(cb)
         name = self._unique(part, f"{category or ''}", name, "code")
         code = Code(name=name, category=category, **parse_description(_text_of(_first(el, "Description")), "code"))
+        kept = self._own_guid(el)
+        if kept and kept != code.guid(cb):  # an explicit GUID only where precode would not derive the same one
+            code = replace(code, source_guid=kept)
         part["codes"].append(code)
         self.code_map[_g(el.get("guid"))] = code.guid(cb)
+        self._keep(el, code.guid(cb))
 
     @staticmethod
     def _codable(el: Element) -> bool:
@@ -161,7 +185,11 @@ class _Codes:
                 cat = Category(name, **parse_description(_text_of(_first(node, "Description")), "category"))
                 part["cats"].append(cat)
                 self.not_codable.add(guid)
-                self.category_map[guid] = cat.guid(cb)
+                kept = self._own_guid(node)
+                if kept and kept != cat.guid(cb):
+                    self.extras["categories"][f"{cb}\x00{name}"] = kept
+                self.category_map[guid] = kept or cat.guid(cb)
+                self._keep(node, kept or cat.guid(cb))
                 self._walk(node, cb, name, [], depth + 1, ancestors + (name,))
 
     def codebooks(self, source: str, sha: str) -> list[Codebook]:
@@ -235,6 +263,8 @@ class _Reader:
         self.non_text_codings: Counter = Counter()
         self.codes = _Codes(path, codebook_name or self.name, True, self.warnings, ours=self.origin == ORIGIN)
         self.users: dict[str, str] = {}
+        self.extras: dict = {"users": {}, "selections": {}, "codings": {}, "notes": [], "sets": []}
+        self.description = ""
         self.documents: list[Document] = []
         self.doc_ids: set[str] = set()
         self.codings: list[RefiCoding] = []
@@ -289,11 +319,18 @@ class _Reader:
             kind = _local(el)
             if kind == "Users":
                 for u in _kids(el, "User"):
-                    self.users[_g(u.get("guid"))] = _clean(u.get("name")) or _clean(u.get("id")) or _g(u.get("guid"))
+                    name = _clean(u.get("name")) or _clean(u.get("id")) or _g(u.get("guid"))
+                    self.users[_g(u.get("guid"))] = name
+                    if GUID.match(_g(u.get("guid"))):
+                        self.extras["users"].setdefault(name, _g(u.get("guid")))
             elif kind == "CodeBook":
                 codes = _first(el, "Codes")
                 if codes is not None:
                     self.codes.top(codes)
+            elif kind in CARRIED:
+                self.carry(el, kind)
+            elif kind == "NoteRef":
+                self.note_refs("project", [el])
             elif kind != "Sources":
                 self.unknown[kind] += max(len(el), 1)
         for el in _kids(self.root, "Sources"):  # after the codes and users they refer to
@@ -306,6 +343,8 @@ class _Reader:
                     if kind in NON_TEXT:
                         self.non_text_codings[kind] += sum(1 for c in src.iter() if _local(c) == "Coding")
         self.summarise()
+        extras = {**self.extras, **self.codes.extras,
+                  "note_refs": {**self.codes.extras["note_refs"], **self.extras.get("note_refs", {})}}
         return RefiProject(
             name=self.name,
             documents=self.documents,
@@ -318,7 +357,37 @@ class _Reader:
             origin=self.origin,
             offset_unit=self.offset_unit,
             offset_reason=self.offset_reason,
+            description=self.description,
+            extras={k: v for k, v in extras.items() if v},
         )
+
+    def note_refs(self, key: str, refs: list[Element]) -> None:
+        if targets := [_g(r.get("targetGUID")) for r in refs if r.get("targetGUID")]:
+            self.extras.setdefault("note_refs", {}).setdefault(key, []).extend(targets)
+
+    def carry(self, el: Element, kind: str) -> None:
+        """Notes (their text made inline), Sets and the project description, to be written back as they came."""
+        if kind == "Description":
+            self.description = (el.text or "").strip()
+            return
+        for item in el:
+            if kind == "Notes" and _local(item) == "Note":
+                text = self.raw_text(item)
+                if text is None:
+                    continue  # raw_text said why
+                for child in list(item):
+                    if _local(child) == "PlainTextContent":
+                        item.remove(child)
+                content = Element(f"{{{item.tag[1:].partition('}')[0]}}}PlainTextContent" if item.tag.startswith("{")
+                                  else "PlainTextContent")
+                content.text = text
+                at = 1 if len(item) and _local(item[0]) == "Description" else 0
+                item.insert(at, content)
+                for attr in ("plainTextPath", "richTextPath"):
+                    item.attrib.pop(attr, None)
+                self.extras["notes"].append(tostring(item, encoding="unicode"))
+            elif kind == "Sets" and _local(item) == "Set":
+                self.extras["sets"].append(tostring(item, encoding="unicode"))
 
     def source_text(self, src: Element, label: str) -> str | None:
         content = _first(src, "PlainTextContent")
@@ -379,6 +448,8 @@ class _Reader:
                 out_of_range += self.selection(el, doc_id, text, to_cp, fold)
             elif kind == "Coding":
                 self.skipped["whole-document codings"] += 1
+            elif kind == "NoteRef":
+                self.note_refs(f"source:{meta['refi_guid']}", [el])
             elif kind not in ("Description", "PlainTextContent"):
                 self.unknown[f"TextSource/{kind}"] += 1
         if out_of_range and self.offset_unit != "utf16" and any(ord(ch) > 0xFFFF for ch in raw):
@@ -399,6 +470,10 @@ class _Reader:
             self.skipped["selections outside their text or empty"] += len(codings)
             return 1
         memo = _text_of(_first(sel, "Description")).strip()
+        sel_guid = _g(sel.get("guid"))
+        if GUID.match(sel_guid):
+            self.extras["selections"].setdefault(span_key(doc_id, start, end), sel_guid)
+            self.note_refs(f"selection:{sel_guid}", _kids(sel, "NoteRef"))
         for coding in codings:
             ref = _first(coding, "CodeRef")
             target = _g(ref.get("targetGUID") if ref is not None else None)
@@ -416,6 +491,9 @@ class _Reader:
             created = coding.get("creationDateTime") or sel.get("creationDateTime")
             self.codings.append(RefiCoding(doc_id, start, end, self.codes.code_map[target], coder,
                                            created.strip() if created else None, memo))
+            if GUID.match(_g(coding.get("guid"))):
+                key = span_key(doc_id, start, end, self.codes.code_map[target], coder)
+                self.extras["codings"].setdefault(key, _g(coding.get("guid")))
         return 0
 
     def summarise(self) -> None:

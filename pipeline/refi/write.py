@@ -25,16 +25,35 @@ from . import (
     codebook_guid,
     selection_guid,
     source_guid,
+    span_key,
     user_guid,
 )
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the zip is byte-identical across runs
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _x(text: str) -> str:
     """Drop characters XML 1.0 cannot carry (control characters, lone surrogates)."""
     return _NOT_XML.sub("", text)
+
+
+def kept_guid(value: object, fallback: str) -> str:
+    """A GUID kept from an imported file when it is one, else precode's own."""
+    return value if isinstance(value, str) and _GUID.match(value) else fallback
+
+
+def safe_name(name: str) -> str:
+    """A source name with no path in it: separators and ``.``/``..`` parts go (``../../x`` -> ``x``)."""
+    parts = [p.strip() for p in re.split(r"[\\/]+", name)]
+    return " - ".join(p for p in parts if p and p.strip(".")) or "source"
+
+
+def _note_refs(ns: str, el: ET._Element, extras: dict, key: str) -> None:
+    for target in extras.get("note_refs", {}).get(key, []):
+        if _GUID.match(target):
+            ET.SubElement(el, _q(ns, "NoteRef"), {"targetGUID": target})
 
 
 def compose_description(item: Code | Category) -> str:
@@ -69,14 +88,19 @@ def _element(ns: str, tag: str, attrs: dict[str, str] | None = None) -> ET._Elem
     return ET.Element(_q(ns, tag), attrs or {}, nsmap={None: ns})
 
 
-def _code_element(ns: str, guid: str, name: str, codable: bool, description: str) -> ET._Element:
+def _code_element(ns: str, guid: str, name: str, codable: bool, description: str, extras: dict | None = None
+                  ) -> ET._Element:
     el = _element(ns, "Code", {"guid": guid, "name": _x(name), "isCodable": "true" if codable else "false"})
+    extras = extras or {}
+    if colour := extras.get("colours", {}).get(guid):
+        el.set("color", colour)
     if description:
         ET.SubElement(el, _q(ns, "Description")).text = description
+    _note_refs(ns, el, extras, f"code:{guid}")
     return el
 
 
-def _codes_of(ns: str, cb: Codebook, codes: list[Code]) -> list[ET._Element]:
+def _codes_of(ns: str, cb: Codebook, codes: list[Code], extras: dict) -> list[ET._Element]:
     """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists."""
     names = {c.name for c in codes}
     elements: dict[str, ET._Element] = {}
@@ -84,37 +108,42 @@ def _codes_of(ns: str, cb: Codebook, codes: list[Code]) -> list[ET._Element]:
     for code in codes:
         parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
         label = code.name.rsplit(PATH_SEPARATOR, 1)[1] if parent in names else code.name
-        elements[code.name] = _code_element(ns, code.guid(cb.name), label, True, compose_description(code))
+        elements[code.name] = _code_element(ns, code.guid(cb.name), label, True, compose_description(code), extras)
     for code in codes:
         parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
         (elements[parent] if parent in names else top_holder).append(elements[code.name])
     return list(top_holder)
 
 
-def _codebook_elements(ns: str, cb: Codebook) -> list[ET._Element]:
+def _category_guid(cb: Codebook, name: str, extras: dict) -> str:
+    return kept_guid(extras.get("categories", {}).get(f"{cb.name}\x00{name}"), Category(name).guid(cb.name))
+
+
+def _codebook_elements(ns: str, cb: Codebook, extras: dict) -> list[ET._Element]:
     out = []
     for cat in cb.categories:
-        el = _code_element(ns, cat.guid(cb.name), cat.name, False, compose_description(cat))
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name]))
+        el = _code_element(ns, _category_guid(cb, cat.name, extras), cat.name, False, compose_description(cat), extras)
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name], extras))
         out.append(el)
     known = {cat.name for cat in cb.categories}
     stray = sorted({c.category for c in cb.codes if c.category and c.category not in known})
     for name in stray:  # a code whose category has no Category record: make the parent anyway
-        el = _code_element(ns, Category(name).guid(cb.name), name, False, "")
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name]))
+        el = _code_element(ns, _category_guid(cb, name, extras), name, False, "", extras)
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name], extras))
         out.append(el)
-    out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None]))
+    out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None], extras))
     return out
 
 
-def _codes_element(ns: str, codebooks: list[Codebook]) -> ET._Element | None:
+def _codes_element(ns: str, codebooks: list[Codebook], extras: dict | None = None) -> ET._Element | None:
     codes = _element(ns, "Codes")
+    extras = extras or {}
     if len(codebooks) == 1:
-        codes.extend(_codebook_elements(ns, codebooks[0]))
+        codes.extend(_codebook_elements(ns, codebooks[0], extras))
     else:
         for cb in codebooks:
-            wrapper = _code_element(ns, codebook_guid(cb.name), cb.name, False, _x(cb.description))
-            wrapper.extend(_codebook_elements(ns, cb))
+            wrapper = _code_element(ns, codebook_guid(cb.name), cb.name, False, _x(cb.description), extras)
+            wrapper.extend(_codebook_elements(ns, cb, extras))
             codes.append(wrapper)
     return codes if len(codes) else None
 
@@ -217,45 +246,81 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
         notes.append(f"left out {machine} coding(s) by '{MACHINE_USER}' (unconfirmed proposals; "
                      "include_machine_user=True exports them)")
 
-    users = set(project.users) | {c.coder for c in codings}
+    extras = project.extras or {}
+    kept_users = extras.get("users", {})
+    users = set(project.users) | {c.coder for c in codings} | set(kept_users)
     if not include_machine_user:
         users.discard(MACHINE_USER)
+    user_guids = {name: kept_guid(kept_users.get(name), user_guid(name)) for name in users}
     root = _element(ns, "Project", {"name": _x(project.name), "origin": ORIGIN})
     if users:
         el = ET.SubElement(root, _q(ns, "Users"))
         for name in sorted(users):
-            ET.SubElement(el, _q(ns, "User"), {"guid": user_guid(name), "name": _x(name)})
-    codes_el = _codes_element(ns, project.codebooks)
+            ET.SubElement(el, _q(ns, "User"), {"guid": user_guids[name], "name": _x(name)})
+    codes_el = _codes_element(ns, project.codebooks, extras)
     if codes_el is not None:
         notes += make_names_unique(codes_el)
         ET.SubElement(root, _q(ns, "CodeBook")).append(codes_el)
     files: dict[str, str] = {}
     if docs:
         sources = ET.SubElement(root, _q(ns, "Sources"))
+        renamed = []
+        used: set[str] = set()
         for doc in project.documents:
-            guid = source_guid(doc.id)
+            guid = kept_guid(doc.metadata.get("refi_guid"), source_guid(doc.id))
+            guid = guid if guid not in used else source_guid(doc.id)
+            used.add(guid)
             files[f"sources/{guid}.txt"] = doc.text
+            name = safe_name(doc.id)
+            if name != doc.id:
+                renamed.append(f"'{doc.id}' -> '{name}'")
             src = ET.SubElement(sources, _q(ns, "TextSource"),
-                                {"guid": guid, "name": _x(doc.id), "plainTextPath": f"internal://{guid}.txt"})
+                                {"guid": guid, "name": _x(name), "plainTextPath": f"internal://{guid}.txt"})
             mine = sorted((c for c in codings if c.document_id == doc.id),
                           key=lambda c: (c.start, c.end, c.code_guid, c.coder))
+            spans_done: set[tuple[int, int]] = set()
             for c in mine:
                 sel_guid = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
+                if (c.start, c.end) not in spans_done:  # the first coding on a span gets the kept selection GUID
+                    sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, c.start, c.end)), sel_guid)
+                    spans_done.add((c.start, c.end))
                 attrs = {"guid": sel_guid, "startPosition": str(c.start), "endPosition": str(c.end),
-                         "creatingUser": user_guid(c.coder)}
+                         "creatingUser": user_guids[c.coder]}
                 when = xsd_datetime(c.created, path) if c.created else None
                 if when:
                     attrs["creationDateTime"] = when
                 sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), attrs)
                 if c.memo:
                     ET.SubElement(sel, _q(ns, "Description")).text = _x(c.memo)
-                cattrs = {"guid": selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding"),
-                          "creatingUser": user_guid(c.coder)}
+                own = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding")
+                key = span_key(doc.id, c.start, c.end, c.code_guid, c.coder)
+                cattrs = {"guid": kept_guid(extras.get("codings", {}).get(key), own), "creatingUser": user_guids[c.coder]}
                 if when:
                     cattrs["creationDateTime"] = when
                 coding = ET.SubElement(sel, _q(ns, "Coding"), cattrs)
                 ET.SubElement(coding, _q(ns, "CodeRef"), {"targetGUID": c.code_guid})
+                _note_refs(ns, sel, extras, f"selection:{sel_guid}")
+            _note_refs(ns, src, extras, f"source:{guid}")
+        if renamed:
+            notes.append(f"source names with a path in them were written without it: {', '.join(renamed)}")
+    _carried(ns, root, extras, project.description, path)
     return _serialise(root), files, notes
+
+
+def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: str | Path) -> None:
+    """Notes, Sets, the project description and its NoteRefs, in the schema's order."""
+    parser = ET.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    for kind, items in (("Notes", extras.get("notes", [])), ("Sets", extras.get("sets", []))):
+        if items:
+            holder = ET.SubElement(root, _q(ns, kind))
+            for xml in items:
+                try:
+                    holder.append(ET.fromstring(xml.encode("utf-8"), parser))
+                except ET.XMLSyntaxError:
+                    raise InputError(path, f"a kept {kind[:-1]} is not well-formed XML") from None
+    if description:
+        ET.SubElement(root, _q(ns, "Description")).text = _x(description)
+    _note_refs(ns, root, extras, "project")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
