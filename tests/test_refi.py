@@ -651,7 +651,7 @@ def test_maxqda_project_round_trips_element_by_element(tmp_path):
         assert a[guid].get("name") == b[guid].get("name") or a[guid].get("name").endswith(b[guid].get("name"))
         assert a[guid].get("color") == b[guid].get("color")
         assert a[guid].findtext("q:Description", namespaces=NS) == b[guid].findtext("q:Description", namespaces=NS)
-        kids = lambda el: sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))  # noqa: E731
+        kids = lambda el: sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))
         assert kids(a[guid]) == [g for g in kids(b[guid]) if g != "1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a58"] or guid.endswith("57")
     assert {g: (u.get("name")) for g, u in _by_guid(out, "User").items()} == {
         g: u.get("name") for g, u in _by_guid(original, "User").items()}

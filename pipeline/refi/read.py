@@ -10,11 +10,11 @@ skipped. Text files outside the archive (``absolute://``, ``relative://``) are n
 from __future__ import annotations
 
 import codecs
-from dataclasses import replace
 import hashlib
 import re
 from bisect import bisect_left
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 from xml.etree.ElementTree import Element, tostring
@@ -23,7 +23,15 @@ from ..errors import InputError
 from ..ingest.decode import read_bytes
 from ..ingest.text import parse_transcript
 from ..records import Category, Code, Codebook, Document, text_sha
-from . import ORIGIN, PATH_SEPARATOR, UNIQUE_JOIN, RefiCoding, RefiProject, codebook_guid, span_key
+from . import (
+    ORIGIN,
+    PATH_SEPARATOR,
+    UNIQUE_JOIN,
+    RefiCoding,
+    RefiProject,
+    codebook_guid,
+    span_key,
+)
 from .safety import SafeZip, parse_xml
 
 MAX_DEPTH = 64
