@@ -311,6 +311,19 @@ def test_crlf_positions_follow_the_tool(tmp_path, origin, crlf_as):
     assert p.documents[0].text[c.start:c.end] == "three" and c.coder == "u"
 
 
+@pytest.mark.parametrize("origin", ["NVivo 12.6", "SomeTool"])
+def test_crlf_counted_as_one_is_detected_by_where_spans_fall(tmp_path, origin):
+    raw = "Ana: Senkit nem lehet hibáztatni.\r\nBo: A csapat jól dolgozik.\r\nCy: Köszönöm szépen.\r\n"
+    flat = raw.replace("\r\n", "\n")
+    words = ["jól dolgozik", "Köszönöm szépen", "Senkit"]
+    sels = "".join(_sel(*_span(flat, w)).replace("000000000001\" startPosition", f"00000000010{i}\" startPosition")
+                   for i, w in enumerate(words))
+    src = f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t" plainTextPath="internal://t.txt">{sels}</TextSource>'
+    p = read_qdpx(_zip(tmp_path / "n.qdpx", {"project.qde": _project_xml(src, origin), "sources/t.txt": raw.encode()}))
+    assert [p.documents[0].text[c.start:c.end] for c in p.codings] == words
+    assert "counted as 1 position" in p.offset_reason
+
+
 def test_utf16_offsets_detected_or_forced(tmp_path):
     text = "A: \U0001F600\U0001F600 ok \U0001F600 end"
     s16 = len(text[:text.index("end")].encode("utf-16-le")) // 2

@@ -321,8 +321,38 @@ class _Reader:
                                   f"as code points, {bad['utf16']} as UTF-16 units" if spans else
                                   "no text has characters beyond U+FFFF, so both units agree")
 
+    def detect_line_endings(self) -> None:
+        """Does a ``\\r\\n`` count as one position or two? ATLAS.ti (by ``origin``) counts one, most tools two;
+        where the spans of the file fall mid-word under that rule but not under the other, the other wins."""
+        self.crlf_two = "ATLAS" not in self.origin.upper()
+        bad = {True: 0, False: 0}
+        spans = 0
+        for sources in _kids(self.root, "Sources"):
+            for src in _kids(sources, "TextSource"):
+                raw = self.raw_text(src)
+                if not raw or "\r\n" not in raw:
+                    continue
+                to_cp = _utf16_to_codepoints(raw) if self.offset_unit == "utf16" else (lambda p: p)
+                folded = {two: _fold_newlines(raw, two) for two in (True, False)}
+                for sel in _kids(src, "PlainTextSelection"):
+                    start, end = _pos(sel.get("startPosition")), _pos(sel.get("endPosition"))
+                    if start is None or end is None or to_cp(start) < 0 or to_cp(end) < 0:
+                        continue
+                    at = {two: (f(to_cp(start)), f(to_cp(end))) for two, (_, f) in folded.items()}
+                    if at[True] == at[False]:
+                        continue
+                    spans += 1
+                    for two, (text, _) in folded.items():
+                        bad[two] += _misplaced(text, *at[two])
+        if spans and bad[not self.crlf_two] < bad[self.crlf_two]:
+            self.crlf_two = not self.crlf_two
+            self.offset_reason += (f"; line breaks (CR LF) counted as {2 if self.crlf_two else 1} position(s): of "
+                                   f"{spans} span(s) after one, {bad[not self.crlf_two]} fall mid-word the other way, "
+                                   f"{bad[self.crlf_two]} this way")
+
     def run(self, sha: str) -> RefiProject:
         self.detect_offsets()
+        self.detect_line_endings()
         for el in self.root:
             kind = _local(el)
             if kind == "Users":
@@ -430,7 +460,7 @@ class _Reader:
                 self.skipped["codings on text sources that were not read"] += n
             return
         to_cp = _utf16_to_codepoints(raw) if self.offset_unit == "utf16" else (lambda p: p)
-        text, fold = _fold_newlines(raw, crlf_counts_two="ATLAS" not in self.origin.upper())
+        text, fold = _fold_newlines(raw, crlf_counts_two=self.crlf_two)
         doc_id, n = name, 1
         while doc_id in self.doc_ids:
             n += 1
