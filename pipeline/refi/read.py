@@ -172,8 +172,15 @@ class _Codes:
             full = prefix + [self._name(child, ancestors)]
             if self._codable(child):
                 self._add_code(cb, child, PATH_SEPARATOR.join(full), category)
-            else:
+            else:  # a non-codable level inside the tree: its codes are named through it; kept to be written back
                 self.not_codable.add(_g(child.get("guid")))
+                kept = self._own_guid(child)
+                level = {"guid": kept} if kept else {}
+                if description := _text_of(_first(child, "Description")).strip():
+                    level["description"] = description
+                self.extras.setdefault("levels", {})[f"{cb}\x00{category or ''}\x00{PATH_SEPARATOR.join(full)}"] = level
+                if kept:
+                    self._keep(child, kept)
             self._walk(child, cb, category, full, depth + 1, ancestors + (full[-1],))
 
     def top(self, codes: Element, cb: str | None = None, depth: int = 0, ancestors: tuple[str, ...] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from lxml import etree as ET
 
 from ..errors import InputError
-from ..records import Category, Code, Codebook
+from ..records import CODE_NAMESPACE, Category, Code, Codebook
 from . import (
     CODEBOOK_NS,
     MACHINE_USER,
@@ -100,18 +101,32 @@ def _code_element(ns: str, guid: str, name: str, codable: bool, description: str
     return el
 
 
-def _codes_of(ns: str, cb: Codebook, codes: list[Code], extras: dict) -> list[ET._Element]:
-    """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists."""
-    names = {c.name for c in codes}
+def _codes_of(ns: str, cb: Codebook, codes: list[Code], extras: dict, category: str | None = None
+              ) -> list[ET._Element]:
+    """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists, as a code
+    or as a kept non-codable level (``extras["levels"]``, from an imported tree)."""
+    code_names = {c.name for c in codes}
+    prefix = f"{cb.name}\x00{category or ''}\x00"
+    levels = {k[len(prefix):]: v for k, v in sorted(extras.get("levels", {}).items())
+              if k.startswith(prefix) and k[len(prefix):] not in code_names and isinstance(v, dict)}
+    names = code_names | set(levels)
     elements: dict[str, ET._Element] = {}
     top_holder = _element(ns, "Codes")
+
+    def parent_and_label(name: str) -> tuple[str | None, str]:
+        parent = name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in name else None
+        return (parent, name.rsplit(PATH_SEPARATOR, 1)[1]) if parent in names else (None, name)
+
+    for name, level in levels.items():
+        guid = kept_guid(level.get("guid"), str(uuid.uuid5(CODE_NAMESPACE, f"{cb.name}/{category or ''}/{name}/level")))
+        elements[name] = _code_element(ns, guid, parent_and_label(name)[1], False, _x(level.get("description", "")),
+                                       extras)
     for code in codes:
-        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
-        label = code.name.rsplit(PATH_SEPARATOR, 1)[1] if parent in names else code.name
-        elements[code.name] = _code_element(ns, code.guid(cb.name), label, True, compose_description(code), extras)
-    for code in codes:
-        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
-        (elements[parent] if parent in names else top_holder).append(elements[code.name])
+        elements[code.name] = _code_element(ns, code.guid(cb.name), parent_and_label(code.name)[1], True,
+                                            compose_description(code), extras)
+    for name in [*levels, *(c.name for c in codes)]:
+        parent = parent_and_label(name)[0]
+        (elements[parent] if parent else top_holder).append(elements[name])
     return list(top_holder)
 
 
@@ -123,13 +138,13 @@ def _codebook_elements(ns: str, cb: Codebook, extras: dict) -> list[ET._Element]
     out = []
     for cat in cb.categories:
         el = _code_element(ns, _category_guid(cb, cat.name, extras), cat.name, False, compose_description(cat), extras)
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name], extras))
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name], extras, cat.name))
         out.append(el)
     known = {cat.name for cat in cb.categories}
     stray = sorted({c.category for c in cb.codes if c.category and c.category not in known})
     for name in stray:  # a code whose category has no Category record: make the parent anyway
         el = _code_element(ns, _category_guid(cb, name, extras), name, False, "", extras)
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name], extras))
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name], extras, name))
         out.append(el)
     out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None], extras))
     return out
