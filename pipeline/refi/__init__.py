@@ -16,7 +16,8 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
 - **Codebook shape.** precode has categories holding codes. A category is written as a non-codable parent
   ``<Code isCodable="false">``; codes are codable children. A code named ``"A > B"`` whose parent ``"A"``
   exists in the same category is written nested under it. On import a top-level non-codable code becomes
-  a category; deeper levels are flattened into the code name with ``" > "`` (``Barriers`` ▸ ``Staffing``
+  a category; deeper levels are flattened into the code name with ``" > "`` (a non-codable level is kept
+  in ``extras["levels"]`` and written back in place) (``Barriers`` ▸ ``Staffing``
   ▸ ``Turnover`` gives category ``Barriers``, codes ``Staffing`` and ``Staffing > Turnover``); a top-level
   *codable* code stays a code without category and its children become ``"Parent > Child"``.
 - **Unique names.** QualCoder (and others) key codes by name. A name used by more than one code in the

@@ -1,8 +1,10 @@
 """Reading ``.qdpx`` projects and ``.qdc`` codebooks from any REFI-QDA tool, never crashing on the unknown.
 
 What is imported: text sources (``plainTextPath`` into the archive's ``sources/`` folder, or inline
-``PlainTextContent``), the code tree, users, and codings on text (``PlainTextSelection`` + ``Coding``).
-Everything else (pictures, PDFs, audio, video, variables, cases, sets, graphs, notes, links) is listed in
+``PlainTextContent``), the code tree, users, and codings on text (``PlainTextSelection`` + ``Coding``);
+carried to be written back (``RefiProject.extras``): GUIDs, colours, non-codable levels, Notes, NoteRefs,
+Sets and the project description. Everything else (pictures, PDFs, audio, video, variables, cases,
+graphs, links) is listed in
 ``RefiProject.unknown`` with counts and summarised in ``warnings``; codings on those sources are counted and
 skipped. Text files outside the archive (``absolute://``, ``relative://``) are never read.
 """
