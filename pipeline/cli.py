@@ -168,6 +168,7 @@ def code(
         None, "--coverage", help="Instead: sets holding a right code this often (e.g. 0.9), measured on --train data."),
     context_weight: Optional[float] = typer.Option(None, help="Weight of the previous turn in a segment's vector (0-1)."),
     train: List[Path] = typer.Option([], "--train", help="Coded material to learn from: .csv/.xlsx (text, code[, category]) or .qdpx."),
+    offsets: str = typer.Option("auto", "--offsets", help="How a .qdpx given to --train counts positions: auto, codepoint or utf16 (NVivo)."),
     cache: Path = typer.Option(DEFAULT_CACHE, help="Embedding cache (SQLite)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
@@ -196,6 +197,7 @@ def code(
         data["propose"]["context_weight"] = context_weight
     if train:
         data["propose"]["train"] = [str(p.resolve()) for p in train]
+        data["propose"]["train_offsets"] = offsets
     try:
         data = apply_overrides(data, _parse_sets(set_))
         cfg = config_from_dict(data, "command line", Path.cwd())

@@ -41,6 +41,7 @@ class CodeModel(_Strict):
     exclusion: str = ""
     examples: list[str] = Field(default_factory=list)
     note: str = ""
+    guid: str | None = None  # an explicit, stable identity (e.g. from a REFI-QDA codebook)
 
 
 class CategoryModel(_Strict):
@@ -87,6 +88,7 @@ def _build(model: CodebookModel, path: Path, sha: str) -> Codebook:
                     exclusion=_clean(c.exclusion),
                     examples=tuple(_clean(e) for e in c.examples if e.strip()),
                     note=_clean(c.note),
+                    source_guid=(c.guid or "").strip() or None,
                 )
             )
 
@@ -191,6 +193,8 @@ def codebook_to_dict(cb: Codebook) -> dict:
                 d[k] = getattr(c, k)
         if c.examples:
             d["examples"] = list(c.examples)
+        if c.source_guid:
+            d["guid"] = c.source_guid
         return d
 
     out: dict = {"name": cb.name}

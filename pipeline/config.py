@@ -83,6 +83,7 @@ class ProposeConfig(_Strict):
     question_weight: float = Field(default=0.05, ge=0)
     context_weight: float = Field(default=0.0, ge=0, le=1)
     train: list[str] = Field(default_factory=list)  # coded material (.csv/.xlsx text+code, or .qdpx) to learn from
+    train_offsets: Literal["auto", "codepoint", "utf16"] = "auto"  # how a .qdpx in train counts positions (issue 16)
     # inside a project: learn from the accepted/rejected/added codes of every coder (true), of none (false),
     # or of the coders named (e.g. [ana]: a second coder's proposals are not steered by the first one's)
     learn_from_decisions: bool | list[str] = True

@@ -179,15 +179,15 @@ def load_training(path: str | Path, max_mb: float = 50.0) -> list[TrainingExampl
     return out
 
 
-def load_training_files(paths: Sequence[str | Path], max_mb: float = 50.0) -> list[TrainingExample]:
+def load_training_files(paths: Sequence[str | Path], max_mb: float = 50.0, offsets: str = "auto") -> list[TrainingExample]:
     """Coded examples from several files: tables (:func:`load_training`) and REFI-QDA projects
-    (``.qdpx``: every coded span with its code's path)."""
+    (``.qdpx``: every coded span with its code's path; ``offsets`` as in ``read_qdpx``'s ``offset_unit``)."""
     out: list[TrainingExample] = []
     for path in map(Path, paths):
         if path.suffix.lower() == ".qdpx":
             from .refi import read_qdpx
 
-            project = read_qdpx(path)
+            project = read_qdpx(path, offset_unit=offsets)
             texts = {d.id: d.text for d in project.documents}
             codes = {c.guid(b.name): c.path for b in project.codebooks for c in b.codes}
             out += [TrainingExample(texts[c.document_id][c.start:c.end], codes[c.code_guid], group=c.document_id)

@@ -86,12 +86,16 @@ class Code:
     exclusion: str = ""
     examples: tuple[str, ...] = ()
     note: str = ""
+    source_guid: str | None = None  # an explicit GUID from the source file: the code's identity when set
 
     @property
     def path(self) -> str:
         return f"{self.category}/{self.name}" if self.category else self.name
 
     def guid(self, codebook: str) -> str:
+        """The code's identity: its explicit GUID, else derived from codebook and path."""
+        if self.source_guid:
+            return self.source_guid
         return str(uuid.uuid5(CODE_NAMESPACE, f"{codebook}/{self.path}"))
 
 

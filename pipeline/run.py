@@ -234,7 +234,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
     redaction = _redaction(cfg)
     from .learn import load_training_files
 
-    train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train])  # bad files fail here, early
+    # bad files fail here, early
+    train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train], offsets=cfg.propose.train_offsets)
     res = BatchResult(codebooks=codebooks)
     for study_name, cb in codebooks.items():
         from .codebook import codebook_warnings

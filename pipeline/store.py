@@ -268,6 +268,10 @@ class Store:
                 (name, json.dumps(metadata, sort_keys=True)),
             )
 
+    def study_metadata(self) -> dict[str, dict]:
+        """Each study's metadata (as given to :meth:`save_study`), by name."""
+        return {name: json.loads(meta or "{}") for name, meta in self.conn.execute("SELECT name, metadata FROM studies")}
+
     def save_document(self, doc, study: str, segments) -> None:
         """Insert or refresh a document and its segments in one transaction.
 

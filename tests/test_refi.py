@@ -266,8 +266,8 @@ def test_import_maxqda_style_project_with_unknown_parts(tmp_path):
     ]
     assert p.users == ["Ana Souza", "Ben Okafor"]
     assert p.guid_map["1b0e6f3a-0c4d-4e5f-8a9b-0c1d2e3f4a53"] == cb.codes[2].guid(cb.name)
-    assert p.unknown == ["AudioSource (1)", "Cases (1)", "Description (1)", "Graphs (1)", "Notes (1)", "PictureSource (1)",
-                         "Sets (1)", "TextSource/NoteRef (1)", "TextSource/VariableValue (1)", "Variables (1)"]
+    assert p.unknown == ["AudioSource (1)", "Cases (1)", "Graphs (1)", "PictureSource (1)", "TextSource/VariableValue (1)",
+                         "Variables (1)"]  # Notes, Sets, the description and NoteRefs are carried (see below)
     text = " | ".join(p.warnings)
     for piece in ("not imported: AudioSource (1)", "skipped 1 coding(s) on PictureSource",
                   "1 codings on a category (not codable); skipped", "1 codings referring to no code",
@@ -311,15 +311,87 @@ def test_crlf_positions_follow_the_tool(tmp_path, origin, crlf_as):
     assert p.documents[0].text[c.start:c.end] == "three" and c.coder == "u"
 
 
-def test_utf16_offsets_on_request(tmp_path):
+@pytest.mark.parametrize("origin", ["NVivo 12.6", "SomeTool"])
+def test_crlf_counted_as_one_is_detected_by_where_spans_fall(tmp_path, origin):
+    raw = "Ana: Senkit nem lehet hibáztatni.\r\nBo: A csapat jól dolgozik.\r\nCy: Köszönöm szépen.\r\n"
+    flat = raw.replace("\r\n", "\n")
+    words = ["jól dolgozik", "Köszönöm szépen", "Senkit"]
+    sels = "".join(_sel(*_span(flat, w)).replace("000000000001\" startPosition", f"00000000010{i}\" startPosition")
+                   for i, w in enumerate(words))
+    src = f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t" plainTextPath="internal://t.txt">{sels}</TextSource>'
+    p = read_qdpx(_zip(tmp_path / "n.qdpx", {"project.qde": _project_xml(src, origin), "sources/t.txt": raw.encode()}))
+    assert [p.documents[0].text[c.start:c.end] for c in p.codings] == words
+    assert "counted as 1 position" in p.offset_reason
+
+
+def test_utf16_offsets_detected_or_forced(tmp_path):
     text = "A: \U0001F600\U0001F600 ok \U0001F600 end"
     s16 = len(text[:text.index("end")].encode("utf-16-le")) // 2
     src = f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t"><PlainTextContent>{text}</PlainTextContent>{_sel(s16, s16 + 3)}</TextSource>'
     path = _zip(tmp_path / "u.qdpx", {"project.qde": _project_xml(src)})
-    p = read_qdpx(path, offset_unit="utf16")
-    assert p.documents[0].text[p.codings[0].start:p.codings[0].end] == "end"
-    p = read_qdpx(path)
-    assert p.codings == [] and any("offset_unit='utf16'" in w for w in p.warnings)
+    for unit in ("auto", "utf16"):
+        p = read_qdpx(path, offset_unit=unit)
+        assert p.documents[0].text[p.codings[0].start:p.codings[0].end] == "end" and p.offset_unit == "utf16"
+    p = read_qdpx(path, offset_unit="codepoint")
+    assert p.codings == [] and any("--offsets utf16" in w for w in p.warnings)
+    with pytest.raises(InputError, match="offsets must be one of"):
+        read_qdpx(path, offset_unit="bytes")
+
+
+# Spans that start on a word under UTF-16 units but mid-word as code points (the NVivo failure of issue 16).
+EMOJI_TEXT = ("Ana: Senkit nem lehet \U0001F642 hibáztatni.\nBo: A csapat \U0001F44D jól dolgozik, "
+              "\U0001F600 mindenki segít.\nCy: Köszönöm \U0001F64F szépen.\n")
+EMOJI_WORDS = ["hibáztatni", "jól dolgozik", "mindenki segít", "szépen"]
+
+
+def _emoji_project(tmp_path: Path, origin: str, unit: str) -> Path:
+    sels = []
+    for i, piece in enumerate(EMOJI_WORDS):
+        start, end = _span(EMOJI_TEXT, piece)
+        if unit == "utf16":
+            start, end = (len(EMOJI_TEXT[:p].encode("utf-16-le")) // 2 for p in (start, end))
+        sels.append(_sel(start, end).replace("000000000001\" startPosition", f"00000000010{i}\" startPosition"))
+    src = (f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="t" plainTextPath="internal://t.txt">'
+           f'{"".join(sels)}</TextSource>')
+    return _zip(tmp_path / f"{unit}.qdpx", {"project.qde": _project_xml(src, origin),
+                                            "sources/t.txt": EMOJI_TEXT.encode()})
+
+
+@pytest.mark.parametrize("origin,unit,why", [
+    ("NVivo 12.6", "utf16", "written by NVivo"),  # origin decides
+    ("SomeTool", "utf16", "fall mid-word"),  # no origin hint: where the spans fall decides
+    ("QualCoder 3.5", "codepoint", "fall mid-word"),
+])
+def test_offset_unit_is_detected(tmp_path, origin, unit, why):
+    p = read_qdpx(_emoji_project(tmp_path, origin, unit))
+    assert p.offset_unit == unit and why in p.offset_reason
+    assert [EMOJI_TEXT[c.start:c.end] for c in p.codings] == EMOJI_WORDS
+    # read with the wrong unit, spans land on other text (or outside it): the check above can fail
+    wrong = read_qdpx(_emoji_project(tmp_path, origin, unit), offset_unit="codepoint" if unit == "utf16" else "utf16")
+    assert [EMOJI_TEXT[c.start:c.end] for c in wrong.codings] != EMOJI_WORDS
+
+
+def test_precode_export_with_emoji_reads_back_as_code_points(project, tmp_path):
+    write_qdpx(project, tmp_path / "p.qdpx")
+    back = read_qdpx(tmp_path / "p.qdpx", codebook_name="tiny")
+    assert back.offset_unit == "codepoint"
+    assert sorted(map(_key, back.codings)) == sorted(map(_key, project.codings))
+
+
+def test_training_files_and_import_command_use_the_unit(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.learn import load_training_files
+
+    path = _emoji_project(tmp_path, "NVivo 14", "utf16")
+    assert [e.text for e in load_training_files([path])] == EMOJI_WORDS
+    assert [e.text for e in load_training_files([path], offsets="codepoint")] != EMOJI_WORDS
+    r = CliRunner().invoke(app, ["import", str(path), "-p", str(tmp_path / "proj"), "--offsets", "auto"])
+    assert r.exit_code == 0, r.output
+    assert "UTF-16 code units (the file was written by NVivo 14)" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["import", str(path), "-p", str(tmp_path / "proj2"), "--offsets", "bytes"])
+    assert r.exit_code == 2 and "offsets must be one of" in r.output
 
 
 @pytest.mark.parametrize("plain", ["absolute:///etc/passwd", "relative:///../../etc/passwd", "internal://../../etc/passwd",
@@ -483,3 +555,178 @@ def test_missing_file_and_codebook_problems(tmp_path):
     (tmp_path / "e.qdc").write_bytes(b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes/></CodeBook>')
     with pytest.raises(InputError, match="has no codes"):
         read_qdc(tmp_path / "e.qdc")
+
+
+# ---------------------------------------------------------------- unique names (issue 16)
+
+SHEPARDSON = Path(__file__).resolve().parents[1] / "configs" / "codebooks" / "shepardson2019.yaml"
+
+
+def _by_unique_name(qde: bytes) -> tuple[dict[str, str], int]:
+    """Read codes as a name-keyed reader does (QualCoder's code table has a unique name): the first code of
+    a name wins, later ones are dropped. Returns ({code GUID: name} kept, codings whose code was dropped)."""
+    root = ET.fromstring(qde)
+    kept: dict[str, str] = {}
+    names: set[str] = set()
+    for el in root.iter("{urn:QDA-XML:project:1.0}Code"):
+        if el.get("name").casefold() not in names:
+            names.add(el.get("name").casefold())
+            kept[el.get("guid")] = el.get("name")
+    lost = sum(1 for ref in root.iter("{urn:QDA-XML:project:1.0}CodeRef") if ref.get("targetGUID") not in kept)
+    return kept, lost
+
+
+def test_repeated_code_names_are_made_unique_and_read_back(tmp_path):
+    from pipeline.codebook import load_codebook
+
+    book = load_codebook(SHEPARDSON)
+    assert len({c.name for c in book.codes}) < len(book.codes)  # the shipped codebook repeats names
+    text = " ".join(f"word{i} here." for i in range(len(book.codes)))
+    doc = _doc("d", text)
+    codings = [RefiCoding("d", *_span(text, f"word{i} here"), c.guid(book.name), "ana") for i, c in enumerate(book.codes)]
+    notes = write_qdpx(RefiProject("p", [doc], [book], codings, ["ana"]), tmp_path / "s.qdpx")
+    kept, lost = _by_unique_name(_qde(tmp_path / "s.qdpx"))
+    assert lost == 0 and len(kept) == len(book.codes) + len(book.categories)
+    assert "Initial facilitators: Administrative support" in kept.values()
+    assert any("Maintenance facilitators: Administrative support" in n and "QualCoder" in n for n in notes)
+    back = read_qdpx(tmp_path / "s.qdpx", codebook_name=book.name)
+    assert [(c.name, c.category) for c in back.codebooks[0].codes] == [(c.name, c.category) for c in book.codes]
+    assert sorted(map(_key, back.codings)) == sorted(map(_key, codings))
+    # the codebook alone too
+    qdc_notes: list[str] = []
+    from pipeline.refi.write import codebook_xml
+
+    root = ET.fromstring(codebook_xml(book, "x.qdc", qdc_notes))
+    names = [el.get("name").casefold() for el in root.iter("{urn:QDA-XML:codebook:1.0}Code")]
+    assert len(names) == len(set(names)) and qdc_notes
+
+
+def test_unique_names_go_up_the_tree_and_foreign_prefixes_stay(tmp_path):
+    book = Codebook("b", categories=(Category("A"), Category("B")),
+                    codes=(Code("X", "A"), Code("X > Y", "A"), Code("Z", "B"), Code("Z > Y", "B"), Code("A: Y", "B")))
+    xml = ET.fromstring(project_xml_of(book))
+    names = sorted(el.get("name") for el in xml.iter("{urn:QDA-XML:project:1.0}Code"))
+    assert len(names) == len({n.casefold() for n in names})
+    assert "X: Y" in names and "Z: Y" in names and "A: Y" in names
+    # a file not written by precode keeps "Parent: Name" as it is
+    codes = ('<Code guid="aaaaaaaa-0000-0000-0000-000000000009" name="P" isCodable="false">'
+             '<Code guid="aaaaaaaa-0000-0000-0000-000000000001" name="P: C" isCodable="true"/></Code>')
+    p = read_qdpx(_zip(tmp_path / "f.qdpx", {"project.qde": _project_xml("", codes=codes)}))
+    assert [c.name for c in p.codebooks[0].codes] == ["P: C"]
+
+
+def project_xml_of(book: Codebook) -> bytes:
+    from pipeline.refi.write import project_xml
+
+    return project_xml(RefiProject("p", [], [book]))[0]
+
+
+# ---------------------------------------------------------------- what comes in goes out (issue 16)
+
+def _guids(qde: bytes) -> dict[str, set[str]]:
+    """Every GUID of the file by element kind (lower case), references left out."""
+    out: dict[str, set[str]] = {}
+    for el in ET.fromstring(qde).iter():
+        if isinstance(el.tag, str) and el.get("guid"):
+            out.setdefault(el.tag.split("}")[-1], set()).add(el.get("guid").lower())
+    return out
+
+
+def _by_guid(qde: bytes, tag: str) -> dict[str, ET.Element]:
+    return {el.get("guid").lower(): el for el in ET.fromstring(qde).iter(f"{{urn:QDA-XML:project:1.0}}{tag}")}
+
+
+def test_maxqda_project_round_trips_element_by_element(tmp_path):
+    folder = DATA / "maxqda_style"
+    original = (folder / "project.qde").read_bytes()
+    p = read_qdpx(_zip_dir(folder, tmp_path / "m.qdpx"))
+    assert write_qdpx(p, tmp_path / "out.qdpx") == []
+    out = _qde(tmp_path / "out.qdpx")
+    _schema("Project-mrt2019.xsd").validate(io.BytesIO(out))
+    before, after = _guids(original), _guids(out)
+    lost = {k: sorted(v - after.get(k, set())) for k, v in before.items() if v - after.get(k, set())}
+    assert lost == {  # exactly what precode cannot carry (each listed by the import)
+        "Case": ["4a463c0d-9263-494a-81d6-e9d5a229f227"], "Variable": ["51dc3bcd-5454-47ff-a4d6-ea699144410d"],
+        "PictureSource": ["361bcdb8-7d11-4343-a4cd-4130693eff76"], "PictureSelection": ["361bcdb8-7d11-4343-a4cd-4130693eff77"],
+        "AudioSource": ["df370983-f009-4d47-8615-711633fa9de6"],
+        "Graph": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e2f"], "Vertex": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e30"],
+        "PlainTextSelection": ["95916796-d0a0-4b49-80b0-5a5c8b94ae14", "95916796-d0a0-4b49-80b0-5a5c8b94ae15",
+                               "95916796-d0a0-4b49-80b0-5a5c8b94ae16"],  # on a category, an annotation, an unknown code
+        "Coding": ["361bcdb8-7d11-4343-a4cd-4130693eff78", "5c931701-6cd4-4a2b-a553-f1dde2eac46f",
+                   "5c931701-6cd4-4a2b-a553-f1dde2eac470"],
+    }
+    assert not set().union(*after.values()) - set().union(*before.values()) - {
+        g for g in after["PlainTextSelection"]}  # nothing new but the second selection of a span with two codings
+    # element by element: names, tree, colours, descriptions, users, notes, sets, references
+    b, a = _by_guid(original, "Code"), _by_guid(out, "Code")
+    for guid in set(a) & set(b):
+        assert a[guid].get("name") == b[guid].get("name") or a[guid].get("name").endswith(b[guid].get("name"))
+        assert a[guid].get("color") == b[guid].get("color")
+        assert a[guid].findtext("q:Description", namespaces=NS) == b[guid].findtext("q:Description", namespaces=NS)
+        kids = lambda el: sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))
+        assert kids(a[guid]) == kids(b[guid])  # the tree, level by level (Leadership is a non-codable level)
+        assert a[guid].get("isCodable") == b[guid].get("isCodable")
+    assert {g: (u.get("name")) for g, u in _by_guid(out, "User").items()} == {
+        g: u.get("name") for g, u in _by_guid(original, "User").items()}
+    (note,) = _by_guid(out, "Note").values()
+    assert note.get("name") == "Memo on clinic A" and note.findtext("q:PlainTextContent", namespaces=NS) == "Follow up on the café closure."
+    (st,) = _by_guid(out, "Set").values()
+    assert [m.get("targetGUID").lower() for m in st.findall("q:MemberSource", NS)] == ["8e7fddfe-db36-48dc-b464-80c3a4decd90"]
+    src = _by_guid(out, "TextSource")["8e7fddfe-db36-48dc-b464-80c3a4decd90"]
+    assert [r.get("targetGUID").lower() for r in src.findall("q:NoteRef", NS)] == ["0f758eeb-d61d-4e91-b250-79861c3869a6"]
+    assert ET.fromstring(out).findtext("q:Description", namespaces=NS) == "Pilot of peer support in two clinics."
+    # positions and codings: the same text under the same code GUIDs and users
+    again = read_qdpx(tmp_path / "out.qdpx")
+    assert sorted(map(_key, again.codings)) == sorted(map(_key, p.codings))
+    # a second export of the same project is byte-identical
+    write_qdpx(again, tmp_path / "out2.qdpx")
+    assert _qde(tmp_path / "out2.qdpx") == out
+
+
+def test_multiline_descriptions_and_unsafe_source_names(tmp_path):
+    codes = ('<Code guid="aaaaaaaa-0000-0000-0000-000000000001" name="C" isCodable="true" color="#00ff00">'
+             '<Description>First line.\nSecond line.</Description></Code>')
+    src = (f'<TextSource guid="dddddddd-0000-0000-0000-000000000001" name="../../etc/x">'
+           f'<PlainTextContent>A: hello there</PlainTextContent>{_sel(3, 8)}</TextSource>')
+    p = read_qdpx(_zip(tmp_path / "d.qdpx", {"project.qde": _project_xml(src, codes=codes)}))
+    assert p.codebooks[0].codes[0].description == "First line.\nSecond line."
+    notes = write_qdpx(p, tmp_path / "o.qdpx")
+    root = ET.fromstring(_qde(tmp_path / "o.qdpx"))
+    (code,) = root.iter("{urn:QDA-XML:project:1.0}Code")
+    assert code.findtext("q:Description", namespaces=NS) == "First line.\nSecond line." and code.get("color") == "#00FF00"
+    (ts,) = root.iter("{urn:QDA-XML:project:1.0}TextSource")
+    assert ts.get("name") == "etc - x" and ts.get("guid") == "dddddddd-0000-0000-0000-000000000001"
+    assert any("'../../etc/x' -> 'etc - x'" in n for n in notes)
+
+
+def test_own_guids_stable_and_reimport_keeps_them_without_the_codebook_name(project, tmp_path):
+    write_qdpx(project, tmp_path / "a.qdpx")
+    back = read_qdpx(tmp_path / "a.qdpx")  # imported under another codebook name ("Riverbend study")
+    assert back.codebooks[0].name != "tiny"
+    assert sorted(c.code_guid for c in back.codings) == sorted(c.code_guid for c in project.codings)
+    write_qdpx(back, tmp_path / "b.qdpx")
+    assert _guids(_qde(tmp_path / "a.qdpx")) == _guids(_qde(tmp_path / "b.qdpx"))
+
+
+def test_guids_notes_and_sets_survive_a_project_store(tmp_path):
+    from pipeline.export.refi_project import export_qdpx, import_qdpx
+    from pipeline.project import load_project
+
+    folder = DATA / "maxqda_style"
+    original = (folder / "project.qde").read_bytes()
+    store = tmp_path / "proj" / "project.sqlite"
+    store.parent.mkdir()
+    import_qdpx(_zip_dir(folder, tmp_path / "m.qdpx"), store)
+    export_qdpx(load_project(store), tmp_path / "e.qdpx", store_path=store)
+    out = _qde(tmp_path / "e.qdpx")
+    _schema("Project-mrt2019.xsd").validate(io.BytesIO(out))
+    before, after = _guids(original), _guids(out)
+    for kind in ("User", "TextSource", "Note", "Set"):
+        assert before[kind] <= after[kind], kind
+    assert before["Code"] <= after["Code"]
+    kept_codings = {"76414714-63c4-4a25-a47e-66fef80bd52e", "5c931701-6cd4-4a2b-a553-f1dde2eac46d",
+                    "5c931701-6cd4-4a2b-a553-f1dde2eac46e", "c1a2b3c4-d5e6-4f70-8192-a3b4c5d6e7fa"}
+    assert kept_codings <= after["Coding"]
+    root = ET.fromstring(out)
+    assert root.get("name") == "Peer support pilot"
+    assert root.findtext("q:Description", namespaces=NS) == "Pilot of peer support in two clinics."

@@ -31,9 +31,17 @@ def export(
         data = load_project(store)
         suffix = {"matrix": ".matrix.csv", "md": ".md"}.get(fmt, f".{fmt}")
         target = out_path or store.parent / f"export{suffix}"
-        written = _export(data, fmt, target, coder, proposals, store)
+        notes: list[str] = []
+        written = _export(data, fmt, target, coder, proposals, store, notes)
     except PrecodeError as e:
         fail(e)
+    if notes:
+        from rich.markup import escape
+
+        from ..cli import err
+
+        for note in notes:
+            err.print(f"[dim]warning:[/] {escape(note)}", soft_wrap=True)
     out.print(f"{fmt}: {written}")
     if fmt in ("md", "matrix", "qdpx") and not proposals:
         from ..export.quotes import coded_pairs
@@ -46,7 +54,7 @@ def export(
                       "machine proposals, marked as unconfirmed", soft_wrap=True)
 
 
-def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path) -> Path:
+def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, store: Path, notes: list[str]) -> Path:
     if fmt in ("csv", "xlsx"):
         from ..export.table import suggestion_rows, write_csv, write_xlsx
 
@@ -72,8 +80,8 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
     from ..export.refi_project import export_qdc, export_qdpx
 
     if fmt == "qdc":
-        return export_qdc(data, target)
-    return export_qdpx(data, target, coder=coder, include_proposals=proposals, store_path=store)
+        return export_qdc(data, target, notes)
+    return export_qdpx(data, target, coder=coder, include_proposals=proposals, store_path=store, notes=notes)
 
 
 @app.command("import")
@@ -82,6 +90,7 @@ def import_(
     project: Path = typer.Option(..., "--project", "-p", help="Project folder (created if needed) or project.sqlite."),
     study: Optional[str] = typer.Option(None, help="Study name for the imported documents (default: the project name in the file)."),
     codebook_name: Optional[str] = typer.Option(None, help="Name of the imported codebook (use the original name to keep GUIDs of a project precode exported)."),
+    offsets: str = typer.Option("auto", "--offsets", help="How the file counts positions: auto (NVivo by its origin, else by where spans fall), codepoint (QualCoder, precode) or utf16 (NVivo)."),
 ) -> None:
     """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
     from rich.markup import escape
@@ -105,7 +114,7 @@ def import_(
             return
         from ..export.refi_project import import_qdpx
 
-        summary = import_qdpx(file, store, study, codebook_name)
+        summary = import_qdpx(file, store, study, codebook_name, offsets)
     except PrecodeError as e:
         fail(e)
     for w in summary["warnings"]:
@@ -113,3 +122,5 @@ def import_(
     out.print(f"imported {summary['documents']} documents, {summary['codes']} codes, {summary['codings']} codings by "
               f"{', '.join(summary['users']) or 'nobody'} into {store} (study '{summary['study']}'); "
               f"{summary['decisions_added']} new human decisions")
+    out.print(f"positions read as {'UTF-16 code units' if summary['offsets'] == 'utf16' else 'Unicode code points'} "
+              f"({escape(summary['offsets_reason'])})")

@@ -49,21 +49,42 @@ def project_to_refi(data: ProjectData, decision_times: dict[int, str] | None = N
 
 
 def export_qdpx(data: ProjectData, target: Path, coder: str | None = None, include_proposals: bool = False,
-                store_path: Path | None = None) -> Path:
+                store_path: Path | None = None, notes: list[str] | None = None) -> Path:
+    """Write the project as a .qdpx; problems the user should know of (renamed codes, ...) go to ``notes``."""
     times: dict[int, str] = {}
+    kept: list[dict] = []
     if store_path is not None:
         with Store(store_path) as st:
             times = {d.id: d.time for d in load_decisions(st)}
-    project = project_to_refi(data, times, coder, include_proposals, name=target.stem)
-    write_qdpx(project, target, include_machine_user=include_proposals)
+            kept = [m["refi"] for _, m in sorted(st.study_metadata().items()) if isinstance(m.get("refi"), dict)]
+    names = {k.get("name") for k in kept if k.get("name")}
+    project = project_to_refi(data, times, coder, include_proposals, name=names.pop() if len(names) == 1 else target.stem)
+    project.extras, project.description = _merge_kept(kept), "\n\n".join(k["description"] for k in kept if k.get("description"))
+    said = write_qdpx(project, target, include_machine_user=include_proposals)
+    if notes is not None:
+        notes += said
     return target
 
 
-def export_qdc(data: ProjectData, target: Path) -> Path:
+def _merge_kept(kept: list[dict]) -> dict:
+    """The REFI parts kept by each import (``RefiProject.extras``), as one."""
+    out: dict = {}
+    for k in kept:
+        for key, value in (k.get("extras") or {}).items():
+            if isinstance(value, dict):
+                out.setdefault(key, {}).update(value)
+            elif isinstance(value, list):
+                out.setdefault(key, []).extend(v for v in value if v not in out.get(key, []))
+    return out
+
+
+def export_qdc(data: ProjectData, target: Path, notes: list[str] | None = None) -> Path:
     books = _codebooks(data)
     if not books:
         raise PrecodeError("the project has no codebook")
-    write_qdc(books if len(books) > 1 else books[0], target)
+    said = write_qdc(books if len(books) > 1 else books[0], target)
+    if notes is not None:
+        notes += said
     return target
 
 
@@ -78,17 +99,19 @@ def span_segment(doc, start: int, end: int, study: str) -> Segment:
                    speaker=turn.speaker if turn else None, role=None, coded=True, study=study)
 
 
-def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook_name: str | None = None) -> dict:
+def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook_name: str | None = None,
+                offsets: str = "auto") -> dict:
     """A REFI-QDA project becomes (or joins) a precode project; its codings become human decisions.
 
     Documents are segmented into turns (for proposing later), and every coding gets a segment on its
     exact span with an ``add`` decision by the REFI user who made it. Returns a summary.
     """
-    project = read_qdpx(path, codebook_name=codebook_name)
+    project = read_qdpx(path, codebook_name=codebook_name, offset_unit=offsets)
     study = study or project.name
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with Store(store_path) as st:
-        st.save_study(study, {"imported_from": str(path), "origin": project.origin})
+        st.save_study(study, {"imported_from": str(path), "origin": project.origin,
+                              "refi": {"name": project.name, "description": project.description, "extras": project.extras}})
         for book in project.codebooks:
             st.save_codebook(book, codebook_to_dict(book))
         texts = {d.id: d.text for d in project.documents}
@@ -120,4 +143,5 @@ def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook
                 added += 1
     return {"study": study, "documents": len(project.documents), "codes": sum(len(b.codes) for b in project.codebooks),
             "codings": len(project.codings), "decisions_added": added, "users": project.users,
-            "warnings": project.warnings, "unknown": project.unknown}
+            "warnings": project.warnings, "unknown": project.unknown,
+            "offsets": project.offset_unit, "offsets_reason": project.offset_reason}

@@ -6,17 +6,24 @@ A ``.qdpx`` is a zip holding ``project.qde`` (namespace ``urn:QDA-XML:project:1.
 
 Decisions (see also the module docstrings of ``write`` and ``read``):
 
-- **Offsets** (``startPosition``/``endPosition``) count Unicode code points of the plain text, i.e. they
-  are Python ``str`` indices, as QualCoder reads and writes them. An emoji is one position, a precomposed
-  ``é`` is one. ``read_qdpx(..., offset_unit="utf16")`` reads files whose tool counted UTF-16 code units.
+- **Offsets** (``startPosition``/``endPosition``) precode writes count Unicode code points of the plain
+  text, i.e. Python ``str`` indices, as the standard's "character" reads and as QualCoder reads and writes
+  them. An emoji is one position, a precomposed ``é`` is one. NVivo counts UTF-16 code units (an emoji is
+  two). ``read_qdpx(..., offset_unit="auto")`` (the default) reads UTF-16 when ``origin`` names NVivo and
+  otherwise picks the unit under which fewer coded spans cut a word; ``"codepoint"``/``"utf16"`` force one.
   Line endings: text is stored with ``\\n``; on import ``\\r\\n`` is folded to ``\\n`` and positions are
   remapped (MAXQDA and most tools count ``\\r\\n`` as two; ATLAS.ti counts one, recognised by ``origin``).
 - **Codebook shape.** precode has categories holding codes. A category is written as a non-codable parent
   ``<Code isCodable="false">``; codes are codable children. A code named ``"A > B"`` whose parent ``"A"``
   exists in the same category is written nested under it. On import a top-level non-codable code becomes
-  a category; deeper levels are flattened into the code name with ``" > "`` (``Barriers`` ▸ ``Staffing``
+  a category; deeper levels are flattened into the code name with ``" > "`` (a non-codable level is kept
+  in ``extras["levels"]`` and written back in place) (``Barriers`` ▸ ``Staffing``
   ▸ ``Turnover`` gives category ``Barriers``, codes ``Staffing`` and ``Staffing > Turnover``); a top-level
   *codable* code stays a code without category and its children become ``"Parent > Child"``.
+- **Unique names.** QualCoder (and others) key codes by name. A name used by more than one code in the
+  written tree is written ``"Parent: Name"`` (``"Initial facilitators: Administrative support"``; more
+  ancestors while still not unique), with a warning naming them; reading a file whose ``origin`` is
+  precode strips the prefix again, so names and GUIDs round-trip.
 - **Definitions.** REFI codes only have a ``<Description>``; precode's inclusion, exclusion, examples and
   note travel in it as trailing ``Include: …`` / ``Exclude: …`` / ``Example: …`` / ``Note: …`` lines
   (categories: ``Question: …``), and are parsed back on import.
@@ -24,6 +31,9 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
   whose GUID is :func:`codebook_guid` — the reader recognises that GUID and splits them again.
 - **GUIDs** are stable: codes ``Code.guid(codebook)``, categories ``Category.guid(codebook)``, sources,
   users and selections uuid5 of their identity. Same input, byte-identical ``project.qde`` and zip.
+- **Kept GUIDs.** Every GUID read (codes as ``Code.source_guid``, categories, sources, users, selections,
+  codings, notes, sets) is written back; Notes (memos, journals), NoteRefs, Sets, colours and the project
+  description travel in ``RefiProject.extras``. A kept GUID that is not a GUID is replaced by precode's own.
 - **Machine proposals.** Codings whose coder is :data:`MACHINE_USER` (precode's unconfirmed proposals)
   are left out unless ``include_machine_user=True``.
 """
@@ -40,6 +50,7 @@ CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 ORIGIN = "precode"
 MACHINE_USER = "precode"  # the coder name of precode's own (unconfirmed) proposals
 PATH_SEPARATOR = " > "  # joins nested code names when a deeper REFI tree is flattened
+UNIQUE_JOIN = ": "  # a code name used twice is written "Parent: Name" (QualCoder needs unique names)
 
 # GUIDs of sources, users and selections; codes and categories use CODE_NAMESPACE (records.py).
 REFI_NAMESPACE = uuid.uuid5(CODE_NAMESPACE, "precode.refi")
@@ -70,10 +81,24 @@ class RefiProject:
     # on import: the file's code/category GUID (lower case) -> precode's GUID of the code/category it became
     guid_map: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # on import: the exporting software (Project/@origin)
+    offset_unit: str = "codepoint"  # on import: how the file counted positions ("codepoint" or "utf16")
+    offset_reason: str = ""  # on import: why that unit was chosen
+    description: str = ""  # the project's <Description>
+    # what precode carries through without modelling it (JSON-ready; kept in the study's metadata on import):
+    # users {name: guid}, categories {"<codebook>\x00<category>": guid}, colours {code/category guid: "#RRGGBB"},
+    # selections {"<doc>\x00<start>\x00<end>": guid}, codings {"<doc>\x00<start>\x00<end>\x00<code guid>\x00<coder>": guid},
+    # note_refs {"project" | "code:<guid>" | "source:<guid>" | "selection:<guid>": [note guids]},
+    # notes [<Note> XML with its text inline], sets [<Set> XML]
+    extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.codebooks, Codebook):
             self.codebooks = [self.codebooks]
+
+
+def span_key(document_id: str, start: int, end: int, *rest: str) -> str:
+    """Key of a selection (and, with code GUID and coder, of a coding) in ``RefiProject.extras``."""
+    return "\x00".join([document_id, str(start), str(end), *rest])
 
 
 def source_guid(document_id: str) -> str:

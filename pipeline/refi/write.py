@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,28 +13,48 @@ from pathlib import Path
 from lxml import etree as ET
 
 from ..errors import InputError
-from ..records import Category, Code, Codebook
+from ..records import CODE_NAMESPACE, Category, Code, Codebook
 from . import (
     CODEBOOK_NS,
     MACHINE_USER,
     ORIGIN,
     PATH_SEPARATOR,
     PROJECT_NS,
+    UNIQUE_JOIN,
     RefiCoding,
     RefiProject,
     codebook_guid,
     selection_guid,
     source_guid,
+    span_key,
     user_guid,
 )
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the zip is byte-identical across runs
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _x(text: str) -> str:
     """Drop characters XML 1.0 cannot carry (control characters, lone surrogates)."""
     return _NOT_XML.sub("", text)
+
+
+def kept_guid(value: object, fallback: str) -> str:
+    """A GUID kept from an imported file when it is one, else precode's own."""
+    return value if isinstance(value, str) and _GUID.match(value) else fallback
+
+
+def safe_name(name: str) -> str:
+    """A source name with no path in it: separators and ``.``/``..`` parts go (``../../x`` -> ``x``)."""
+    parts = [p.strip() for p in re.split(r"[\\/]+", name)]
+    return " - ".join(p for p in parts if p and p.strip(".")) or "source"
+
+
+def _note_refs(ns: str, el: ET._Element, extras: dict, key: str) -> None:
+    for target in extras.get("note_refs", {}).get(key, []):
+        if _GUID.match(target):
+            ET.SubElement(el, _q(ns, "NoteRef"), {"targetGUID": target})
 
 
 def compose_description(item: Code | Category) -> str:
@@ -68,54 +89,118 @@ def _element(ns: str, tag: str, attrs: dict[str, str] | None = None) -> ET._Elem
     return ET.Element(_q(ns, tag), attrs or {}, nsmap={None: ns})
 
 
-def _code_element(ns: str, guid: str, name: str, codable: bool, description: str) -> ET._Element:
+def _code_element(ns: str, guid: str, name: str, codable: bool, description: str, extras: dict | None = None
+                  ) -> ET._Element:
     el = _element(ns, "Code", {"guid": guid, "name": _x(name), "isCodable": "true" if codable else "false"})
+    extras = extras or {}
+    if colour := extras.get("colours", {}).get(guid):
+        el.set("color", colour)
     if description:
         ET.SubElement(el, _q(ns, "Description")).text = description
+    _note_refs(ns, el, extras, f"code:{guid}")
     return el
 
 
-def _codes_of(ns: str, cb: Codebook, codes: list[Code]) -> list[ET._Element]:
-    """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists."""
-    names = {c.name for c in codes}
+def _codes_of(ns: str, cb: Codebook, codes: list[Code], extras: dict, category: str | None = None
+              ) -> list[ET._Element]:
+    """Code elements for codes of one category; ``"A > B"`` nests under ``"A"`` when ``"A"`` exists, as a code
+    or as a kept non-codable level (``extras["levels"]``, from an imported tree)."""
+    code_names = {c.name for c in codes}
+    prefix = f"{cb.name}\x00{category or ''}\x00"
+    levels = {k[len(prefix):]: v for k, v in sorted(extras.get("levels", {}).items())
+              if k.startswith(prefix) and k[len(prefix):] not in code_names and isinstance(v, dict)}
+    names = code_names | set(levels)
     elements: dict[str, ET._Element] = {}
     top_holder = _element(ns, "Codes")
+
+    def parent_and_label(name: str) -> tuple[str | None, str]:
+        parent = name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in name else None
+        return (parent, name.rsplit(PATH_SEPARATOR, 1)[1]) if parent in names else (None, name)
+
+    for name, level in levels.items():
+        guid = kept_guid(level.get("guid"), str(uuid.uuid5(CODE_NAMESPACE, f"{cb.name}/{category or ''}/{name}/level")))
+        elements[name] = _code_element(ns, guid, parent_and_label(name)[1], False, _x(level.get("description", "")),
+                                       extras)
     for code in codes:
-        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
-        label = code.name.rsplit(PATH_SEPARATOR, 1)[1] if parent in names else code.name
-        elements[code.name] = _code_element(ns, code.guid(cb.name), label, True, compose_description(code))
-    for code in codes:
-        parent = code.name.rsplit(PATH_SEPARATOR, 1)[0] if PATH_SEPARATOR in code.name else None
-        (elements[parent] if parent in names else top_holder).append(elements[code.name])
+        elements[code.name] = _code_element(ns, code.guid(cb.name), parent_and_label(code.name)[1], True,
+                                            compose_description(code), extras)
+    for name in [*levels, *(c.name for c in codes)]:
+        parent = parent_and_label(name)[0]
+        (elements[parent] if parent else top_holder).append(elements[name])
     return list(top_holder)
 
 
-def _codebook_elements(ns: str, cb: Codebook) -> list[ET._Element]:
+def _category_guid(cb: Codebook, name: str, extras: dict) -> str:
+    return kept_guid(extras.get("categories", {}).get(f"{cb.name}\x00{name}"), Category(name).guid(cb.name))
+
+
+def _codebook_elements(ns: str, cb: Codebook, extras: dict) -> list[ET._Element]:
     out = []
     for cat in cb.categories:
-        el = _code_element(ns, cat.guid(cb.name), cat.name, False, compose_description(cat))
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name]))
+        el = _code_element(ns, _category_guid(cb, cat.name, extras), cat.name, False, compose_description(cat), extras)
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == cat.name], extras, cat.name))
         out.append(el)
     known = {cat.name for cat in cb.categories}
     stray = sorted({c.category for c in cb.codes if c.category and c.category not in known})
     for name in stray:  # a code whose category has no Category record: make the parent anyway
-        el = _code_element(ns, Category(name).guid(cb.name), name, False, "")
-        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name]))
+        el = _code_element(ns, _category_guid(cb, name, extras), name, False, "", extras)
+        el.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category == name], extras, name))
         out.append(el)
-    out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None]))
+    out.extend(_codes_of(ns, cb, [c for c in cb.codes if c.category is None], extras))
     return out
 
 
-def _codes_element(ns: str, codebooks: list[Codebook]) -> ET._Element | None:
+def _codes_element(ns: str, codebooks: list[Codebook], extras: dict | None = None) -> ET._Element | None:
     codes = _element(ns, "Codes")
+    extras = extras or {}
     if len(codebooks) == 1:
-        codes.extend(_codebook_elements(ns, codebooks[0]))
+        codes.extend(_codebook_elements(ns, codebooks[0], extras))
     else:
         for cb in codebooks:
-            wrapper = _code_element(ns, codebook_guid(cb.name), cb.name, False, _x(cb.description))
-            wrapper.extend(_codebook_elements(ns, cb))
+            wrapper = _code_element(ns, codebook_guid(cb.name), cb.name, False, _x(cb.description), extras)
+            wrapper.extend(_codebook_elements(ns, cb, extras))
             codes.append(wrapper)
     return codes if len(codes) else None
+
+
+def make_names_unique(codes: ET._Element) -> list[str]:
+    """Give every ``<Code>`` in the tree a name no other has (case-insensitively), as QualCoder needs: a
+    repeated name is prefixed with its parent's name and ``": "`` (and the grandparent's, ... while that is
+    still not unique). Returns one warning naming the codes renamed, or none. The reader strips the prefix
+    again from files precode wrote."""
+    found: list[tuple[ET._Element, list[str]]] = []
+
+    def walk(el: ET._Element, ancestors: list[str]) -> None:
+        for child in el:
+            if ET.QName(child).localname == "Code":
+                found.append((child, ancestors))
+                walk(child, ancestors + [child.get("name")])
+
+    walk(codes, [])
+    counts: dict[str, int] = {}
+    for el, _ in found:
+        counts[el.get("name").casefold()] = counts.get(el.get("name").casefold(), 0) + 1
+    taken = set(counts)
+    renamed = []
+    for el, ancestors in found:
+        name = el.get("name")
+        if counts[name.casefold()] < 2:
+            continue
+        new, depth = name, 0
+        while (new.casefold() in taken) and depth < len(ancestors):
+            depth += 1
+            new = UNIQUE_JOIN.join(ancestors[-depth:] + [name])
+        n = 1
+        while new.casefold() in taken:
+            n += 1
+            new = f"{UNIQUE_JOIN.join(ancestors[-depth:] + [name]) if depth else name} ({n})"
+        taken.add(new.casefold())
+        el.set("name", new)
+        renamed.append(f"'{new}'")
+    if not renamed:
+        return []
+    return [f"{len(renamed)} code(s) share a name with another; written with their parent's name so that every "
+            f"reader (QualCoder needs unique names) keeps them apart: {', '.join(renamed)}"]
 
 
 def _serialise(root: ET._Element) -> bytes:
@@ -176,44 +261,81 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
         notes.append(f"left out {machine} coding(s) by '{MACHINE_USER}' (unconfirmed proposals; "
                      "include_machine_user=True exports them)")
 
-    users = set(project.users) | {c.coder for c in codings}
+    extras = project.extras or {}
+    kept_users = extras.get("users", {})
+    users = set(project.users) | {c.coder for c in codings} | set(kept_users)
     if not include_machine_user:
         users.discard(MACHINE_USER)
+    user_guids = {name: kept_guid(kept_users.get(name), user_guid(name)) for name in users}
     root = _element(ns, "Project", {"name": _x(project.name), "origin": ORIGIN})
     if users:
         el = ET.SubElement(root, _q(ns, "Users"))
         for name in sorted(users):
-            ET.SubElement(el, _q(ns, "User"), {"guid": user_guid(name), "name": _x(name)})
-    codes_el = _codes_element(ns, project.codebooks)
+            ET.SubElement(el, _q(ns, "User"), {"guid": user_guids[name], "name": _x(name)})
+    codes_el = _codes_element(ns, project.codebooks, extras)
     if codes_el is not None:
+        notes += make_names_unique(codes_el)
         ET.SubElement(root, _q(ns, "CodeBook")).append(codes_el)
     files: dict[str, str] = {}
     if docs:
         sources = ET.SubElement(root, _q(ns, "Sources"))
+        renamed = []
+        used: set[str] = set()
         for doc in project.documents:
-            guid = source_guid(doc.id)
+            guid = kept_guid(doc.metadata.get("refi_guid"), source_guid(doc.id))
+            guid = guid if guid not in used else source_guid(doc.id)
+            used.add(guid)
             files[f"sources/{guid}.txt"] = doc.text
+            name = safe_name(doc.id)
+            if name != doc.id:
+                renamed.append(f"'{doc.id}' -> '{name}'")
             src = ET.SubElement(sources, _q(ns, "TextSource"),
-                                {"guid": guid, "name": _x(doc.id), "plainTextPath": f"internal://{guid}.txt"})
+                                {"guid": guid, "name": _x(name), "plainTextPath": f"internal://{guid}.txt"})
             mine = sorted((c for c in codings if c.document_id == doc.id),
                           key=lambda c: (c.start, c.end, c.code_guid, c.coder))
+            spans_done: set[tuple[int, int]] = set()
             for c in mine:
                 sel_guid = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
+                if (c.start, c.end) not in spans_done:  # the first coding on a span gets the kept selection GUID
+                    sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, c.start, c.end)), sel_guid)
+                    spans_done.add((c.start, c.end))
                 attrs = {"guid": sel_guid, "startPosition": str(c.start), "endPosition": str(c.end),
-                         "creatingUser": user_guid(c.coder)}
+                         "creatingUser": user_guids[c.coder]}
                 when = xsd_datetime(c.created, path) if c.created else None
                 if when:
                     attrs["creationDateTime"] = when
                 sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), attrs)
                 if c.memo:
                     ET.SubElement(sel, _q(ns, "Description")).text = _x(c.memo)
-                cattrs = {"guid": selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding"),
-                          "creatingUser": user_guid(c.coder)}
+                own = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding")
+                key = span_key(doc.id, c.start, c.end, c.code_guid, c.coder)
+                cattrs = {"guid": kept_guid(extras.get("codings", {}).get(key), own), "creatingUser": user_guids[c.coder]}
                 if when:
                     cattrs["creationDateTime"] = when
                 coding = ET.SubElement(sel, _q(ns, "Coding"), cattrs)
                 ET.SubElement(coding, _q(ns, "CodeRef"), {"targetGUID": c.code_guid})
+                _note_refs(ns, sel, extras, f"selection:{sel_guid}")
+            _note_refs(ns, src, extras, f"source:{guid}")
+        if renamed:
+            notes.append(f"source names with a path in them were written without it: {', '.join(renamed)}")
+    _carried(ns, root, extras, project.description, path)
     return _serialise(root), files, notes
+
+
+def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: str | Path) -> None:
+    """Notes, Sets, the project description and its NoteRefs, in the schema's order."""
+    parser = ET.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    for kind, items in (("Notes", extras.get("notes", [])), ("Sets", extras.get("sets", []))):
+        if items:
+            holder = ET.SubElement(root, _q(ns, kind))
+            for xml in items:
+                try:
+                    holder.append(ET.fromstring(xml.encode("utf-8"), parser))
+                except ET.XMLSyntaxError:
+                    raise InputError(path, f"a kept {kind[:-1]} is not well-formed XML") from None
+    if description:
+        ET.SubElement(root, _q(ns, "Description")).text = _x(description)
+    _note_refs(ns, root, extras, "project")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -248,18 +370,24 @@ def write_qdpx(project: RefiProject, path: str | Path, *, include_machine_user: 
     return notes
 
 
-def codebook_xml(codebooks: Codebook | list[Codebook], path: str | Path = "codebook.qdc") -> bytes:
+def codebook_xml(codebooks: Codebook | list[Codebook], path: str | Path = "codebook.qdc",
+                 notes: list[str] | None = None) -> bytes:
     codebooks = [codebooks] if isinstance(codebooks, Codebook) else list(codebooks)
     _check_codebooks(codebooks, path)
     codes = _codes_element(CODEBOOK_NS, codebooks)
     if codes is None:
         raise InputError(path, "the codebook has no codes or categories to write")
+    renamed = make_names_unique(codes)
+    if notes is not None:
+        notes += renamed
     root = _element(CODEBOOK_NS, "CodeBook", {"origin": ORIGIN})
     root.append(codes)
     return _serialise(root)
 
 
-def write_qdc(codebooks: Codebook | list[Codebook], path: str | Path) -> None:
-    """Write a REFI-QDA codebook (``.qdc``)."""
+def write_qdc(codebooks: Codebook | list[Codebook], path: str | Path) -> list[str]:
+    """Write a REFI-QDA codebook (``.qdc``). Returns notes for the user (e.g. names made unique)."""
     path = Path(path)
-    _write_atomic(path, codebook_xml(codebooks, path))
+    notes: list[str] = []
+    _write_atomic(path, codebook_xml(codebooks, path, notes))
+    return notes
