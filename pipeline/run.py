@@ -30,8 +30,10 @@ from .records import Codebook, Document, Segment, Suggestion
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
 
-PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "spacy", "numpy", "pydantic", "typer",
-            "python-docx", "openpyxl"]
+# every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
+PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "tokenizers", "spacy", "numpy", "scipy",
+            "scikit-learn", "bertopic", "umap-learn", "hdbscan", "krippendorff", "pydantic", "typer", "python-docx",
+            "openpyxl", "charset-normalizer", "lxml"]
 SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.txt", "speakers.yaml"}
 
 
