@@ -83,20 +83,17 @@ def load_project(store_path: str | Path) -> ProjectData:
                 id=r[0], document_id=r[1], unit=r[2], turn_index=r[3], start=r[4], end=r[5], text=r[6], speaker=r[7],
                 role=r[8], coded=bool(r[9]), start_time=r[10], end_time=r[11], question=r[12], question_id=r[13],
                 study=study_of.get(r[1]), metadata=json.loads(r[14])))
-        data.run_id = c.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
+        data.run_id = st.latest_run()
         code_of = {}
         book_of_segment: dict[str, Codebook] = {}
         for book in books.values():
             for code in book.codes:
                 code_of[code.guid(book.name)] = (book, code)
-        for seg_id, guid, rank, score, evidence, flags, agent in c.execute(
-            "SELECT segment_id, code_guid, rank, score, evidence, flags, agent FROM suggestions WHERE run_id=? "
-            "ORDER BY segment_id, rank", (data.run_id,)
-        ):
-            if guid in code_of:
-                book_of_segment[seg_id] = code_of[guid][0]
-                data.suggestions.append(Suggestion(seg_id, code_of[guid][1], score, rank, evidence,
-                                                   tuple(f for f in flags.split(",") if f), agent))
+        for r in st.latest_suggestion_rows():
+            if r.code_guid in code_of:
+                book_of_segment[r.segment_id] = code_of[r.code_guid][0]
+                data.suggestions.append(Suggestion(r.segment_id, code_of[r.code_guid][1], r.score, r.rank, r.evidence,
+                                                   tuple(r.flag_list), r.agent))
         # which codebook each study used: from its suggestions, else the only codebook
         for seg in data.segments:
             if seg.study not in data.codebooks and seg.id in book_of_segment:
@@ -111,12 +108,12 @@ def load_project(store_path: str | Path) -> ProjectData:
 def latest_manifest(store: Store, required: bool = True) -> dict:
     """The manifest of the project's latest finished run. Without one: PrecodeError, or ``{}`` when
     not ``required``."""
-    row = store.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
+    manifest = store.latest_manifest()
+    if manifest is None:
         if not required:
             return {}
         raise PrecodeError(f"{store.path}: no finished run in this project (run `precode run CONFIG` first)")
-    return json.loads(row[0])
+    return manifest
 
 
 def model_name(store_path: str | Path) -> str:

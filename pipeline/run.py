@@ -371,20 +371,18 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             "studies": learning,
         }
         if persist and store is not None:
-            run_id = store.start_run(started, res.manifest["config_hash"])
-            for name, cb in codebooks.items():
-                store.save_study(name, next(s.metadata for s in cfg.studies if s.name == name))
-                store.save_codebook(cb, codebook_to_dict(cb))
             by_doc: dict[str, list[Segment]] = {}
             for s in res.segments:
                 by_doc.setdefault(s.document_id, []).append(s)
-            for doc in res.documents:
-                store.save_document(doc, doc.metadata["study"], by_doc.get(doc.id, []))
             study_of = {s.id: s.study for s in res.segments}
-            for name, cb in codebooks.items():
-                store.save_suggestions(run_id, cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
-            res.manifest["run_id"] = run_id
-            store.finish_run(run_id, _now(), res.manifest)
+            store.save_run(
+                started, _now(), res.manifest,
+                studies={name: next(s.metadata for s in cfg.studies if s.name == name) for name in codebooks},
+                codebooks=[(cb, codebook_to_dict(cb)) for cb in codebooks.values()],
+                documents=res.documents, segments_of=by_doc,
+                study_of_doc={doc.id: doc.metadata["study"] for doc in res.documents},
+                suggestions=[(cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
+                             for name, cb in codebooks.items()])
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

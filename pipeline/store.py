@@ -8,8 +8,11 @@ triggers refuse UPDATE and DELETE, so a human decision can never be rewritten or
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -159,6 +162,37 @@ class StoreError(PrecodeError):
     pass
 
 
+# Crash testing: with PRECODE_KILL_AT_WRITE=N the process SIGKILLs itself just before its Nth write
+# statement (INSERT / UPDATE / DELETE / COMMIT) to any store, counted over the whole process.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "COMMIT")
+_write_count = 0
+
+
+def _kill_hook(limit: int):
+    def trace(stmt: str) -> None:
+        global _write_count
+        if stmt.lstrip().upper().startswith(_WRITES):
+            _write_count += 1
+            if _write_count >= limit:
+                os.kill(os.getpid(), signal.SIGKILL)
+    return trace
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    segment_id: str
+    code_guid: str
+    rank: int
+    score: float
+    evidence: str
+    flags: str
+    agent: str
+
+    @property
+    def flag_list(self) -> list[str]:
+        return [f for f in self.flags.split(",") if f]
+
+
 class Store:
     """One SQLite file per project (or one shared embedding cache for one-shot runs)."""
 
@@ -173,6 +207,8 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            if os.environ.get("PRECODE_KILL_AT_WRITE"):
+                self.conn.set_trace_callback(_kill_hook(int(os.environ["PRECODE_KILL_AT_WRITE"])))
             self._migrate()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: not a usable precode store ({err})") from None
@@ -192,6 +228,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; inside another one it joins it (all or nothing together)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -313,10 +353,50 @@ class Store:
             )
 
     # -- runs and suggestions ----------------------------------------------------------------
-    def start_run(self, started: str, config_hash: str) -> int:
+    # A run is written in ONE transaction (save_run) and stamped ``finished`` in it: a reader sees
+    # the previous complete run or the new one, never part of a run. "The latest run" is
+    # latest_run() and nothing else.
+    def latest_run(self) -> int | None:
+        """Id of the latest finished run (the one screens, exports and the learner read), or None."""
+        row = self.conn.execute("SELECT MAX(id) FROM runs WHERE finished IS NOT NULL").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def latest_manifest(self) -> dict | None:
+        run = self.latest_run()
+        if run is None:
+            return None
+        return json.loads(self.conn.execute("SELECT manifest FROM runs WHERE id=?", (run,)).fetchone()[0])
+
+    def save_run(self, started: str, finished: str, manifest: dict, studies: dict[str, dict],
+                 codebooks: list, documents: list, segments_of: dict[str, list], study_of_doc: dict[str, str],
+                 suggestions: list[tuple[str, list]]) -> int:
+        """Write a whole run (studies, codebooks, documents, segments, suggestions, its manifest with
+        ``run_id``) in one transaction; returns the run id. ``codebooks``: (codebook, content) pairs;
+        ``suggestions``: (codebook name, suggestions) pairs."""
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, config_hash))
-            return int(cur.lastrowid)
+            cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, manifest["config_hash"]))
+            run_id = int(cur.lastrowid)
+            for name, metadata in studies.items():
+                self.save_study(name, metadata)
+            for cb, content in codebooks:
+                self.save_codebook(cb, content)
+            for doc in documents:
+                self.save_document(doc, study_of_doc[doc.id], segments_of.get(doc.id, []))
+            for codebook, sugg in suggestions:
+                self.save_suggestions(run_id, codebook, sugg)
+            manifest["run_id"] = run_id
+            c.execute("UPDATE runs SET finished=?, manifest=? WHERE id=?",
+                      (finished, json.dumps(manifest, sort_keys=True, default=str), run_id))
+        return run_id
+
+    def latest_suggestion_rows(self) -> list[SuggestionRow]:
+        """The latest finished run's suggestions, by segment and rank."""
+        run = self.latest_run()
+        if run is None:
+            return []
+        return [SuggestionRow(*r) for r in self.conn.execute(
+            "SELECT segment_id, code_guid, rank, score, evidence, flags, agent FROM suggestions WHERE run_id=? "
+            "ORDER BY segment_id, rank", (run,))]
 
     def save_suggestions(self, run_id: int, codebook: str, suggestions) -> None:
         with self.transaction() as c:
@@ -327,13 +407,6 @@ class Store:
                     (run_id, s.segment_id, s.code.guid(codebook), s.rank, s.score, s.evidence, ",".join(s.flags), s.agent)
                     for s in suggestions
                 ],
-            )
-
-    def finish_run(self, run_id: int, finished: str, manifest: dict) -> None:
-        with self.transaction() as c:
-            c.execute(
-                "UPDATE runs SET finished=?, manifest=? WHERE id=?",
-                (finished, json.dumps(manifest, sort_keys=True, default=str), run_id),
             )
 
     def count(self, table: str) -> int:

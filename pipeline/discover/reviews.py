@@ -164,7 +164,7 @@ def _codebook_of_members(st: Store, books: dict[str, Codebook], members: list[st
     for i in range(0, len(members), 500):
         chunk = members[i: i + 500]
         q = (f"SELECT c.codebook, COUNT(DISTINCT s.segment_id) FROM suggestions s JOIN codes c ON c.guid = s.code_guid "
-             f"WHERE s.run_id = (SELECT MAX(run_id) FROM suggestions) AND s.segment_id IN ({','.join('?' * len(chunk))}) "
+             f"WHERE s.run_id = (SELECT MAX(id) FROM runs WHERE finished IS NOT NULL) AND s.segment_id IN ({','.join('?' * len(chunk))}) "
              f"GROUP BY c.codebook")
         for name, k in st.conn.execute(q, chunk):
             counts[name] = counts.get(name, 0) + k

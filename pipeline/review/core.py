@@ -140,7 +140,6 @@ class ReviewSession:
 
     def reload(self) -> None:
         conn = self.store.conn
-        run = conn.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
         segs = conn.execute(
             """SELECT s.id, s.document_id, d.study, s.speaker, s.role, s.text, s.start, s."end", s.start_time,
                       s.question, s.turn_index, s.coded
@@ -152,14 +151,10 @@ class ReviewSession:
             turn_text.setdefault((r[1], r[10]), "")
             turn_text[(r[1], r[10])] += (" " if turn_text[(r[1], r[10])] else "") + r[5]
         props: dict[str, list[Proposal]] = {}
-        if run is not None:
-            for seg_id, guid, rank, score, evidence, flags in conn.execute(
-                "SELECT segment_id, code_guid, rank, score, evidence, flags FROM suggestions WHERE run_id=? "
-                "ORDER BY segment_id, rank", (run,)
-            ):
-                if guid in self.codes:
-                    props.setdefault(seg_id, []).append(
-                        Proposal(self.codes[guid], score, rank, [f for f in flags.split(",") if f], evidence, "proposed"))
+        for r in self.store.latest_suggestion_rows():
+            if r.code_guid in self.codes:
+                props.setdefault(r.segment_id, []).append(
+                    Proposal(self.codes[r.code_guid], r.score, r.rank, r.flag_list, r.evidence, "proposed"))
         state = dec.current_state(dec.load(self.store, self.coder))
         by_seg: dict[str, dict[str, str]] = {}
         for (seg_id, guid, _), st in state.items():
