@@ -59,6 +59,11 @@ def _report(result, quiet: bool) -> None:
         err.print(f"[yellow]skipped:[/] {escape(line)}", soft_wrap=True)
     for line in result.warnings:
         err.print(f"[dim]warning:[/] {escape(line)}", soft_wrap=True)
+    for study, changes in getattr(result, "codebook_changes", {}).items():
+        if changes:
+            err.print(f"codebook of study '{escape(study)}' changed since the last run:")
+            for ch in changes:
+                err.print(f"  {escape(ch.line())}", soft_wrap=True)
     if quiet:
         return
     c = result.manifest["counts"]
@@ -184,6 +189,26 @@ def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook fil
             err.print(f"[yellow]warning:[/] {escape(str(f))}: {escape(line)}", soft_wrap=True)
     if bad:
         raise typer.Exit(2)
+
+
+@codebook_app.command("diff")
+def codebook_diff(
+    old: Path = typer.Argument(..., help="The earlier codebook file."),
+    new: Path = typer.Argument(..., help="The later codebook file."),
+) -> None:
+    """What changed between two codebook versions: renamed, moved, merged, split, retired, added and
+    redefined codes (what decisions on each will do on the next run)."""
+    from .codebook import diff_codebooks, load_codebook
+
+    try:
+        a, b = load_codebook(old), load_codebook(new)
+    except CodebookError as e:
+        fail(e)
+    changes = diff_codebooks(a, b)
+    if not changes:
+        out.print("no changes to codes")
+    for ch in changes:
+        out.print(escape(ch.line()), soft_wrap=True)
 
 
 @codebook_app.command("show")

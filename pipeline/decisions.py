@@ -9,7 +9,7 @@ apart. A decision whose segment text has changed since (re-ingested, edited tran
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .records import VERDICTS, Decision
 from .store import Store, StoreError
@@ -53,13 +53,18 @@ def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: s
         return Decision(**{**d.__dict__, "id": int(cur.lastrowid)})
 
 
-def load(store: Store, coder: str | None = None) -> list[Decision]:
-    q = "SELECT segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes, id FROM decisions"
-    args: tuple = ()
-    if coder is not None:
-        q += " WHERE coder=?"
-        args = (coder,)
-    return [Decision(*r) for r in store.conn.execute(q + " ORDER BY id", args)]
+def load(store: Store, coder: str | None = None, pending=()) -> list[Decision]:
+    """Decisions, oldest first, with their codes followed through recorded renames and merges (a
+    decision on a code renamed or merged since names the code it now belongs to; the stored row is
+    unchanged). ``pending``: codebook changes not stored yet, as (kind, old guid, new guid)."""
+    follow = {g: to for g, (to, _kind) in store.code_resolution(pending).items() if to is not None}
+    out = []
+    for d in store.decision_rows(coder):
+        if d.code_guid in follow or d.replaces in follow:
+            d = replace(d, code_guid=follow.get(d.code_guid, d.code_guid),
+                        replaces=follow.get(d.replaces, d.replaces) if d.replaces else d.replaces)
+        out.append(d)
+    return out
 
 
 def last_undoable(store: Store, coder: str) -> Decision | None:
@@ -115,10 +120,21 @@ def of_coders(states, who: bool | list[str]) -> list[CodeState]:
 
 
 def orphaned(store: Store) -> list[Decision]:
-    """Decisions whose segment is gone or whose text changed since the decision."""
-    rows = store.conn.execute(
-        """SELECT d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes, d.id
-           FROM decisions d LEFT JOIN segments s ON s.id = d.segment_id
-           WHERE s.id IS NULL OR s.text_sha != d.text_sha ORDER BY d.id"""
-    )
-    return [Decision(*r) for r in rows]
+    """Decisions whose segment is gone or whose text changed since the decision, or whose code was
+    retired or split (see :func:`orphans` for the reason of each)."""
+    return [d for d, _why in orphans(store)]
+
+
+def orphans(store: Store) -> list[tuple[Decision, str]]:
+    """(decision, why) for every orphaned decision, oldest first. Undo rows are not listed."""
+    changed = {d.id for d in store.decisions_on_changed_text()}
+    gone = {g: kind for g, (to, kind) in store.code_resolution().items() if to is None}
+    out = []
+    for d in load(store):
+        if d.verdict == "undo":
+            continue
+        if d.id in changed:
+            out.append((d, "segment text changed or segment gone"))
+        elif d.code_guid in gone:
+            out.append((d, f"code {gone[d.code_guid]}" + (": review again" if gone[d.code_guid] == "split" else "")))
+    return out

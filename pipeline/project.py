@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .codebook import CodebookModel, _build
 from .errors import PrecodeError
-from .records import Codebook, Document, Segment, Suggestion
+from .records import Code, Codebook, Document, Segment, Suggestion
 from .store import Store
 
 
@@ -41,11 +41,14 @@ class ProjectData:
     suggestions: list[Suggestion] = field(default_factory=list)  # of the latest run
     states: dict = field(default_factory=dict)  # decisions.current_state of all coders
     run_id: int | None = None
+    # retired or split codes people decided on, by codebook name: each a codebook named
+    # "NAME (orphaned codes)" whose codes carry ``retired`` (the exports mark them, never drop them)
+    orphan_books: dict[str, Codebook] = field(default_factory=dict)
 
     def code_index(self) -> dict[str, tuple[Codebook, object]]:
-        """code guid -> (codebook, code), over every codebook of the project."""
+        """code guid -> (codebook, code), over every codebook of the project (orphaned codes last)."""
         out: dict[str, tuple[Codebook, object]] = {}
-        for book in [*self.codebooks.values(), *self.books.values()]:
+        for book in [*self.codebooks.values(), *self.books.values(), *self.orphan_books.values()]:
             for code in book.codes:
                 out.setdefault(code.guid(book.name), (book, code))
         return out
@@ -102,7 +105,27 @@ def load_project(store_path: str | Path) -> ProjectData:
             for seg in data.segments:
                 data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
+        data.orphan_books = orphan_books(st, {g for (_s, g, _c) in data.states}, data.code_index())
     return data
+
+
+ORPHANED_SUFFIX = " (orphaned codes)"
+
+
+def orphan_books(store: Store, decided: set[str], active, pending=()) -> dict[str, Codebook]:
+    """The retired and split codes among ``decided`` (code guids), grouped by codebook, rebuilt from
+    the codes the project stored; ``active``: guids of the codes in use; ``pending``: codebook
+    changes not stored yet (as :meth:`Store.code_resolution`)."""
+    gone = {g: kind for g, (to, kind) in store.code_resolution(pending).items() if to is None}
+    by_book: dict[str, list[Code]] = {}
+    for r in store.code_rows():
+        if r.guid in gone and r.guid in decided and r.guid not in active:
+            by_book.setdefault(r.codebook, []).append(Code(
+                name=r.name, category=r.category, description=r.description, inclusion=r.inclusion,
+                exclusion=r.exclusion, examples=tuple(json.loads(r.examples)), source_guid=r.guid, retired=gone[r.guid]))
+    return {name: Codebook(name=name + ORPHANED_SUFFIX, codes=tuple(codes),
+                           description="codes retired or split since these decisions; the decisions are kept")
+            for name, codes in by_book.items()}
 
 
 def latest_manifest(store: Store, required: bool = True) -> dict:

@@ -46,6 +46,7 @@ class BatchResult:
     manifest: dict = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
     codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
+    codebook_changes: dict[str, list] = field(default_factory=dict)  # by study: CodeChange since the last run
 
     def proposals_per_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -112,6 +113,10 @@ def load_roles(study: StudyConfig, cfg: Config) -> RoleMap:
     for doc, mapping in (study.roles or {}).items():
         table.setdefault(doc, {}).update(mapping)
     return RoleMap(table, dict(study.role_aliases))
+
+
+def _sha_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _sha_file(path: Path) -> str:
@@ -251,6 +256,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if persist and store is not None:
             codebooks = _with_project_codes(codebooks, store)
             res.codebooks = codebooks
+            res.codebook_changes = codebook_changes(store, codebooks)
+        pending = [(ch.kind, ch.old_guid, ch.new_guid) for chs in res.codebook_changes.values() for ch in chs]
         # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
         if embedder is None:
             layer = None
@@ -282,7 +289,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
         timings["embed"] = time.perf_counter() - t
 
-        training = _training(cfg, codebooks, train_raw, store if persist else None, res)
+        training = _training(cfg, codebooks, train_raw, store if persist else None, res, pending)
         learning: dict[str, dict] = {}
         tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
@@ -350,8 +357,14 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if persist and store is not None:
             from .decisions import current_state, load
 
-            states = current_state(load(store))
-        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states)
+            states = current_state(load(store, pending=pending))
+        orphans = []
+        if states:
+            from .project import orphan_books
+
+            active = {c.guid(cb.name) for cb in codebooks.values() for c in cb.codes}
+            orphans = list(orphan_books(store, {g for (_s, g, _c) in states}, active, pending).values())
+        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states, orphans)
         out_dir = cfg.output_dir
         if out_csv is not None:
             res.outputs["csv"] = write_csv(rows, out_csv)
@@ -382,7 +395,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 documents=res.documents, segments_of=by_doc,
                 study_of_doc={doc.id: doc.metadata["study"] for doc in res.documents},
                 suggestions=[(cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
-                             for name, cb in codebooks.items()])
+                             for name, cb in codebooks.items()],
+                versions=[(name, cb, codebook_to_dict(cb), res.codebook_changes.get(name, []))
+                          for name, cb in codebooks.items()])
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
@@ -391,6 +406,19 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if store is not None:
             store.close()
     return res
+
+
+def codebook_changes(store: Store, codebooks: dict[str, Codebook]) -> dict[str, list]:
+    """By study: what changed in its codebook since the version the project last recorded (empty
+    when nothing did, or for a codebook the project has not met)."""
+    from .codebook import codebook_from_dict, diff_codebooks
+
+    out = {}
+    for study, cb in codebooks.items():
+        prev = store.previous_codebook(cb.name, study)
+        if prev is not None and json.dumps(prev, sort_keys=True) != json.dumps(codebook_to_dict(cb), sort_keys=True):
+            out[study] = diff_codebooks(codebook_from_dict(prev), cb)
+    return out
 
 
 def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[str, Codebook]:
@@ -418,7 +446,8 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
     return out
 
 
-def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res: BatchResult) -> dict[str, list]:
+def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res: BatchResult,
+              pending=()) -> dict[str, list]:
     """Coded examples per study: ``raw`` (read from the ``propose.train`` files) resolved against each
     study's codebook, and the project's own decisions."""
     from .learn import examples_from_decisions, resolve_examples
@@ -433,7 +462,7 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
         if store is not None and cfg.propose.learn_from_decisions:
             from .decisions import current_state, load, of_coders
 
-            states = of_coders(current_state(load(store)).values(), cfg.propose.learn_from_decisions)
+            states = of_coders(current_state(load(store, pending=pending)).values(), cfg.propose.learn_from_decisions)
             if states:
                 texts = dict(store.conn.execute("SELECT id, text FROM segments"))
                 docs = dict(store.conn.execute("SELECT id, document_id FROM segments"))
@@ -473,7 +502,10 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
             for study, files in inputs.items() for p in files
         ],
         "redaction": _redaction_fingerprint(cfg),
-        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
+        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256,
+                          "content_sha256": _sha_text(json.dumps(codebook_to_dict(cb), sort_keys=True)),
+                          "changes": [ch.line() for ch in res.codebook_changes.get(s, [])]}
+                      for s, cb in res.codebooks.items()},
         "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
                             "fingerprint": model.fingerprint, "model_id": model.model_id,
                             "layer": res.layer},

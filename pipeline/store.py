@@ -155,7 +155,55 @@ MIGRATIONS: list[tuple[str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
         """,
     ),
+    (
+        "0006_code_identity",
+        """
+        CREATE TABLE codebook_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            study TEXT,
+            sha256 TEXT NOT NULL,
+            content TEXT NOT NULL,   -- JSON, as codebook_to_dict
+            recorded TEXT NOT NULL,
+            run_id INTEGER            -- the run that met this version (NULL: an edit or an import)
+        );
+        CREATE TABLE code_links (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            version_id INTEGER NOT NULL REFERENCES codebook_versions(id),
+            kind TEXT NOT NULL,       -- renamed | moved | merged | split | retired | added | redefined
+            old_path TEXT,
+            new_path TEXT,
+            old_guid TEXT,
+            new_guid TEXT,            -- where decisions on old_guid go (renamed / moved / merged)
+            how TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE code_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            codebook TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('create', 'rename', 'merge', 'retire')),
+            code_guid TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',  -- JSON: name, category, new name, target, example, ...
+            coder TEXT NOT NULL,
+            time TEXT NOT NULL
+        );
+        CREATE TRIGGER codebook_versions_no_update BEFORE UPDATE ON codebook_versions
+            BEGIN SELECT RAISE(ABORT, 'codebook versions are append-only'); END;
+        CREATE TRIGGER codebook_versions_no_delete BEFORE DELETE ON codebook_versions
+            BEGIN SELECT RAISE(ABORT, 'codebook versions are append-only'); END;
+        CREATE TRIGGER code_links_no_update BEFORE UPDATE ON code_links
+            BEGIN SELECT RAISE(ABORT, 'code links are append-only'); END;
+        CREATE TRIGGER code_links_no_delete BEFORE DELETE ON code_links
+            BEGIN SELECT RAISE(ABORT, 'code links are append-only'); END;
+        CREATE TRIGGER code_events_no_update BEFORE UPDATE ON code_events
+            BEGIN SELECT RAISE(ABORT, 'code events are append-only'); END;
+        CREATE TRIGGER code_events_no_delete BEFORE DELETE ON code_events
+            BEGIN SELECT RAISE(ABORT, 'code events are append-only'); END;
+        """,
+    ),
 ]
+
+FOLLOWED_LINKS = ("renamed", "moved", "merged")  # decisions follow these
+ORPHANING_LINKS = ("split", "retired")  # decisions on these are orphaned (kept, marked)
 
 
 class StoreError(PrecodeError):
@@ -191,6 +239,28 @@ class SuggestionRow:
     @property
     def flag_list(self) -> list[str]:
         return [f for f in self.flags.split(",") if f]
+
+
+@dataclass(frozen=True)
+class CodebookVersion:
+    id: int
+    name: str
+    study: str | None
+    sha256: str
+    recorded: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    guid: str
+    codebook: str
+    category: str | None
+    name: str
+    description: str
+    inclusion: str
+    exclusion: str
+    examples: str  # JSON list
 
 
 class Store:
@@ -343,6 +413,7 @@ class Store:
             )
             c.executemany(
                 """INSERT INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(guid) DO UPDATE SET
+                   codebook=excluded.codebook, category=excluded.category, name=excluded.name,
                    description=excluded.description, inclusion=excluded.inclusion,
                    exclusion=excluded.exclusion, examples=excluded.examples""",
                 [
@@ -369,10 +440,11 @@ class Store:
 
     def save_run(self, started: str, finished: str, manifest: dict, studies: dict[str, dict],
                  codebooks: list, documents: list, segments_of: dict[str, list], study_of_doc: dict[str, str],
-                 suggestions: list[tuple[str, list]]) -> int:
+                 suggestions: list[tuple[str, list]], versions=()) -> int:
         """Write a whole run (studies, codebooks, documents, segments, suggestions, its manifest with
         ``run_id``) in one transaction; returns the run id. ``codebooks``: (codebook, content) pairs;
-        ``suggestions``: (codebook name, suggestions) pairs."""
+        ``suggestions``: (codebook name, suggestions) pairs; ``versions``: (study, codebook, content,
+        changes) recorded as codebook versions with their code links."""
         with self.transaction() as c:
             cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, manifest["config_hash"]))
             run_id = int(cur.lastrowid)
@@ -384,10 +456,96 @@ class Store:
                 self.save_document(doc, study_of_doc[doc.id], segments_of.get(doc.id, []))
             for codebook, sugg in suggestions:
                 self.save_suggestions(run_id, codebook, sugg)
+            for study, cb, content, changes in versions:
+                self.record_codebook_version(study, cb, content, changes, finished, run_id)
             manifest["run_id"] = run_id
             c.execute("UPDATE runs SET finished=?, manifest=? WHERE id=?",
                       (finished, json.dumps(manifest, sort_keys=True, default=str), run_id))
         return run_id
+
+    # -- decisions (append-only) ------------------------------------------------------------------
+    _DECISION_COLUMNS = "segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes, id"
+
+    @staticmethod
+    def _decision(r: sqlite3.Row | tuple):
+        from .records import Decision
+
+        return Decision(segment_id=r[0], text_sha=r[1], code_guid=r[2], verdict=r[3], coder=r[4], time=r[5],
+                        memo=r[6], replaces=r[7], undoes=r[8], id=r[9])
+
+    def decision_rows(self, coder: str | None = None) -> list:
+        """Stored decisions as they were written (codes not followed), oldest first."""
+        q, args = f"SELECT {self._DECISION_COLUMNS} FROM decisions", ()
+        if coder is not None:
+            q, args = q + " WHERE coder=?", (coder,)
+        return [self._decision(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def decisions_on_changed_text(self) -> list:
+        """Decisions whose segment is gone or whose text changed since."""
+        cols = ", ".join(f"d.{c.strip()}" for c in self._DECISION_COLUMNS.split(","))
+        return [self._decision(r) for r in self.conn.execute(
+            f"SELECT {cols} FROM decisions d LEFT JOIN segments s ON s.id = d.segment_id "
+            "WHERE s.id IS NULL OR s.text_sha != d.text_sha ORDER BY d.id")]
+
+    # -- codebook versions and code identity ---------------------------------------------------
+    def previous_codebook(self, name: str, study: str | None = None) -> dict | None:
+        """The content of the codebook version the project last recorded under ``name`` (else the
+        last one of ``study``; else, in a project from before versions, the stored codebook)."""
+        for q, arg in (("SELECT content FROM codebook_versions WHERE name=? ORDER BY id DESC LIMIT 1", name),
+                       ("SELECT content FROM codebook_versions WHERE study=? ORDER BY id DESC LIMIT 1", study),
+                       ("SELECT content FROM codebooks WHERE name=?", name)):
+            row = self.conn.execute(q, (arg,)).fetchone() if arg is not None else None
+            if row is not None:
+                return json.loads(row[0])
+        return None
+
+    def record_codebook_version(self, study: str | None, cb, content: dict, changes, time: str,
+                                run_id: int | None = None) -> int | None:
+        """Append a codebook version and its code links (``changes``: CodeChange-like), unless the
+        latest version under this name has the same content. Returns the version id (None: unchanged)."""
+        text = json.dumps(content, sort_keys=True)
+        row = self.conn.execute("SELECT content FROM codebook_versions WHERE name=? ORDER BY id DESC LIMIT 1",
+                                (cb.name,)).fetchone()
+        if row is not None and row[0] == text:
+            return None
+        with self.transaction() as c:
+            vid = int(c.execute("INSERT INTO codebook_versions (name, study, sha256, content, recorded, run_id) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", (cb.name, study, cb.sha256, text, time, run_id)).lastrowid)
+            c.executemany("INSERT INTO code_links (version_id, kind, old_path, new_path, old_guid, new_guid, how) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(vid, ch.kind, ch.old, ch.new, ch.old_guid, ch.new_guid, ch.how) for ch in changes])
+        return vid
+
+    def codebook_versions(self) -> list[CodebookVersion]:
+        return [CodebookVersion(*r) for r in self.conn.execute(
+            "SELECT id, name, study, sha256, recorded, run_id FROM codebook_versions ORDER BY id")]
+
+    def code_links(self) -> list[tuple[str, str | None, str | None]]:
+        """(kind, old_guid, new_guid) of every recorded codebook change, oldest first."""
+        return list(self.conn.execute("SELECT kind, old_guid, new_guid FROM code_links ORDER BY id"))
+
+    def code_resolution(self, pending=()) -> dict[str, tuple[str | None, str]]:
+        """code guid -> (the guid its decisions now belong to, or None when orphaned; the last change),
+        for every code a recorded change touched; ``pending``: further (kind, old, new) not stored yet."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for kind, old, new in [*self.code_links(), *pending]:
+            if kind == "added" and new in out:
+                out.pop(new)  # a code back in use
+            if kind not in FOLLOWED_LINKS + ORPHANING_LINKS or old is None:
+                continue
+            target = new if kind in FOLLOWED_LINKS else None
+            for g, (cur, _k) in list(out.items()):
+                if cur == old:
+                    out[g] = (target, kind)
+            out[old] = (target, kind)
+            if target is not None:
+                out.pop(target, None)  # the target is in use
+        return out
+
+    def code_rows(self) -> list[CodeRow]:
+        """Every code the project has met (any codebook version), in the order first stored."""
+        return [CodeRow(*r) for r in self.conn.execute(
+            "SELECT guid, codebook, category, name, description, inclusion, exclusion, examples FROM codes ORDER BY rowid")]
 
     def latest_suggestion_rows(self) -> list[SuggestionRow]:
         """The latest finished run's suggestions, by segment and rank."""

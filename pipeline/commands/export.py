@@ -41,7 +41,8 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
     if fmt in ("csv", "xlsx"):
         from ..export.table import suggestion_rows, write_csv, write_xlsx
 
-        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states, data.books.values())
+        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states,
+                              [*data.books.values(), *data.orphan_books.values()])
         if coder:
             rows = [r for r in rows if r["coder"] in (coder, "precode")]
         return (write_csv if fmt == "csv" else write_xlsx)(rows, target)
