@@ -29,28 +29,22 @@ def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: s
         raise StoreError(f"unknown verdict '{verdict}' (one of {', '.join(VERDICTS)})")
     if not coder.strip():
         raise StoreError("a decision needs a coder name")
-    row = store.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
-    if row is None:
+    sha = store.segment_text_sha(segment_id)
+    if sha is None:
         raise StoreError(f"no segment '{segment_id}' in {store.path}")
-    if verdict != "undo" and store.conn.execute("SELECT 1 FROM codes WHERE guid=?", (code_guid,)).fetchone() is None:
+    if verdict != "undo" and not store.has_code(code_guid):
         raise StoreError(f"no code with guid '{code_guid}' in {store.path}")
     if verdict == "recode" and not replaces:
         raise StoreError("a recode names the code it replaces")
     if verdict == "undo":
-        target = store.conn.execute("SELECT coder, segment_id FROM decisions WHERE id=?", (undoes,)).fetchone()
+        target = store.decision_owner(undoes)
         if target is None:
             raise StoreError(f"no decision {undoes} to undo")
         if target[0] != coder:
             raise StoreError(f"decision {undoes} belongs to {target[0]}, not {coder}")
-    d = Decision(segment_id, row[0], code_guid, verdict, coder, time or _now(), memo, replaces, undoes)
-    with store.transaction() as c:
-        c.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (coder,))
-        cur = c.execute(
-            "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes),
-        )
-        return Decision(**{**d.__dict__, "id": int(cur.lastrowid)})
+    d = Decision(segment_id=segment_id, text_sha=sha, code_guid=code_guid, verdict=verdict, coder=coder,
+                 time=time or _now(), memo=memo, replaces=replaces, undoes=undoes)
+    return replace(d, id=store.append_decision(d))
 
 
 def load(store: Store, coder: str | None = None, pending=()) -> list[Decision]:

@@ -57,8 +57,8 @@ class ProjectData:
 def load_codebooks(store: Store) -> dict[str, Codebook]:
     """Codebooks by name, rebuilt from the stored content (the same validation as on load)."""
     out = {}
-    for name, sha, path, content in store.conn.execute("SELECT name, sha256, path, content FROM codebooks"):
-        out[name] = _build(CodebookModel.model_validate(json.loads(content)), Path(path), sha)
+    for r in store.codebook_rows():
+        out[r.name] = _build(CodebookModel.model_validate(json.loads(r.content)), Path(r.path), r.sha256)
     return out
 
 
@@ -67,25 +67,18 @@ def load_project(store_path: str | Path) -> ProjectData:
 
     data = ProjectData()
     with Store(store_path) as st:
-        c = st.conn
         books = load_codebooks(st)
         data.books = books
-        for doc_id, study, path, sha, fmt, text, meta in c.execute(
-            "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid"
-        ):
-            md = json.loads(meta)
-            md["study"] = study
-            data.documents.append(Document(doc_id, path, fmt, sha, text, [], md))
-        study_of = {d.id: d.metadata["study"] for d in data.documents}
-        for r in c.execute(
-            """SELECT s.id, s.document_id, s.unit, s.turn_index, s.start, s."end", s.text, s.speaker, s.role, s.coded,
-                      s.start_time, s.end_time, s.question, s.question_id, s.metadata
-               FROM segments s JOIN documents d ON d.id = s.document_id ORDER BY d.rowid, s.turn_index, s.start"""
-        ):
+        for d in st.document_rows():
+            md = json.loads(d.metadata)
+            md["study"] = d.study
+            data.documents.append(Document(d.id, d.path, d.format, d.sha256, d.text, [], md))
+        for r in st.segment_rows():
             data.segments.append(Segment(
-                id=r[0], document_id=r[1], unit=r[2], turn_index=r[3], start=r[4], end=r[5], text=r[6], speaker=r[7],
-                role=r[8], coded=bool(r[9]), start_time=r[10], end_time=r[11], question=r[12], question_id=r[13],
-                study=study_of.get(r[1]), metadata=json.loads(r[14])))
+                id=r.id, document_id=r.document_id, unit=r.unit, turn_index=r.turn_index, start=r.start, end=r.end,
+                text=r.text, speaker=r.speaker, role=r.role, coded=bool(r.coded), start_time=r.start_time,
+                end_time=r.end_time, question=r.question, question_id=r.question_id, study=r.study,
+                metadata=json.loads(r.metadata)))
         data.run_id = st.latest_run()
         code_of = {}
         book_of_segment: dict[str, Codebook] = {}

@@ -432,11 +432,10 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
     for study, cb in codebooks.items():
         known = {c.guid(cb.name) for c in cb.codes}
         extra = [
-            Code(name=r[0], category=r[1], description=r[2], inclusion=r[3], exclusion=r[4], examples=tuple(_json.loads(r[5])))
-            for r in store.conn.execute(
-                "SELECT name, category, description, inclusion, exclusion, examples, guid FROM codes "
-                "WHERE codebook=? AND category='Emergent' ORDER BY rowid", (cb.name,))
-            if r[6] not in known
+            Code(name=r.name, category=r.category, description=r.description, inclusion=r.inclusion,
+                 exclusion=r.exclusion, examples=tuple(_json.loads(r.examples)))
+            for r in store.code_rows()
+            if r.codebook == cb.name and r.category == "Emergent" and r.guid not in known
         ]
         if not extra:
             out[study] = cb
@@ -464,8 +463,9 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
 
             states = of_coders(current_state(load(store, pending=pending)).values(), cfg.propose.learn_from_decisions)
             if states:
-                texts = dict(store.conn.execute("SELECT id, text FROM segments"))
-                docs = dict(store.conn.execute("SELECT id, document_id FROM segments"))
+                rows = store.segment_texts()
+                texts = {k: v[0] for k, v in rows.items()}
+                docs = {k: v[1] for k, v in rows.items()}
                 out[name] += examples_from_decisions(states, texts, cb, docs)
     return out
 

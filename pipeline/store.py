@@ -263,6 +263,55 @@ class CodeRow:
     examples: str  # JSON list
 
 
+@dataclass(frozen=True)
+class DocumentRow:
+    id: str
+    study: str | None
+    path: str
+    sha256: str
+    format: str
+    text: str
+    metadata: str  # JSON
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    id: str
+    document_id: str
+    study: str | None
+    unit: str
+    turn_index: int
+    start: int
+    end: int
+    text: str
+    speaker: str | None
+    role: str | None
+    coded: int
+    start_time: float | None
+    end_time: float | None
+    question: str | None
+    question_id: str | None
+    metadata: str  # JSON
+
+
+@dataclass(frozen=True)
+class CodebookRow:
+    name: str
+    sha256: str
+    path: str
+    content: str  # JSON
+
+
+@dataclass(frozen=True)
+class DiscoveryReviewRow:
+    candidate_id: str
+    verdict: str
+    coder: str
+    time: str
+    memo: str
+    record: dict
+
+
 class Store:
     """One SQLite file per project (or one shared embedding cache for one-shot runs)."""
 
@@ -486,6 +535,101 @@ class Store:
         return [self._decision(r) for r in self.conn.execute(
             f"SELECT {cols} FROM decisions d LEFT JOIN segments s ON s.id = d.segment_id "
             "WHERE s.id IS NULL OR s.text_sha != d.text_sha ORDER BY d.id")]
+
+    def append_decision(self, d) -> int:
+        """Append one decision (and its coder) in one transaction; returns its id."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (d.coder,))
+            return int(c.execute(
+                "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes),
+            ).lastrowid)
+
+    def append_decisions(self, decisions) -> int:
+        """Append decisions in one transaction (all or none); returns how many."""
+        with self.transaction():
+            for d in decisions:
+                self.append_decision(d)
+        return len(decisions)
+
+    def decision_keys(self) -> set[tuple[str, str, str]]:
+        """(segment, code guid, coder) of every stored decision."""
+        return set(self.conn.execute("SELECT segment_id, code_guid, coder FROM decisions"))
+
+    def decision_owner(self, decision_id: int | None) -> tuple[str, str] | None:
+        """(coder, segment) of a decision, or None."""
+        row = self.conn.execute("SELECT coder, segment_id FROM decisions WHERE id=?", (decision_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    # -- segments, documents, codes (reads) ------------------------------------------------------
+    def segment_text_sha(self, segment_id: str) -> str | None:
+        row = self.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def segment_texts(self) -> dict[str, tuple[str, str]]:
+        """segment id -> (text, document id)."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, text, document_id FROM segments")}
+
+    def document_text(self, document_id: str) -> str | None:
+        row = self.conn.execute("SELECT text FROM documents WHERE id=?", (document_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def document_rows(self) -> list[DocumentRow]:
+        return [DocumentRow(*r) for r in self.conn.execute(
+            "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid")]
+
+    def segment_rows(self) -> list[SegmentRow]:
+        """Every segment with its document's study, in document and reading order."""
+        return [SegmentRow(*r) for r in self.conn.execute(
+            """SELECT s.id, s.document_id, d.study, s.unit, s.turn_index, s.start, s."end", s.text, s.speaker, s.role,
+                      s.coded, s.start_time, s.end_time, s.question, s.question_id, s.metadata
+               FROM segments s JOIN documents d ON d.id = s.document_id ORDER BY d.rowid, s.turn_index, s.start""")]
+
+    def has_code(self, guid: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM codes WHERE guid=?", (guid,)).fetchone() is not None
+
+    def codebook_rows(self) -> list[CodebookRow]:
+        return [CodebookRow(*r) for r in self.conn.execute("SELECT name, sha256, path, content FROM codebooks")]
+
+    def codebook_row(self, name: str) -> CodebookRow | None:
+        return next((r for r in self.codebook_rows() if r.name == name), None)
+
+    def codebook_of_study(self, study: str | None) -> str | None:
+        """The codebook the latest run applied to ``study`` (None: unknown)."""
+        row = self.conn.execute(
+            "SELECT c.codebook FROM suggestions s JOIN codes c ON c.guid=s.code_guid JOIN segments g ON g.id=s.segment_id "
+            "JOIN documents d ON d.id=g.document_id WHERE s.run_id=? AND d.study=? LIMIT 1",
+            (self.latest_run(), study)).fetchone()
+        return None if row is None else row[0]
+
+    def codebooks_of_segments(self, segment_ids: list[str]) -> dict[str, int]:
+        """codebook name -> how many of ``segment_ids`` the latest run proposed its codes for."""
+        counts: dict[str, int] = {}
+        run = self.latest_run()
+        for i in range(0, len(segment_ids), 500):
+            chunk = segment_ids[i: i + 500]
+            q = (f"SELECT c.codebook, COUNT(DISTINCT s.segment_id) FROM suggestions s JOIN codes c ON c.guid = s.code_guid "
+                 f"WHERE s.run_id = ? AND s.segment_id IN ({','.join('?' * len(chunk))}) GROUP BY c.codebook")
+            for name, k in self.conn.execute(q, (run, *chunk)):
+                counts[name] = counts.get(name, 0) + k
+        return counts
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (to tell a cached view is stale)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- discovery reviews (append-only) -------------------------------------------------------------
+    def append_discovery_review(self, candidate_id: str, verdict: str, coder: str, time: str, memo: str,
+                                record: dict) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO discovery_reviews (candidate_id, verdict, coder, time, memo, record) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      (candidate_id, verdict, coder, time, memo, json.dumps(record, sort_keys=True, ensure_ascii=False)))
+
+    def discovery_reviews(self) -> list[DiscoveryReviewRow]:
+        return [DiscoveryReviewRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self.conn.execute(
+            "SELECT candidate_id, verdict, coder, time, memo, record FROM discovery_reviews ORDER BY id")]
 
     # -- codebook versions and code identity ---------------------------------------------------
     def previous_codebook(self, name: str, study: str | None = None) -> dict | None:

@@ -158,7 +158,7 @@ def test_rerun_after_codebook_changes_decisions_follow_and_orphans_are_kept(evol
     md = (tmp_path / "e.md").read_text(encoding="utf-8")
     assert "clinic (orphaned codes)" in md and "#### Unclear role" in md
 
-    codings, units, coders, _cats = project_codings(store, None)
+    codings, _units, coders, _cats = project_codings(store, None)
     assert coders == ["ann", "bob"]
     assert ("ann", "one.txt#t2", "Barriers/Unclear role") in codings and ("bob", "one.txt#t2", "Barriers/Unclear role") in codings
     assert ("bob", "one.txt#t4", "Facilitators/Training") in codings
@@ -175,3 +175,16 @@ def test_a_rename_and_back_resolves_to_the_code_in_use(evolved, write, bow, tmp_
                 and d.verdict == "accept"} == {g["Role confusion"]}
         assert g["Role confusion"] not in st.code_resolution()  # in use again, not renamed away
         assert st.code_resolution()[res2.codebooks["s"].codes[0].guid("clinic")][0] == g["Role confusion"]
+
+
+def test_a_split_code_sends_its_segment_back_to_review(evolved):
+    from pipeline.review.core import Filters, ReviewSession
+
+    store, _res2, _g = evolved
+    s = ReviewSession(store, "ann", Filters(), "document", learn=False)
+    try:
+        t2 = next(i for i in s.items if i.segment_id == "one.txt#t2")
+        # ann's Role confusion (now Unclear role) decision still counts; her Space one is set aside
+        assert {p.code.name: p.status for p in t2.proposals if p.status != "proposed"} == {"Unclear role": "accepted"}
+    finally:
+        s.close()

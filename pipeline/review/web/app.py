@@ -183,11 +183,11 @@ class _Review:
         cached = self._sessions.get(key)
         if cached is not None:
             s, version = cached
-            if s.store.conn.execute("PRAGMA data_version").fetchone()[0] == version:
+            if s.store.data_version() == version:
                 return s
             s.close()  # another connection changed the store: read it again
         s = ReviewSession(self.store_path, b.coder, Filters(), b.order, learn=self.learn)
-        self._sessions[key] = (s, s.store.conn.execute("PRAGMA data_version").fetchone()[0])
+        self._sessions[key] = (s, s.store.data_version())
         return s
 
     def _view(self, b: _Browser, s: ReviewSession) -> tuple[dict[str, ReviewItem], list[str]]:
