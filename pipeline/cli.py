@@ -261,6 +261,7 @@ def version() -> None:
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from .commands import agreement as _agreement_commands  # noqa: E402,F401
+from .commands import codebook as _codebook_commands  # noqa: E402,F401
 from .commands import compare as _compare_commands  # noqa: E402,F401
 from .commands import discover as _discover_commands  # noqa: E402,F401
 from .commands import export as _export_commands  # noqa: E402,F401

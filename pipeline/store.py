@@ -312,6 +312,17 @@ class DiscoveryReviewRow:
     record: dict
 
 
+@dataclass(frozen=True)
+class CodeEventRow:
+    id: int
+    codebook: str
+    kind: str  # create | rename | merge | retire
+    code_guid: str
+    detail: dict
+    coder: str
+    time: str
+
+
 class Store:
     """One SQLite file per project (or one shared embedding cache for one-shot runs)."""
 
@@ -630,6 +641,17 @@ class Store:
     def discovery_reviews(self) -> list[DiscoveryReviewRow]:
         return [DiscoveryReviewRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self.conn.execute(
             "SELECT candidate_id, verdict, coder, time, memo, record FROM discovery_reviews ORDER BY id")]
+
+    # -- codebook editing events (append-only) -------------------------------------------------------
+    def append_code_event(self, codebook: str, kind: str, code_guid: str, detail: dict, coder: str, time: str) -> int:
+        with self.transaction() as c:
+            return int(c.execute(
+                "INSERT INTO code_events (codebook, kind, code_guid, detail, coder, time) VALUES (?, ?, ?, ?, ?, ?)",
+                (codebook, kind, code_guid, json.dumps(detail, sort_keys=True, ensure_ascii=False), coder, time)).lastrowid)
+
+    def code_events(self) -> list[CodeEventRow]:
+        return [CodeEventRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in self.conn.execute(
+            "SELECT id, codebook, kind, code_guid, detail, coder, time FROM code_events ORDER BY id")]
 
     # -- codebook versions and code identity ---------------------------------------------------
     def previous_codebook(self, name: str, study: str | None = None) -> dict | None:

@@ -15,10 +15,8 @@ from pipeline.project import load_project
 from pipeline.run import run_batch
 from pipeline.store import Store
 
-TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
-              "Dana: Nobody knows what the peer role is.\n"
-              "Interviewer: What supports would help?\n"
-              "Dana: Training for staff and a room to meet.\n")
+from .conftest import TRANSCRIPT
+
 CHANGED = TRANSCRIPT + "Interviewer: Anything else?\nDana: We need office space and more training.\n"
 TABLES = ("runs", "studies", "documents", "segments", "codebooks", "codes", "suggestions", "decisions", "coders")
 STREAM = [("one.txt#t2", "Role confusion", "accept", "ann"), ("one.txt#t2", "Space", "reject", "ann"),

@@ -1,0 +1,91 @@
+"""Codebook edits in a project: in-vivo create, rename, merge, retire; append-only events; written back out."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.codebook import load_codebook
+from pipeline.config import load_config
+from pipeline.decisions import load, orphans, record
+from pipeline.run import run_batch
+from pipeline.store import Store
+
+from .conftest import TRANSCRIPT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path, write, tiny_codebook, bow):
+    write("data/one.txt", TRANSCRIPT)
+    cfg_path = write("study.yaml", f"project: {{name: t, output_dir: out}}\n"
+                                   f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n")
+    res = run_batch(load_config(cfg_path), embedder=bow)
+    cb = res.codebooks["s"]
+    g = {c.name: c.guid(cb.name) for c in cb.codes}
+    store = load_config(cfg_path).store_path
+    with Store(store) as st:
+        record(st, "one.txt#t2", g["Role confusion"], "accept", "ann")
+        record(st, "one.txt#t2", g["Role confusion"], "accept", "bob")
+        record(st, "one.txt#t4", g["Space"], "accept", "bob")
+    return cfg_path, store, g
+
+
+def _ok(*args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_edit_events_follow_decisions_and_write_back(project, tmp_path, bow):
+    cfg_path, store, g = project
+    out = _ok("codebook", "add-code", store, "Staff training", "--coder", "ann", "--category", "Facilitators",
+              "--segment", "one.txt#t4", "--example", "Training for staff")
+    assert "created Facilitators/Staff training and applied it to one.txt#t4" in out
+    _ok("codebook", "rename-code", store, "Role confusion", "Unclear role", "--coder", "bob")
+    _ok("codebook", "merge-codes", store, "Space", "Training", "--coder", "ann")
+    _ok("codebook", "retire-code", store, "Staff training", "--coder", "bob")
+    r = runner.invoke(app, ["codebook", "rename-code", str(store), "Nope", "X", "--coder", "bob"])
+    assert r.exit_code == 2 and "no code named 'Nope'" in r.output
+
+    with Store(store) as st:
+        events = st.code_events()
+        assert [(e.kind, e.coder) for e in events] == [("create", "ann"), ("rename", "bob"), ("merge", "ann"),
+                                                       ("retire", "bob")]
+        assert events[0].detail["example"] == "Training for staff" and events[1].detail["changes"] == [
+            "renamed   Barriers/Role confusion -> Barriers/Unclear role (renamed_from)"]
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            st.conn.execute("DELETE FROM code_events")
+        book = next(iter({r.name for r in st.codebook_rows()}))
+        decided = {(d.coder, d.segment_id, d.code_guid, d.verdict) for d in load(st)}
+        unclear = next(r.guid for r in st.code_rows() if r.name == "Unclear role")
+        assert ("ann", "one.txt#t2", unclear, "accept") in decided and ("bob", "one.txt#t2", unclear, "accept") in decided
+        assert ("bob", "one.txt#t4", g["Training"], "accept") in decided  # Space merged into Training
+        assert [(d.coder, d.verdict, why) for d, why in orphans(st)] == [("ann", "add", "code retired")]
+        assert len(st.codebook_versions()) == 5  # the run's and one per edit
+
+    y, q = tmp_path / "edited.yaml", tmp_path / "edited.qdc"
+    _ok("codebook", "write", store, "-o", y)
+    _ok("codebook", "write", store, "-o", q)
+    for path in (y, q):
+        cb = load_codebook(path)
+        assert sorted(c.path for c in cb.codes) == ["Barriers/Unclear role", "Facilitators/Training"], path
+    cb = load_codebook(y)
+    assert cb.name == book and [c.path for c in cb.retired] == ["Barriers/Space", "Facilitators/Staff training"]
+    assert cb.codes[0].renamed_from == ("Role confusion",)
+    assert next(c for c in cb.retired if c.name == "Staff training").examples == ("Training for staff",)
+
+    # the config pointed at the written codebook: the re-run finds nothing changed, decisions stay put
+    cfg = load_config(cfg_path, {"studies": [{"name": "s", "inputs": ["data/"], "codebook": str(y)}]})
+    res = run_batch(cfg, embedder=bow)
+    assert res.codebook_changes == {}
+    import csv
+
+    with open(res.outputs["csv"], newline="", encoding="utf-8") as fh:
+        rows = [(r["code"], r["coder"], r["status"], r["flags"]) for r in csv.DictReader(fh) if r["coder"] != "precode"]
+    assert ("Unclear role", "ann", "accepted", "") in rows and ("Training", "bob", "accepted", "") in rows
+    assert ("Staff training", "ann", "added", "orphaned:retired") in rows
