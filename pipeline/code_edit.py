@@ -85,7 +85,8 @@ def _commit(store: Store, old: Codebook, content: dict, kind: str, subject: Code
 
 
 def create_code(store: Store, name: str, coder: str, *, codebook: str | None = None, category: str | None = None,
-                description: str = "", segment_id: str | None = None, example: str | None = None) -> Code:
+                description: str = "", segment_id: str | None = None, example: str | None = None,
+                memo: str = "in vivo") -> Code:
     """A new code; in vivo when ``segment_id`` is given: the segment's text (or ``example``, the part
     selected) is its first example and the coder's ``add`` decision applies it to the segment."""
     cb, content = _book(store, codebook)
@@ -113,7 +114,7 @@ def create_code(store: Store, name: str, coder: str, *, codebook: str | None = N
     probe = codebook_from_dict(content, cb.path, cb.sha256)
     code = next(c for c in probe.codes
                 if c.name == name and (c.category or "").casefold() == (category or "").casefold())
-    decision = (segment_id, code.guid(cb.name), "add", coder.strip(), "in vivo") if segment_id else None
+    decision = (segment_id, code.guid(cb.name), "add", coder.strip(), memo) if segment_id else None
     _commit(store, cb, content, "create", code, {"name": name, "category": code.category, "example": example or "",
                                                  "segment": segment_id or ""}, coder, decision)
     return code

@@ -89,3 +89,28 @@ def test_edit_events_follow_decisions_and_write_back(project, tmp_path, bow):
         rows = [(r["code"], r["coder"], r["status"], r["flags"]) for r in csv.DictReader(fh) if r["coder"] != "precode"]
     assert ("Unclear role", "ann", "accepted", "") in rows and ("Training", "bob", "accepted", "") in rows
     assert ("Staff training", "ann", "added", "orphaned:retired") in rows
+
+
+def test_in_vivo_code_from_the_terminal_review(project):
+    from pipeline.review.core import Filters, ReviewSession
+    from pipeline.review.tui import TuiState, handle_key
+
+    _cfg, store, _g = project
+    s = ReviewSession(store, "ann", Filters(), "document", learn=False)
+    try:
+        st = TuiState(s)
+        seg = st.item.segment_id
+        for k in ("+", *"Peer role unclear", "enter"):
+            handle_key(st, k)
+        assert "created Peer role unclear (in vivo)" in st.message, st.message
+        assert any(p.code.name == "Peer role unclear" and p.status == "added" for p in st.item.proposals)
+        for k in ("+", *"Peer role unclear", "enter"):  # it exists (and is added here): nothing new is made
+            handle_key(st, k)
+        assert "not created" in st.message and "already has a code 'Peer role unclear'" in st.message
+    finally:
+        s.close()
+    with Store(store) as st_:
+        ev = st_.code_events()
+        assert [(e.kind, e.coder, e.detail["segment"]) for e in ev] == [("create", "ann", seg)]
+        assert ev[0].detail["example"] == "Nobody knows what the peer role is."
+        assert [(d.verdict, d.memo) for d in load(st_, "ann")][-1] == ("add", "in vivo")

@@ -231,6 +231,22 @@ class ReviewSession:
     def add(self, item: ReviewItem, guid: str, memo: str = ""):
         return self._record(item, guid, "add", memo)
 
+    def create_code(self, item: ReviewItem, name: str, category: str | None = None, example: str | None = None,
+                    memo: str = "in vivo") -> CodeInfo:
+        """In vivo: a new code in the codebook of this segment's study, with the selected text
+        (``example``; default the whole segment) as its first example, applied to the segment by this
+        coder. An append-only codebook event (:mod:`pipeline.code_edit`)."""
+        from ..code_edit import create_code
+
+        code = create_code(self.store, name, self.coder, codebook=self.store.codebook_of_study(item.study),
+                           category=category, segment_id=item.segment_id, example=example, memo=memo)
+        self.codes = self._codes()
+        info = next(c for c in reversed(list(self.codes.values()))
+                    if c.name == code.name and c.category == code.category)
+        self._refresh(item)
+        self._relearn(item)
+        return info
+
     def undo(self):
         """Cancel the coder's latest decision (a new 'undo' row). Returns it, or None."""
         last = dec.last_undoable(self.store, self.coder)
