@@ -188,3 +188,13 @@ def test_a_split_code_sends_its_segment_back_to_review(evolved):
         assert {p.code.name: p.status for p in t2.proposals if p.status != "proposed"} == {"Unclear role": "accepted"}
     finally:
         s.close()
+
+
+def test_the_run_output_says_what_changed(evolved, capsys):
+    from pipeline.cli import _report
+
+    _store, res2, _g = evolved
+    _report(res2, quiet=True)
+    err = capsys.readouterr().err
+    assert "codebook of study 's' changed since the last run:" in err
+    assert "renamed   Barriers/Role confusion -> Barriers/Unclear role (renamed_from)" in err
