@@ -64,6 +64,10 @@ def _report(result, quiet: bool) -> None:
             err.print(f"codebook of study '{escape(study)}' changed since the last run:")
             for ch in changes:
                 err.print(f"  {escape(ch.line())}", soft_wrap=True)
+    orphans = getattr(result, "orphans", [])
+    if orphans:
+        err.print(f"{len(orphans)} decision(s) orphaned (segment text changed, or code retired or split): kept and "
+                  "marked in exports; `precode codebook orphans PROJECT` lists them")
     if quiet:
         return
     c = result.manifest["counts"]
@@ -209,6 +213,23 @@ def codebook_diff(
         out.print("no changes to codes")
     for ch in changes:
         out.print(escape(ch.line()), soft_wrap=True)
+
+
+@codebook_app.command("orphans")
+def codebook_orphans(project: Path = typer.Argument(..., help="Project: a batch config, a project folder or project.sqlite.")) -> None:
+    """List orphaned decisions: on a segment whose text changed, or on a code retired or split."""
+    from .decisions import orphan_lines
+    from .project import find_store
+    from .store import Store
+
+    try:
+        with Store(find_store(project)) as st:
+            lines = orphan_lines(st)
+    except PrecodeError as e:
+        fail(e)
+    out.print(f"{len(lines)} orphaned decision(s)")
+    for line in lines:
+        out.print(escape(line), soft_wrap=True)
 
 
 @codebook_app.command("show")

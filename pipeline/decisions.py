@@ -119,6 +119,13 @@ def orphaned(store: Store) -> list[Decision]:
     return [d for d, _why in orphans(store)]
 
 
+def orphan_lines(store: Store) -> list[str]:
+    """One line per orphaned decision: id, coder, segment, code, verdict and why."""
+    names = {r.guid: (f"{r.category}/{r.name}" if r.category else r.name) for r in store.code_rows()}
+    return [f"decision {d.id} by {d.coder} on {d.segment_id}: {d.verdict} {names.get(d.code_guid, d.code_guid)} ({why})"
+            for d, why in orphans(store)]
+
+
 def orphans(store: Store) -> list[tuple[Decision, str]]:
     """(decision, why) for every orphaned decision, oldest first. Undo rows are not listed."""
     changed = {d.id for d in store.decisions_on_changed_text()}

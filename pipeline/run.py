@@ -47,6 +47,7 @@ class BatchResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
     codebook_changes: dict[str, list] = field(default_factory=dict)  # by study: CodeChange since the last run
+    orphans: list[str] = field(default_factory=list)  # orphaned decisions after this run (decisions.orphan_lines)
 
     def proposals_per_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -398,6 +399,9 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                              for name, cb in codebooks.items()],
                 versions=[(name, cb, codebook_to_dict(cb), res.codebook_changes.get(name, []))
                           for name, cb in codebooks.items()])
+            from .decisions import orphan_lines
+
+            res.orphans = orphan_lines(store)
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         manifest_path.write_text(json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

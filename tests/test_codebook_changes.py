@@ -198,3 +198,8 @@ def test_the_run_output_says_what_changed(evolved, capsys):
     err = capsys.readouterr().err
     assert "codebook of study 's' changed since the last run:" in err
     assert "renamed   Barriers/Role confusion -> Barriers/Unclear role (renamed_from)" in err
+    assert "2 decision(s) orphaned" in err
+    r = runner.invoke(app, ["codebook", "orphans", str(_store)])
+    assert r.exit_code == 0 and "2 orphaned decision(s)" in r.output
+    assert "by ann on one.txt#t2: accept Barriers/Space (code split: review again)" in r.output
+    assert "by bob on one.txt#t2: add Barriers/Staffing (code retired)" in r.output
