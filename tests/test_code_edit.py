@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -114,3 +115,72 @@ def test_in_vivo_code_from_the_terminal_review(project):
         assert [(e.kind, e.coder, e.detail["segment"]) for e in ev] == [("create", "ann", seg)]
         assert ev[0].detail["example"] == "Nobody knows what the peer role is."
         assert [(d.verdict, d.memo) for d in load(st_, "ann")][-1] == ("add", "in vivo")
+
+
+def test_in_vivo_code_from_the_browser_review(project):
+    from starlette.testclient import TestClient
+
+    from pipeline.review.web.app import make_app
+
+    _cfg, store, _g = project
+    base, origin = "http://127.0.0.1:8765", {"origin": "http://127.0.0.1:8765"}
+    with TestClient(make_app(store, coder="bob", token="t"), base_url=base, follow_redirects=False) as c:
+        assert c.get("/?token=t").status_code == 303
+        seg = c.get("/api/state").json()["item"]["segment_id"]
+        r = c.post("/api/code", json={"segment_id": seg, "name": "  Peer   role unclear "}, headers=origin)
+        assert r.status_code == 200, r.text
+        s = r.json()
+        assert "created Peer role unclear (in vivo)" in s["message"]
+        assert any(p["name"] == "Peer role unclear" and p["status"] == "added" for p in s["item"]["proposals"])
+        again = c.post("/api/code", json={"segment_id": seg, "name": "Peer role unclear"}, headers=origin)
+        assert again.status_code == 400 and "already has a code" in again.json()["error"]
+        assert c.post("/api/code", json={"segment_id": seg, "name": ""}, headers=origin).status_code == 400
+    with Store(store) as st:
+        assert [(e.kind, e.coder) for e in st.code_events()] == [("create", "bob")]
+
+
+def test_in_vivo_code_in_a_real_browser(project):
+    import queue
+    import threading
+    from pathlib import Path
+
+    from pipeline.review.web import serve
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    _cfg, store, _g = project
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium), headless=True,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url)
+                sync_api.expect(page.locator("#seg-title")).to_contain_text("Dana")
+                page.keyboard.press("+")
+                sync_api.expect(page.locator("#picker")).to_be_visible()
+                page.keyboard.type("Peer role unclear")
+                sync_api.expect(page.locator("#code-new")).to_contain_text("Create “Peer role unclear” as a new code")
+                page.keyboard.press("Enter")
+                sync_api.expect(page.locator("#status")).to_contain_text("created Peer role unclear (in vivo)")
+                sync_api.expect(page.locator("#proposals li").filter(has_text="Peer role unclear")).to_have_class(
+                    re.compile(r"\bst-added\b"))
+                assert errors == []
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=10)
+    with Store(store) as st:
+        assert [(e.kind, e.coder, e.detail["example"]) for e in st.code_events()] == [
+            ("create", "ann", "Nobody knows what the peer role is.")]

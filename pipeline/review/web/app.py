@@ -413,6 +413,19 @@ class _Review:
             return self.state(b, f"↶ Undone: {what}", "undo", getattr(target, "replaces", None) or d.code_guid)
         return self.state(b, f"↶ Undone: {what} on {d.segment_id} (not in this list)", "undo")
 
+    def create_code(self, b: _Browser, body: dict) -> dict:
+        """In vivo: a new code named ``name``, the segment's text its first example, added to the segment."""
+        s = self._session(b)
+        item = self._item(b, s, body.get("segment_id"))
+        name = _clean(body.get("name"), "the code name", 200)
+        if not name:
+            raise WebError("the new code needs a name")
+        memo = b.memos.get(item.segment_id, "")
+        code = s.create_code(item, name, memo=memo or "in vivo")  # a PrecodeError answers 400
+        b.memos.pop(item.segment_id, None)
+        self._follow_order(b, s)
+        return self.state(b, f"created {code.path} (in vivo) and added it · u undoes the coding", "ok", code.guid)
+
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
@@ -560,6 +573,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/goto", post(review.goto), methods=["POST"]),
         Route("/api/decide", post(review.decide), methods=["POST"]),
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
+        Route("/api/code", post(review.create_code), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
     ]
 
