@@ -85,6 +85,15 @@ def _report(result, quiet: bool) -> None:
         err.print(f"[yellow]skipped:[/] {escape(printable(line))}", soft_wrap=True)
     for line in result.warnings:
         err.print(f"[dim]warning:[/] {escape(printable(line))}", soft_wrap=True)
+    for study, changes in getattr(result, "codebook_changes", {}).items():
+        if changes:
+            err.print(f"codebook of study '{escape(study)}' changed since the last run:")
+            for ch in changes:
+                err.print(f"  {escape(ch.line())}", soft_wrap=True)
+    orphans = getattr(result, "orphans", [])
+    if orphans:
+        err.print(f"{len(orphans)} decision(s) orphaned (segment text changed, or code retired or split): kept and "
+                  "marked in exports; `precode codebook orphans PROJECT` lists them")
     if quiet:
         return
     c = result.manifest["counts"]
@@ -238,6 +247,43 @@ def codebook_validate(files: List[Path] = typer.Argument(..., help="Codebook fil
         raise typer.Exit(2)
 
 
+@codebook_app.command("diff")
+def codebook_diff(
+    old: Path = typer.Argument(..., help="The earlier codebook file."),
+    new: Path = typer.Argument(..., help="The later codebook file."),
+) -> None:
+    """What changed between two codebook versions: renamed, moved, merged, split, retired, added and
+    redefined codes (what decisions on each will do on the next run)."""
+    from .codebook import diff_codebooks, load_codebook
+
+    try:
+        a, b = load_codebook(old), load_codebook(new)
+    except CodebookError as e:
+        fail(e)
+    changes = diff_codebooks(a, b)
+    if not changes:
+        out.print("no changes to codes")
+    for ch in changes:
+        out.print(escape(ch.line()), soft_wrap=True)
+
+
+@codebook_app.command("orphans")
+def codebook_orphans(project: Path = typer.Argument(..., help="Project: a batch config, a project folder or project.sqlite.")) -> None:
+    """List orphaned decisions: on a segment whose text changed, or on a code retired or split."""
+    from .decisions import orphan_lines
+    from .project import find_store
+    from .store import Store
+
+    try:
+        with Store(find_store(project)) as st:
+            lines = orphan_lines(st)
+    except PrecodeError as e:
+        fail(e)
+    out.print(f"{len(lines)} orphaned decision(s)")
+    for line in lines:
+        out.print(escape(line), soft_wrap=True)
+
+
 @codebook_app.command("show")
 def codebook_show(
     file: Path = typer.Argument(..., help="Codebook file."),
@@ -288,6 +334,7 @@ def version() -> None:
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from .commands import agreement as _agreement_commands  # noqa: E402,F401
+from .commands import codebook as _codebook_commands  # noqa: E402,F401
 from .commands import compare as _compare_commands  # noqa: E402,F401
 from .commands import discover as _discover_commands  # noqa: E402,F401
 from .commands import export as _export_commands  # noqa: E402,F401

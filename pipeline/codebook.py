@@ -12,6 +12,10 @@ YAML shape::
           - {name: Role confusion, description: ..., inclusion: ..., exclusion: ..., examples: [...]}
     codes: [codes without a category]
 
+A code may carry its history: ``guid`` (a stable identity), ``renamed_from`` / ``aliases`` (earlier
+names or paths), ``split_from`` (the code it was split out of); an entry with ``retired: true`` or
+``merged_into: OTHER`` stays in the file for its decisions but is no longer proposed.
+
 Spreadsheet shape: columns ``category, code, description, inclusion, exclusion, examples``
 (examples separated by `` | ``); only ``code`` is required.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -42,6 +47,11 @@ class CodeModel(_Strict):
     examples: list[str] = Field(default_factory=list)
     note: str = ""
     guid: str | None = None  # an explicit, stable identity (e.g. from a REFI-QDA codebook)
+    renamed_from: str | list[str] | None = None
+    aliases: list[str] = Field(default_factory=list)
+    split_from: str | None = None
+    merged_into: str | None = None
+    retired: bool = False
 
 
 class CategoryModel(_Strict):
@@ -67,6 +77,7 @@ def _clean(s: str) -> str:
 def _build(model: CodebookModel, path: Path, sha: str) -> Codebook:
     problems: list[str] = []
     codes: list[Code] = []
+    retired: list[Code] = []
     categories: list[Category] = []
     seen_cats: set[str] = set()
 
@@ -79,18 +90,22 @@ def _build(model: CodebookModel, path: Path, sha: str) -> Codebook:
                 problems.append(f"duplicate code name '{_clean(c.name)}' in {where}")
                 continue
             seen.add(key)
-            codes.append(
-                Code(
-                    name=_clean(c.name),
-                    category=category,
-                    description=_clean(c.description),
-                    inclusion=_clean(c.inclusion),
-                    exclusion=_clean(c.exclusion),
-                    examples=tuple(_clean(e) for e in c.examples if e.strip()),
-                    note=_clean(c.note),
-                    source_guid=(c.guid or "").strip() or None,
-                )
+            earlier = [c.renamed_from] if isinstance(c.renamed_from, str) else list(c.renamed_from or [])
+            code = Code(
+                name=_clean(c.name),
+                category=category,
+                description=_clean(c.description),
+                inclusion=_clean(c.inclusion),
+                exclusion=_clean(c.exclusion),
+                examples=tuple(_clean(e) for e in c.examples if e.strip()),
+                note=_clean(c.note),
+                source_guid=(c.guid or "").strip() or None,
+                renamed_from=tuple(_clean(x) for x in [*earlier, *c.aliases] if x.strip()),
+                split_from=_clean(c.split_from) if c.split_from else None,
+                merged_into=_clean(c.merged_into) if c.merged_into else None,
+                retired="merged" if c.merged_into else ("retired" if c.retired else ""),
             )
+            (retired if code.retired else codes).append(code)
 
     for cat in model.categories:
         name = _clean(cat.name)
@@ -114,7 +129,13 @@ def _build(model: CodebookModel, path: Path, sha: str) -> Codebook:
         description=_clean(model.description),
         path=str(path),
         sha256=sha,
+        retired=tuple(retired),
     )
+
+
+def codebook_from_dict(content: dict, path: str | Path = "", sha: str = "") -> Codebook:
+    """A codebook back from :func:`codebook_to_dict` output (as stored in a project)."""
+    return _build(CodebookModel.model_validate(content), Path(path), sha)
 
 
 def _from_rows(rows: list[dict[str, str]], path: Path) -> CodebookModel:
@@ -195,6 +216,13 @@ def codebook_to_dict(cb: Codebook) -> dict:
             d["examples"] = list(c.examples)
         if c.source_guid:
             d["guid"] = c.source_guid
+        if c.renamed_from:
+            d["renamed_from"] = list(c.renamed_from)
+        for k in ("split_from", "merged_into"):
+            if getattr(c, k):
+                d[k] = getattr(c, k)
+        if c.retired == "retired":
+            d["retired"] = True
         return d
 
     out: dict = {"name": cb.name}
@@ -207,11 +235,11 @@ def codebook_to_dict(cb: Codebook) -> dict:
                 "name": cat.name,
                 **({"description": cat.description} if cat.description else {}),
                 **({"questions": list(cat.questions)} if cat.questions else {}),
-                "codes": [code(c) for c in cb.codes if c.category == cat.name],
+                "codes": [code(c) for c in (*cb.codes, *cb.retired) if c.category == cat.name],
             }
             for cat in cb.categories
         ]
-    top = [code(c) for c in cb.codes if c.category is None]
+    top = [code(c) for c in (*cb.codes, *cb.retired) if c.category is None]
     if top:
         out["codes"] = top
     return out
@@ -248,3 +276,118 @@ def codebook_warnings(cb: Codebook) -> list[str]:
                     out.append(f"'{described[i].path}' and '{described[j].path}' have near-duplicate definitions "
                                f"(similarity {sims[i, j]:.2f}): say what tells them apart")
     return out
+
+
+# -- what changed between two versions of a codebook ------------------------------------------------
+CHANGE_KINDS = ("renamed", "moved", "merged", "split", "retired", "added", "redefined")
+FOLLOWED = ("renamed", "moved", "merged")  # decisions follow these to the new code
+ORPHANING = ("split", "retired")  # decisions on these are kept, listed as orphaned, marked in exports
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    kind: str  # one of CHANGE_KINDS
+    old: str | None  # old code path (None for added)
+    new: str | None  # new code path (None for retired; for split: the new codes, comma separated)
+    old_guid: str | None
+    new_guid: str | None  # where decisions go (renamed / moved / merged); None otherwise
+    how: str = ""  # what tells: "guid", "renamed_from", "same definition", "split_from", ...
+
+    def line(self) -> str:
+        how = f" ({self.how})" if self.how else ""
+        if self.kind == "added":
+            return f"added     {self.new}"
+        if self.kind == "retired":
+            return f"retired   {self.old}{how}: its decisions are kept as orphaned"
+        if self.kind == "split":
+            return f"split     {self.old} -> {self.new}: its decisions go back to review (kept as orphaned)"
+        if self.kind == "redefined":
+            return f"redefined {self.new} (definition changed; decisions stay)"
+        return f"{self.kind:<9} {self.old} -> {self.new}{how}"
+
+
+def _definition(c: Code) -> tuple[str, str, str]:
+    return (c.description.casefold(), c.inclusion.casefold(), c.exclusion.casefold())
+
+
+def diff_codebooks(old: Codebook, new: Codebook) -> list[CodeChange]:
+    """What changed from ``old`` to ``new``, code by code.
+
+    A new code is the same code as an old one when (in this order) their explicit GUIDs match, their
+    paths match, the new one names the old one in ``renamed_from`` / ``aliases``, it has the same name
+    in another category, or (for an old code left over) their definitions are identical and not empty. Same name in another category is
+    *moved*, another name *renamed*. A retired entry with ``merged_into`` merges its old code into
+    that one; codes named in ``split_from`` are *split*; old codes left over are *retired*.
+    """
+    left = {c.guid(old.name): c for c in old.codes}  # old codes not matched yet
+    changes: list[CodeChange] = []
+
+    def find(ref: str | None) -> str | None:
+        if not ref:
+            return None
+        ref = ref.casefold()
+        hits = [g for g, c in left.items() if ref in (c.path.casefold(), c.name.casefold())]
+        return hits[0] if len(hits) == 1 else None
+
+    def same(o_guid: str, n: Code, how: str) -> None:
+        o = left.pop(o_guid)
+        ng = n.guid(new.name)
+        if o.path.casefold() != n.path.casefold() or o_guid != ng:
+            kind = "moved" if o.name.casefold() == n.name.casefold() and o.path != n.path else "renamed"
+            changes.append(CodeChange(kind, o.path, n.path, o_guid, ng, how))
+        elif _definition(o) != _definition(n):
+            changes.append(CodeChange("redefined", o.path, n.path, o_guid, ng))
+
+    pending = []
+    for n in new.codes:
+        by_guid = n.source_guid if n.source_guid in left else None
+        by_path = next((g for g, c in left.items() if c.path.casefold() == n.path.casefold()), None)
+        if by_guid:
+            same(by_guid, n, "guid")
+        elif by_path and not (n.source_guid and left[by_path].source_guid):
+            same(by_path, n, "")
+        else:
+            pending.append(n)
+    rest = []
+    for n in pending:
+        g = next((g for g in map(find, n.renamed_from) if g), None)
+        if g:
+            same(g, n, "renamed_from")
+        elif find(n.name) and not any(r.name.casefold() == n.name.casefold() for r in new.retired):
+            same(find(n.name), n, "same name")
+        else:
+            rest.append(n)
+    splits: dict[str, list[Code]] = {}
+    for n in rest:
+        g = find(n.split_from)
+        if g:
+            splits.setdefault(g, []).append(n)
+    rest = [n for n in rest if not any(n in v for v in splits.values())]
+    for g, parts in splits.items():
+        o = left.pop(g)
+        changes.append(CodeChange("split", o.path, ", ".join(p.path for p in parts), g, None, "split_from"))
+    for n in new.retired:
+        g = find(n.path) or find(n.name)
+        if g is None:
+            continue
+        if n.retired == "merged":
+            target = next((c for c in new.codes if n.merged_into.casefold() in (c.path.casefold(), c.name.casefold())), None)
+            if target is not None:
+                left.pop(g)
+                changes.append(CodeChange("merged", n.path, target.path, g, target.guid(new.name), "merged_into"))
+                continue
+        left.pop(g)
+        changes.append(CodeChange("retired", n.path, None, g, None, "retired: true" if n.retired == "retired"
+                                  else f"merged_into '{n.merged_into}' names no code"))
+    added = []
+    for n in rest:
+        match = [g for g, c in left.items() if c.description and _definition(c) == _definition(n)]
+        if len(match) == 1:
+            same(match[0], n, "same definition")
+        else:
+            added.append(n)
+    for g, o in list(left.items()):
+        changes.append(CodeChange("retired", o.path, None, g, None, "no longer in the codebook"))
+    changes += [CodeChange("added", None, n.path, None, n.guid(new.name)) for n in added]
+    order = {k: i for i, k in enumerate(CHANGE_KINDS)}
+    return sorted(changes, key=lambda c: (order[c.kind], c.old or "", c.new or ""))

@@ -9,7 +9,7 @@ apart. A decision whose segment text has changed since (re-ingested, edited tran
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .records import VERDICTS, Decision
 from .store import Store, StoreError
@@ -34,40 +34,38 @@ def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: s
         raise StoreError(f"unknown verdict '{verdict}' (one of {', '.join(VERDICTS)})")
     if not coder.strip():
         raise StoreError("a decision needs a coder name")
-    row = store.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
-    if row is None:
+    sha = store.segment_text_sha(segment_id)
+    if sha is None:
         raise StoreError(f"no segment '{segment_id}' in {store.path}")
-    if code_guid == NO_CODE and verdict != "accept" and verdict != "undo":
+    if code_guid == NO_CODE and verdict not in ("accept", "undo"):
         raise StoreError("'no code applies' is only accepted (or undone)")
-    if (verdict != "undo" and code_guid != NO_CODE
-            and store.conn.execute("SELECT 1 FROM codes WHERE guid=?", (code_guid,)).fetchone() is None):
+    if verdict != "undo" and code_guid != NO_CODE and not store.has_code(code_guid):
         raise StoreError(f"no code with guid '{code_guid}' in {store.path}")
     if verdict == "recode" and not replaces:
         raise StoreError("a recode names the code it replaces")
     if verdict == "undo":
-        target = store.conn.execute("SELECT coder, segment_id FROM decisions WHERE id=?", (undoes,)).fetchone()
+        target = store.decision_owner(undoes)
         if target is None:
             raise StoreError(f"no decision {undoes} to undo")
         if target[0] != coder:
             raise StoreError(f"decision {undoes} belongs to {target[0]}, not {coder}")
-    d = Decision(segment_id, row[0], code_guid, verdict, coder, time or _now(), memo, replaces, undoes)
-    with store.transaction() as c:
-        c.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (coder,))
-        cur = c.execute(
-            "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes),
-        )
-        return Decision(**{**d.__dict__, "id": int(cur.lastrowid)})
+    d = Decision(segment_id=segment_id, text_sha=sha, code_guid=code_guid, verdict=verdict, coder=coder,
+                 time=time or _now(), memo=memo, replaces=replaces, undoes=undoes)
+    return replace(d, id=store.append_decision(d))
 
 
-def load(store: Store, coder: str | None = None) -> list[Decision]:
-    q = "SELECT segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes, id FROM decisions"
-    args: tuple = ()
-    if coder is not None:
-        q += " WHERE coder=?"
-        args = (coder,)
-    return [Decision(*r) for r in store.conn.execute(q + " ORDER BY id", args)]
+def load(store: Store, coder: str | None = None, pending=()) -> list[Decision]:
+    """Decisions, oldest first, with their codes followed through recorded renames and merges (a
+    decision on a code renamed or merged since names the code it now belongs to; the stored row is
+    unchanged). ``pending``: codebook changes not stored yet, as (kind, old guid, new guid)."""
+    follow = {g: to for g, (to, _kind) in store.code_resolution(pending).items() if to is not None}
+    out = []
+    for d in store.decision_rows(coder):
+        if d.code_guid in follow or d.replaces in follow:
+            d = replace(d, code_guid=follow.get(d.code_guid, d.code_guid),
+                        replaces=follow.get(d.replaces, d.replaces) if d.replaces else d.replaces)
+        out.append(d)
+    return out
 
 
 def last_undoable(store: Store, coder: str) -> Decision | None:
@@ -123,10 +121,28 @@ def of_coders(states, who: bool | list[str]) -> list[CodeState]:
 
 
 def orphaned(store: Store) -> list[Decision]:
-    """Decisions whose segment is gone or whose text changed since the decision."""
-    rows = store.conn.execute(
-        """SELECT d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes, d.id
-           FROM decisions d LEFT JOIN segments s ON s.id = d.segment_id
-           WHERE s.id IS NULL OR s.text_sha != d.text_sha ORDER BY d.id"""
-    )
-    return [Decision(*r) for r in rows]
+    """Decisions whose segment is gone or whose text changed since the decision, or whose code was
+    retired or split (see :func:`orphans` for the reason of each)."""
+    return [d for d, _why in orphans(store)]
+
+
+def orphan_lines(store: Store) -> list[str]:
+    """One line per orphaned decision: id, coder, segment, code, verdict and why."""
+    names = {r.guid: (f"{r.category}/{r.name}" if r.category else r.name) for r in store.code_rows()}
+    return [f"decision {d.id} by {d.coder} on {d.segment_id}: {d.verdict} {names.get(d.code_guid, d.code_guid)} ({why})"
+            for d, why in orphans(store)]
+
+
+def orphans(store: Store) -> list[tuple[Decision, str]]:
+    """(decision, why) for every orphaned decision, oldest first. Undo rows are not listed."""
+    changed = {d.id for d in store.decisions_on_changed_text()}
+    gone = {g: kind for g, (to, kind) in store.code_resolution().items() if to is None}
+    out = []
+    for d in load(store):
+        if d.verdict == "undo":
+            continue
+        if d.id in changed:
+            out.append((d, "segment text changed or segment gone"))
+        elif d.code_guid in gone:
+            out.append((d, f"code {gone[d.code_guid]}" + (": review again" if gone[d.code_guid] == "split" else "")))
+    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .codebook import CodebookModel, _build
 from .errors import PrecodeError
-from .records import Codebook, Document, Segment, Suggestion
+from .records import Code, Codebook, Document, Segment, Suggestion
 from .store import Store
 
 
@@ -41,11 +41,14 @@ class ProjectData:
     suggestions: list[Suggestion] = field(default_factory=list)  # of the latest run
     states: dict = field(default_factory=dict)  # decisions.current_state of all coders
     run_id: int | None = None
+    # retired or split codes people decided on, by codebook name: each a codebook named
+    # "NAME (orphaned codes)" whose codes carry ``retired`` (the exports mark them, never drop them)
+    orphan_books: dict[str, Codebook] = field(default_factory=dict)
 
     def code_index(self) -> dict[str, tuple[Codebook, object]]:
-        """code guid -> (codebook, code), over every codebook of the project."""
+        """code guid -> (codebook, code), over every codebook of the project (orphaned codes last)."""
         out: dict[str, tuple[Codebook, object]] = {}
-        for book in [*self.codebooks.values(), *self.books.values()]:
+        for book in [*self.codebooks.values(), *self.books.values(), *self.orphan_books.values()]:
             for code in book.codes:
                 out.setdefault(code.guid(book.name), (book, code))
         return out
@@ -54,8 +57,8 @@ class ProjectData:
 def load_codebooks(store: Store) -> dict[str, Codebook]:
     """Codebooks by name, rebuilt from the stored content (the same validation as on load)."""
     out = {}
-    for name, sha, path, content in store.conn.execute("SELECT name, sha256, path, content FROM codebooks"):
-        out[name] = _build(CodebookModel.model_validate(json.loads(content)), Path(path), sha)
+    for r in store.codebook_rows():
+        out[r.name] = _build(CodebookModel.model_validate(json.loads(r.content)), Path(r.path), r.sha256)
     return out
 
 
@@ -64,39 +67,29 @@ def load_project(store_path: str | Path) -> ProjectData:
 
     data = ProjectData()
     with Store(store_path) as st:
-        c = st.conn
         books = load_codebooks(st)
         data.books = books
-        for doc_id, study, path, sha, fmt, text, meta in c.execute(
-            "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid"
-        ):
-            md = json.loads(meta)
-            md["study"] = study
-            data.documents.append(Document(doc_id, path, fmt, sha, text, [], md))
-        study_of = {d.id: d.metadata["study"] for d in data.documents}
-        for r in c.execute(
-            """SELECT s.id, s.document_id, s.unit, s.turn_index, s.start, s."end", s.text, s.speaker, s.role, s.coded,
-                      s.start_time, s.end_time, s.question, s.question_id, s.metadata
-               FROM segments s JOIN documents d ON d.id = s.document_id ORDER BY d.rowid, s.turn_index, s.start"""
-        ):
+        for d in st.document_rows():
+            md = json.loads(d.metadata)
+            md["study"] = d.study
+            data.documents.append(Document(d.id, d.path, d.format, d.sha256, d.text, [], md))
+        for r in st.segment_rows():
             data.segments.append(Segment(
-                id=r[0], document_id=r[1], unit=r[2], turn_index=r[3], start=r[4], end=r[5], text=r[6], speaker=r[7],
-                role=r[8], coded=bool(r[9]), start_time=r[10], end_time=r[11], question=r[12], question_id=r[13],
-                study=study_of.get(r[1]), metadata=json.loads(r[14])))
-        data.run_id = c.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
+                id=r.id, document_id=r.document_id, unit=r.unit, turn_index=r.turn_index, start=r.start, end=r.end,
+                text=r.text, speaker=r.speaker, role=r.role, coded=bool(r.coded), start_time=r.start_time,
+                end_time=r.end_time, question=r.question, question_id=r.question_id, study=r.study,
+                metadata=json.loads(r.metadata)))
+        data.run_id = st.latest_run()
         code_of = {}
         book_of_segment: dict[str, Codebook] = {}
         for book in books.values():
             for code in book.codes:
                 code_of[code.guid(book.name)] = (book, code)
-        for seg_id, guid, rank, score, evidence, flags, agent in c.execute(
-            "SELECT segment_id, code_guid, rank, score, evidence, flags, agent FROM suggestions WHERE run_id=? "
-            "ORDER BY segment_id, rank", (data.run_id,)
-        ):
-            if guid in code_of:
-                book_of_segment[seg_id] = code_of[guid][0]
-                data.suggestions.append(Suggestion(seg_id, code_of[guid][1], score, rank, evidence,
-                                                   tuple(f for f in flags.split(",") if f), agent))
+        for r in st.latest_suggestion_rows():
+            if r.code_guid in code_of:
+                book_of_segment[r.segment_id] = code_of[r.code_guid][0]
+                data.suggestions.append(Suggestion(r.segment_id, code_of[r.code_guid][1], r.score, r.rank, r.evidence,
+                                                   tuple(r.flag_list), r.agent))
         # which codebook each study used: from its suggestions, else the only codebook
         for seg in data.segments:
             if seg.study not in data.codebooks and seg.id in book_of_segment:
@@ -105,18 +98,38 @@ def load_project(store_path: str | Path) -> ProjectData:
             for seg in data.segments:
                 data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
+        data.orphan_books = orphan_books(st, {g for (_s, g, _c) in data.states}, data.code_index())
     return data
+
+
+ORPHANED_SUFFIX = " (orphaned codes)"
+
+
+def orphan_books(store: Store, decided: set[str], active, pending=()) -> dict[str, Codebook]:
+    """The retired and split codes among ``decided`` (code guids), grouped by codebook, rebuilt from
+    the codes the project stored; ``active``: guids of the codes in use; ``pending``: codebook
+    changes not stored yet (as :meth:`Store.code_resolution`)."""
+    gone = {g: kind for g, (to, kind) in store.code_resolution(pending).items() if to is None}
+    by_book: dict[str, list[Code]] = {}
+    for r in store.code_rows():
+        if r.guid in gone and r.guid in decided and r.guid not in active:
+            by_book.setdefault(r.codebook, []).append(Code(
+                name=r.name, category=r.category, description=r.description, inclusion=r.inclusion,
+                exclusion=r.exclusion, examples=tuple(json.loads(r.examples)), source_guid=r.guid, retired=gone[r.guid]))
+    return {name: Codebook(name=name + ORPHANED_SUFFIX, codes=tuple(codes),
+                           description="codes retired or split since these decisions; the decisions are kept")
+            for name, codes in by_book.items()}
 
 
 def latest_manifest(store: Store, required: bool = True) -> dict:
     """The manifest of the project's latest finished run. Without one: PrecodeError, or ``{}`` when
     not ``required``."""
-    row = store.conn.execute("SELECT manifest FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    if row is None:
+    manifest = store.latest_manifest()
+    if manifest is None:
         if not required:
             return {}
         raise PrecodeError(f"{store.path}: no finished run in this project (run `precode run CONFIG` first)")
-    return json.loads(row[0])
+    return manifest
 
 
 def model_name(store_path: str | Path) -> str:

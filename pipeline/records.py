@@ -86,14 +86,20 @@ class Code:
     exclusion: str = ""
     examples: tuple[str, ...] = ()
     note: str = ""
+    # identity across codebook versions (see pipeline.codebook.diff_codebooks)
     source_guid: str | None = None  # an explicit GUID from the source file: the code's identity when set
+    renamed_from: tuple[str, ...] = ()  # earlier names or paths of this code (`renamed_from` / `aliases`)
+    split_from: str | None = None  # the code (name or path) this one was split out of
+    merged_into: str | None = None  # on a retired entry: the code it was merged into
+    retired: str = ""  # "" (in use) | "retired" | "merged" | "split": an entry kept for its decisions only
 
     @property
     def path(self) -> str:
         return f"{self.category}/{self.name}" if self.category else self.name
 
     def guid(self, codebook: str) -> str:
-        """The code's identity: its explicit GUID, else derived from codebook and path."""
+        """The code's identity: its explicit GUID, else derived from codebook and path (a rename
+        is then followed through the project's recorded codebook changes)."""
         if self.source_guid:
             return self.source_guid
         return str(uuid.uuid5(CODE_NAMESPACE, f"{codebook}/{self.path}"))
@@ -119,6 +125,7 @@ class Codebook:
     description: str = ""
     path: str = ""
     sha256: str = ""
+    retired: tuple[Code, ...] = ()  # entries marked `retired: true` or `merged_into:` (no proposals)
 
     def category(self, name: str | None) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)

@@ -49,6 +49,8 @@ class BatchResult:
     manifest: dict = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
     codebooks: dict[str, Codebook] = field(default_factory=dict)  # by study
+    codebook_changes: dict[str, list] = field(default_factory=dict)  # by study: CodeChange since the last run
+    orphans: list[str] = field(default_factory=list)  # orphaned decisions after this run (decisions.orphan_lines)
 
     def proposals_per_code(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -145,6 +147,10 @@ def load_roles(study: StudyConfig, cfg: Config) -> RoleMap:
     for doc, mapping in (study.roles or {}).items():
         table.setdefault(doc, {}).update(mapping)
     return RoleMap(table, dict(study.role_aliases))
+
+
+def _sha_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _sha_file(path: Path) -> str:
@@ -310,6 +316,8 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if persist and store is not None:
             codebooks = _with_project_codes(codebooks, store)
             res.codebooks = codebooks
+            res.codebook_changes = codebook_changes(store, codebooks)
+        pending = [(ch.kind, ch.old_guid, ch.new_guid) for chs in res.codebook_changes.values() for ch in chs]
         # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
         if embedder is None:
             layer = None
@@ -341,7 +349,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
         timings["embed"] = time.perf_counter() - t
 
-        training = _training(cfg, codebooks, train_raw, store if persist else None, res)
+        training = _training(cfg, codebooks, train_raw, store if persist else None, res, pending)
         learning: dict[str, dict] = {}
         tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
         # -- propose ---------------------------------------------------------------------------
@@ -415,8 +423,14 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if persist and store is not None:
             from .decisions import current_state, load
 
-            states = current_state(load(store))
-        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states)
+            states = current_state(load(store, pending=pending))
+        orphans = []
+        if states:
+            from .project import orphan_books
+
+            active = {c.guid(cb.name) for cb in codebooks.values() for c in cb.codes}
+            orphans = list(orphan_books(store, {g for (_s, g, _c) in states}, active, pending).values())
+        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states, orphans)
         out_dir = cfg.output_dir
         if out_csv is not None:
             res.outputs["csv"] = write_csv(rows, out_csv)
@@ -440,20 +454,23 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if redaction is not None:  # names in errors, warnings, study paths and metadata
             res.manifest = redaction.manifest(res.manifest)
         if persist and store is not None:
-            run_id = store.start_run(started, res.manifest["config_hash"])
-            for name, cb in codebooks.items():
-                store.save_study(name, next(s.metadata for s in cfg.studies if s.name == name))
-                store.save_codebook(cb, codebook_to_dict(cb))
             by_doc: dict[str, list[Segment]] = {}
             for s in res.segments:
                 by_doc.setdefault(s.document_id, []).append(s)
-            for doc in res.documents:
-                store.save_document(doc, doc.metadata["study"], by_doc.get(doc.id, []))
             study_of = {s.id: s.study for s in res.segments}
-            for name, cb in codebooks.items():
-                store.save_suggestions(run_id, cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
-            res.manifest["run_id"] = run_id
-            store.finish_run(run_id, _now(), res.manifest)
+            store.save_run(
+                started, _now(), res.manifest,
+                studies={name: next(s.metadata for s in cfg.studies if s.name == name) for name in codebooks},
+                codebooks=[(cb, codebook_to_dict(cb)) for cb in codebooks.values()],
+                documents=res.documents, segments_of=by_doc,
+                study_of_doc={doc.id: doc.metadata["study"] for doc in res.documents},
+                suggestions=[(cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
+                             for name, cb in codebooks.items()],
+                versions=[(name, cb, codebook_to_dict(cb), res.codebook_changes.get(name, []))
+                          for name, cb in codebooks.items()])
+            from .decisions import orphan_lines
+
+            res.orphans = orphan_lines(store)
         manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
         write_private(manifest_path, json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n")
         res.outputs["manifest"] = manifest_path
@@ -479,6 +496,17 @@ def _flag_truncated(suggestions: list[Suggestion], segs: list[Segment], embedder
                         "sentence) reads all of it")
     return [dataclasses.replace(s, flags=s.flags + ("truncated",)) if s.segment_id in long_ids else s
             for s in suggestions]
+def codebook_changes(store: Store, codebooks: dict[str, Codebook]) -> dict[str, list]:
+    """By study: what changed in its codebook since the version the project last recorded (empty
+    when nothing did, or for a codebook the project has not met)."""
+    from .codebook import codebook_from_dict, diff_codebooks
+
+    out = {}
+    for study, cb in codebooks.items():
+        prev = store.previous_codebook(cb.name, study)
+        if prev is not None and json.dumps(prev, sort_keys=True) != json.dumps(codebook_to_dict(cb), sort_keys=True):
+            out[study] = diff_codebooks(codebook_from_dict(prev), cb)
+    return out
 
 
 def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[str, Codebook]:
@@ -492,11 +520,10 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
     for study, cb in codebooks.items():
         known = {c.guid(cb.name) for c in cb.codes}
         extra = [
-            Code(name=r[0], category=r[1], description=r[2], inclusion=r[3], exclusion=r[4], examples=tuple(_json.loads(r[5])))
-            for r in store.conn.execute(
-                "SELECT name, category, description, inclusion, exclusion, examples, guid FROM codes "
-                "WHERE codebook=? AND category='Emergent' ORDER BY rowid", (cb.name,))
-            if r[6] not in known
+            Code(name=r.name, category=r.category, description=r.description, inclusion=r.inclusion,
+                 exclusion=r.exclusion, examples=tuple(_json.loads(r.examples)))
+            for r in store.code_rows()
+            if r.codebook == cb.name and r.category == "Emergent" and r.guid not in known
         ]
         if not extra:
             out[study] = cb
@@ -506,7 +533,8 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
     return out
 
 
-def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res: BatchResult) -> dict[str, list]:
+def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res: BatchResult,
+              pending=()) -> dict[str, list]:
     """Coded examples per study: ``raw`` (read from the ``propose.train`` files) resolved against each
     study's codebook, and the project's own decisions."""
     from .learn import examples_from_decisions, resolve_examples
@@ -521,10 +549,11 @@ def _training(cfg: Config, codebooks: dict[str, Codebook], raw: list, store, res
         if store is not None and cfg.propose.learn_from_decisions:
             from .decisions import current_state, load, of_coders
 
-            states = of_coders(current_state(load(store)).values(), cfg.propose.learn_from_decisions)
+            states = of_coders(current_state(load(store, pending=pending)).values(), cfg.propose.learn_from_decisions)
             if states:
-                texts = dict(store.conn.execute("SELECT id, text FROM segments"))
-                docs = dict(store.conn.execute("SELECT id, document_id FROM segments"))
+                rows = store.segment_texts()
+                texts = {k: v[0] for k, v in rows.items()}
+                docs = {k: v[1] for k, v in rows.items()}
                 out[name] += examples_from_decisions(states, texts, cb, docs)
     return out
 
@@ -561,7 +590,10 @@ def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: 
             for study, files in inputs.items() for p in files
         ],
         "redaction": _redaction_fingerprint(cfg),
-        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256} for s, cb in res.codebooks.items()},
+        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256,
+                          "content_sha256": _sha_text(json.dumps(codebook_to_dict(cb), sort_keys=True)),
+                          "changes": [ch.line() for ch in res.codebook_changes.get(s, [])]}
+                      for s, cb in res.codebooks.items()},
         "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
                             "fingerprint": model.fingerprint, "model_id": model.model_id,
                             "layer": res.layer},

@@ -8,8 +8,11 @@ triggers refuse UPDATE and DELETE, so a human decision can never be rewritten or
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -153,6 +156,51 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0006_code_identity",
+        """
+        CREATE TABLE codebook_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            study TEXT,
+            sha256 TEXT NOT NULL,
+            content TEXT NOT NULL,   -- JSON, as codebook_to_dict
+            recorded TEXT NOT NULL,
+            run_id INTEGER            -- the run that met this version (NULL: an edit or an import)
+        );
+        CREATE TABLE code_links (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            version_id INTEGER NOT NULL REFERENCES codebook_versions(id),
+            kind TEXT NOT NULL,       -- renamed | moved | merged | split | retired | added | redefined
+            old_path TEXT,
+            new_path TEXT,
+            old_guid TEXT,
+            new_guid TEXT,            -- where decisions on old_guid go (renamed / moved / merged)
+            how TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE code_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            codebook TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('create', 'rename', 'merge', 'retire')),
+            code_guid TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',  -- JSON: name, category, new name, target, example, ...
+            coder TEXT NOT NULL,
+            time TEXT NOT NULL
+        );
+        CREATE TRIGGER codebook_versions_no_update BEFORE UPDATE ON codebook_versions
+            BEGIN SELECT RAISE(ABORT, 'codebook versions are append-only'); END;
+        CREATE TRIGGER codebook_versions_no_delete BEFORE DELETE ON codebook_versions
+            BEGIN SELECT RAISE(ABORT, 'codebook versions are append-only'); END;
+        CREATE TRIGGER code_links_no_update BEFORE UPDATE ON code_links
+            BEGIN SELECT RAISE(ABORT, 'code links are append-only'); END;
+        CREATE TRIGGER code_links_no_delete BEFORE DELETE ON code_links
+            BEGIN SELECT RAISE(ABORT, 'code links are append-only'); END;
+        CREATE TRIGGER code_events_no_update BEFORE UPDATE ON code_events
+            BEGIN SELECT RAISE(ABORT, 'code events are append-only'); END;
+        CREATE TRIGGER code_events_no_delete BEFORE DELETE ON code_events
+            BEGIN SELECT RAISE(ABORT, 'code events are append-only'); END;
+        """,
+    ),
+    (
         # INSERT OR REPLACE deletes the row it collides with without firing the DELETE triggers (unless
         # recursive_triggers is on): refuse an insert that reuses an existing id
         "0009_append_only_replace",
@@ -167,9 +215,125 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
 ]
 
+FOLLOWED_LINKS = ("renamed", "moved", "merged")  # decisions follow these
+ORPHANING_LINKS = ("split", "retired")  # decisions on these are orphaned (kept, marked)
+
 
 class StoreError(PrecodeError):
     pass
+
+
+# Crash testing: with PRECODE_KILL_AT_WRITE=N the process SIGKILLs itself just before its Nth write
+# statement (INSERT / UPDATE / DELETE / COMMIT) to any store, counted over the whole process.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "COMMIT")
+_write_count = 0
+
+
+def _kill_hook(limit: int):
+    def trace(stmt: str) -> None:
+        global _write_count
+        if stmt.lstrip().upper().startswith(_WRITES):
+            _write_count += 1
+            if _write_count >= limit:
+                os.kill(os.getpid(), signal.SIGKILL)
+    return trace
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    segment_id: str
+    code_guid: str
+    rank: int
+    score: float
+    evidence: str
+    flags: str
+    agent: str
+
+    @property
+    def flag_list(self) -> list[str]:
+        return [f for f in self.flags.split(",") if f]
+
+
+@dataclass(frozen=True)
+class CodebookVersion:
+    id: int
+    name: str
+    study: str | None
+    sha256: str
+    recorded: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    guid: str
+    codebook: str
+    category: str | None
+    name: str
+    description: str
+    inclusion: str
+    exclusion: str
+    examples: str  # JSON list
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: str
+    study: str | None
+    path: str
+    sha256: str
+    format: str
+    text: str
+    metadata: str  # JSON
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    id: str
+    document_id: str
+    study: str | None
+    unit: str
+    turn_index: int
+    start: int
+    end: int
+    text: str
+    speaker: str | None
+    role: str | None
+    coded: int
+    start_time: float | None
+    end_time: float | None
+    question: str | None
+    question_id: str | None
+    metadata: str  # JSON
+
+
+@dataclass(frozen=True)
+class CodebookRow:
+    name: str
+    sha256: str
+    path: str
+    content: str  # JSON
+
+
+@dataclass(frozen=True)
+class DiscoveryReviewRow:
+    candidate_id: str
+    verdict: str
+    coder: str
+    time: str
+    memo: str
+    record: dict
+
+
+@dataclass(frozen=True)
+class CodeEventRow:
+    id: int
+    codebook: str
+    kind: str  # create | rename | merge | retire
+    code_guid: str
+    detail: dict
+    coder: str
+    time: str
 
 
 class Store:
@@ -188,6 +352,8 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            if os.environ.get("PRECODE_KILL_AT_WRITE"):
+                self.conn.set_trace_callback(_kill_hook(int(os.environ["PRECODE_KILL_AT_WRITE"])))
             self._migrate()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: not a usable precode store ({err})") from None
@@ -207,6 +373,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; inside another one it joins it (all or nothing together)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -322,6 +492,7 @@ class Store:
             )
             c.executemany(
                 """INSERT INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(guid) DO UPDATE SET
+                   codebook=excluded.codebook, category=excluded.category, name=excluded.name,
                    description=excluded.description, inclusion=excluded.inclusion,
                    exclusion=excluded.exclusion, examples=excluded.examples""",
                 [
@@ -332,10 +503,243 @@ class Store:
             )
 
     # -- runs and suggestions ----------------------------------------------------------------
-    def start_run(self, started: str, config_hash: str) -> int:
+    # A run is written in ONE transaction (save_run) and stamped ``finished`` in it: a reader sees
+    # the previous complete run or the new one, never part of a run. "The latest run" is
+    # latest_run() and nothing else.
+    def latest_run(self) -> int | None:
+        """Id of the latest finished run (the one screens, exports and the learner read), or None."""
+        row = self.conn.execute("SELECT MAX(id) FROM runs WHERE finished IS NOT NULL").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def latest_manifest(self) -> dict | None:
+        run = self.latest_run()
+        if run is None:
+            return None
+        return json.loads(self.conn.execute("SELECT manifest FROM runs WHERE id=?", (run,)).fetchone()[0])
+
+    def save_run(self, started: str, finished: str, manifest: dict, studies: dict[str, dict],
+                 codebooks: list, documents: list, segments_of: dict[str, list], study_of_doc: dict[str, str],
+                 suggestions: list[tuple[str, list]], versions=()) -> int:
+        """Write a whole run (studies, codebooks, documents, segments, suggestions, its manifest with
+        ``run_id``) in one transaction; returns the run id. ``codebooks``: (codebook, content) pairs;
+        ``suggestions``: (codebook name, suggestions) pairs; ``versions``: (study, codebook, content,
+        changes) recorded as codebook versions with their code links."""
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, config_hash))
-            return int(cur.lastrowid)
+            cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, manifest["config_hash"]))
+            run_id = int(cur.lastrowid)
+            for name, metadata in studies.items():
+                self.save_study(name, metadata)
+            for cb, content in codebooks:
+                self.save_codebook(cb, content)
+            for doc in documents:
+                self.save_document(doc, study_of_doc[doc.id], segments_of.get(doc.id, []))
+            for codebook, sugg in suggestions:
+                self.save_suggestions(run_id, codebook, sugg)
+            for study, cb, content, changes in versions:
+                self.record_codebook_version(study, cb, content, changes, finished, run_id)
+            manifest["run_id"] = run_id
+            c.execute("UPDATE runs SET finished=?, manifest=? WHERE id=?",
+                      (finished, json.dumps(manifest, sort_keys=True, default=str), run_id))
+        return run_id
+
+    # -- decisions (append-only) ------------------------------------------------------------------
+    _DECISION_COLUMNS = "segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes, id"
+
+    @staticmethod
+    def _decision(r: sqlite3.Row | tuple):
+        from .records import Decision
+
+        return Decision(segment_id=r[0], text_sha=r[1], code_guid=r[2], verdict=r[3], coder=r[4], time=r[5],
+                        memo=r[6], replaces=r[7], undoes=r[8], id=r[9])
+
+    def decision_rows(self, coder: str | None = None) -> list:
+        """Stored decisions as they were written (codes not followed), oldest first."""
+        q, args = f"SELECT {self._DECISION_COLUMNS} FROM decisions", ()
+        if coder is not None:
+            q, args = q + " WHERE coder=?", (coder,)
+        return [self._decision(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def decisions_on_changed_text(self) -> list:
+        """Decisions whose segment is gone or whose text changed since."""
+        cols = ", ".join(f"d.{c.strip()}" for c in self._DECISION_COLUMNS.split(","))
+        return [self._decision(r) for r in self.conn.execute(
+            f"SELECT {cols} FROM decisions d LEFT JOIN segments s ON s.id = d.segment_id "
+            "WHERE s.id IS NULL OR s.text_sha != d.text_sha ORDER BY d.id")]
+
+    def append_decision(self, d) -> int:
+        """Append one decision (and its coder) in one transaction; returns its id."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (d.coder,))
+            return int(c.execute(
+                "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes),
+            ).lastrowid)
+
+    def append_decisions(self, decisions) -> int:
+        """Append decisions in one transaction (all or none); returns how many."""
+        with self.transaction():
+            for d in decisions:
+                self.append_decision(d)
+        return len(decisions)
+
+    def decision_keys(self) -> set[tuple[str, str, str]]:
+        """(segment, code guid, coder) of every stored decision."""
+        return set(self.conn.execute("SELECT segment_id, code_guid, coder FROM decisions"))
+
+    def decision_owner(self, decision_id: int | None) -> tuple[str, str] | None:
+        """(coder, segment) of a decision, or None."""
+        row = self.conn.execute("SELECT coder, segment_id FROM decisions WHERE id=?", (decision_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    # -- segments, documents, codes (reads) ------------------------------------------------------
+    def segment_text_sha(self, segment_id: str) -> str | None:
+        row = self.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def segment_texts(self) -> dict[str, tuple[str, str]]:
+        """segment id -> (text, document id)."""
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT id, text, document_id FROM segments")}
+
+    def document_text(self, document_id: str) -> str | None:
+        row = self.conn.execute("SELECT text FROM documents WHERE id=?", (document_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def document_rows(self) -> list[DocumentRow]:
+        return [DocumentRow(*r) for r in self.conn.execute(
+            "SELECT id, study, path, sha256, format, text, metadata FROM documents ORDER BY rowid")]
+
+    def segment_rows(self) -> list[SegmentRow]:
+        """Every segment with its document's study, in document and reading order."""
+        return [SegmentRow(*r) for r in self.conn.execute(
+            """SELECT s.id, s.document_id, d.study, s.unit, s.turn_index, s.start, s."end", s.text, s.speaker, s.role,
+                      s.coded, s.start_time, s.end_time, s.question, s.question_id, s.metadata
+               FROM segments s JOIN documents d ON d.id = s.document_id ORDER BY d.rowid, s.turn_index, s.start""")]
+
+    def has_code(self, guid: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM codes WHERE guid=?", (guid,)).fetchone() is not None
+
+    def codebook_rows(self) -> list[CodebookRow]:
+        return [CodebookRow(*r) for r in self.conn.execute("SELECT name, sha256, path, content FROM codebooks")]
+
+    def codebook_row(self, name: str) -> CodebookRow | None:
+        return next((r for r in self.codebook_rows() if r.name == name), None)
+
+    def codebook_of_study(self, study: str | None) -> str | None:
+        """The codebook the latest run applied to ``study`` (None: unknown)."""
+        row = self.conn.execute(
+            "SELECT c.codebook FROM suggestions s JOIN codes c ON c.guid=s.code_guid JOIN segments g ON g.id=s.segment_id "
+            "JOIN documents d ON d.id=g.document_id WHERE s.run_id=? AND d.study=? LIMIT 1",
+            (self.latest_run(), study)).fetchone()
+        return None if row is None else row[0]
+
+    def codebooks_of_segments(self, segment_ids: list[str]) -> dict[str, int]:
+        """codebook name -> how many of ``segment_ids`` the latest run proposed its codes for."""
+        counts: dict[str, int] = {}
+        run = self.latest_run()
+        for i in range(0, len(segment_ids), 500):
+            chunk = segment_ids[i: i + 500]
+            q = (f"SELECT c.codebook, COUNT(DISTINCT s.segment_id) FROM suggestions s JOIN codes c ON c.guid = s.code_guid "
+                 f"WHERE s.run_id = ? AND s.segment_id IN ({','.join('?' * len(chunk))}) GROUP BY c.codebook")
+            for name, k in self.conn.execute(q, (run, *chunk)):
+                counts[name] = counts.get(name, 0) + k
+        return counts
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (to tell a cached view is stale)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- discovery reviews (append-only) -------------------------------------------------------------
+    def append_discovery_review(self, candidate_id: str, verdict: str, coder: str, time: str, memo: str,
+                                record: dict) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO discovery_reviews (candidate_id, verdict, coder, time, memo, record) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      (candidate_id, verdict, coder, time, memo, json.dumps(record, sort_keys=True, ensure_ascii=False)))
+
+    def discovery_reviews(self) -> list[DiscoveryReviewRow]:
+        return [DiscoveryReviewRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self.conn.execute(
+            "SELECT candidate_id, verdict, coder, time, memo, record FROM discovery_reviews ORDER BY id")]
+
+    # -- codebook editing events (append-only) -------------------------------------------------------
+    def append_code_event(self, codebook: str, kind: str, code_guid: str, detail: dict, coder: str, time: str) -> int:
+        with self.transaction() as c:
+            return int(c.execute(
+                "INSERT INTO code_events (codebook, kind, code_guid, detail, coder, time) VALUES (?, ?, ?, ?, ?, ?)",
+                (codebook, kind, code_guid, json.dumps(detail, sort_keys=True, ensure_ascii=False), coder, time)).lastrowid)
+
+    def code_events(self) -> list[CodeEventRow]:
+        return [CodeEventRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in self.conn.execute(
+            "SELECT id, codebook, kind, code_guid, detail, coder, time FROM code_events ORDER BY id")]
+
+    # -- codebook versions and code identity ---------------------------------------------------
+    def previous_codebook(self, name: str, study: str | None = None) -> dict | None:
+        """The content of the codebook version the project last recorded under ``name`` (else the
+        last one of ``study``; else, in a project from before versions, the stored codebook)."""
+        for q, arg in (("SELECT content FROM codebook_versions WHERE name=? ORDER BY id DESC LIMIT 1", name),
+                       ("SELECT content FROM codebook_versions WHERE study=? ORDER BY id DESC LIMIT 1", study),
+                       ("SELECT content FROM codebooks WHERE name=?", name)):
+            row = self.conn.execute(q, (arg,)).fetchone() if arg is not None else None
+            if row is not None:
+                return json.loads(row[0])
+        return None
+
+    def record_codebook_version(self, study: str | None, cb, content: dict, changes, time: str,
+                                run_id: int | None = None) -> int | None:
+        """Append a codebook version and its code links (``changes``: CodeChange-like), unless the
+        latest version under this name has the same content. Returns the version id (None: unchanged)."""
+        text = json.dumps(content, sort_keys=True)
+        row = self.conn.execute("SELECT content FROM codebook_versions WHERE name=? ORDER BY id DESC LIMIT 1",
+                                (cb.name,)).fetchone()
+        if row is not None and row[0] == text:
+            return None
+        with self.transaction() as c:
+            vid = int(c.execute("INSERT INTO codebook_versions (name, study, sha256, content, recorded, run_id) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", (cb.name, study, cb.sha256, text, time, run_id)).lastrowid)
+            c.executemany("INSERT INTO code_links (version_id, kind, old_path, new_path, old_guid, new_guid, how) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(vid, ch.kind, ch.old, ch.new, ch.old_guid, ch.new_guid, ch.how) for ch in changes])
+        return vid
+
+    def codebook_versions(self) -> list[CodebookVersion]:
+        return [CodebookVersion(*r) for r in self.conn.execute(
+            "SELECT id, name, study, sha256, recorded, run_id FROM codebook_versions ORDER BY id")]
+
+    def code_links(self) -> list[tuple[str, str | None, str | None]]:
+        """(kind, old_guid, new_guid) of every recorded codebook change, oldest first."""
+        return list(self.conn.execute("SELECT kind, old_guid, new_guid FROM code_links ORDER BY id"))
+
+    def code_resolution(self, pending=()) -> dict[str, tuple[str | None, str]]:
+        """code guid -> (the guid its decisions now belong to, or None when orphaned; the last change),
+        for every code a recorded change touched; ``pending``: further (kind, old, new) not stored yet."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for kind, old, new in [*self.code_links(), *pending]:
+            if kind == "added" and new in out:
+                out.pop(new)  # a code back in use
+            if kind not in FOLLOWED_LINKS + ORPHANING_LINKS or old is None:
+                continue
+            target = new if kind in FOLLOWED_LINKS else None
+            for g, (cur, _k) in list(out.items()):
+                if cur == old:
+                    out[g] = (target, kind)
+            out[old] = (target, kind)
+            if target is not None:
+                out.pop(target, None)  # the target is in use
+        return out
+
+    def code_rows(self) -> list[CodeRow]:
+        """Every code the project has met (any codebook version), in the order first stored."""
+        return [CodeRow(*r) for r in self.conn.execute(
+            "SELECT guid, codebook, category, name, description, inclusion, exclusion, examples FROM codes ORDER BY rowid")]
+
+    def latest_suggestion_rows(self) -> list[SuggestionRow]:
+        """The latest finished run's suggestions, by segment and rank."""
+        run = self.latest_run()
+        if run is None:
+            return []
+        return [SuggestionRow(*r) for r in self.conn.execute(
+            "SELECT segment_id, code_guid, rank, score, evidence, flags, agent FROM suggestions WHERE run_id=? "
+            "ORDER BY segment_id, rank", (run,))]
 
     def save_suggestions(self, run_id: int, codebook: str, suggestions) -> None:
         with self.transaction() as c:
@@ -346,13 +750,6 @@ class Store:
                     (run_id, s.segment_id, s.code.guid(codebook), s.rank, s.score, s.evidence, ",".join(s.flags), s.agent)
                     for s in suggestions
                 ],
-            )
-
-    def finish_run(self, run_id: int, finished: str, manifest: dict) -> None:
-        with self.transaction() as c:
-            c.execute(
-                "UPDATE runs SET finished=?, manifest=? WHERE id=?",
-                (finished, json.dumps(manifest, sort_keys=True, default=str), run_id),
             )
 
     def count(self, table: str) -> int:

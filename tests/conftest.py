@@ -90,6 +90,13 @@ def write(tmp_path):
     return _write
 
 
+# a two-question interview (segments one.txt#t2 and #t4 are the participant's turns)
+TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
+              "Dana: Nobody knows what the peer role is.\n"
+              "Interviewer: What supports would help?\n"
+              "Dana: Training for staff and a room to meet.\n")
+
+
 TINY_CODEBOOK = """
 name: tiny
 categories:

@@ -16,10 +16,7 @@ from pipeline.decisions import current_state, last_undoable, load, orphaned, rec
 from pipeline.run import run_batch
 from pipeline.store import Store, StoreError
 
-TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
-              "Dana: Nobody knows what the peer role is.\n"
-              "Interviewer: What supports would help?\n"
-              "Dana: Training for staff and a room to meet.\n")
+from .conftest import TRANSCRIPT
 
 
 @pytest.fixture

@@ -61,7 +61,8 @@ def _export(data, fmt: str, target: Path, coder: str | None, proposals: bool, st
         from ..memos import current_memos, with_memo_rows
         from ..store import Store
 
-        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states, data.books.values())
+        rows = suggestion_rows(data.segments, data.suggestions, data.codebooks, data.states,
+                               [*data.books.values(), *data.orphan_books.values()])
         with Store(store) as st:
             rows = with_memo_rows(rows, current_memos(st))  # segment memos: a row each, once
         if coder:

@@ -23,7 +23,7 @@ def _import_legacy_reviews(st: Store, store_path: str | Path) -> None:
     """Projects made before the store kept discovery reviews wrote them to discovery/reviews.json:
     copy them into the table once (the file is left as it is)."""
     p = _legacy_reviews_path(store_path)
-    if not p.exists() or st.conn.execute("SELECT 1 FROM discovery_reviews LIMIT 1").fetchone():
+    if not p.exists() or st.discovery_reviews():
         return
     old = json.loads(p.read_text(encoding="utf-8"))
     for cid in sorted(old, key=lambda k: (old[k].get("time", ""), k)):
@@ -32,10 +32,8 @@ def _import_legacy_reviews(st: Store, store_path: str | Path) -> None:
 
 def _append_review(st: Store, candidate_id: str, review: dict) -> None:
     record = {k: v for k, v in review.items() if k not in ("verdict", "coder", "time", "memo")}
-    with st.transaction() as c:
-        c.execute("INSERT INTO discovery_reviews (candidate_id, verdict, coder, time, memo, record) VALUES (?, ?, ?, ?, ?, ?)",
-                  (candidate_id, review["verdict"], review["coder"], review["time"], review.get("memo", ""),
-                   json.dumps(record, sort_keys=True, ensure_ascii=False)))
+    st.append_discovery_review(candidate_id, review["verdict"], review["coder"], review["time"],
+                               review.get("memo", ""), record)
 
 
 def load_reviews(store_path: str | Path) -> dict[str, dict]:
@@ -43,9 +41,9 @@ def load_reviews(store_path: str | Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     with Store(store_path) as st:
         _import_legacy_reviews(st, store_path)
-        for cid, verdict, coder, time_, memo, record in st.conn.execute(
-                "SELECT candidate_id, verdict, coder, time, memo, record FROM discovery_reviews ORDER BY id"):
-            out.setdefault(cid, {"verdict": verdict, "coder": coder, "time": time_, "memo": memo, **json.loads(record)})
+        for r in st.discovery_reviews():
+            out.setdefault(r.candidate_id, {"verdict": r.verdict, "coder": r.coder, "time": r.time, "memo": r.memo,
+                                            **r.record})
     return out
 
 
@@ -116,8 +114,8 @@ def accept_candidate(store_path: str | Path, candidate, coder: str, name: str | 
             codebook = _codebook_of_members(st, books, cand.members)
         if codebook not in books:
             raise PrecodeError(f"no codebook '{codebook}' in this project (known: {', '.join(sorted(books))})")
-        (path, content) = st.conn.execute("SELECT path, content FROM codebooks WHERE name=?", (codebook,)).fetchone()
-        content = json.loads(content)
+        row = st.codebook_row(codebook)
+        path, content = row.path, json.loads(row.content)
         if any(c.name.casefold() == code_name.casefold() for c in books[codebook].codes):
             raise PrecodeError(f"codebook '{codebook}' already has a code named '{code_name}'; give another name")
         code = {
@@ -138,9 +136,10 @@ def accept_candidate(store_path: str | Path, candidate, coder: str, name: str | 
             cb = _build(CodebookModel.model_validate(content), Path(path), books[codebook].sha256)
         except Exception as err:
             raise PrecodeError(f"cannot add '{code_name}' to codebook '{codebook}': {err}") from None
-        st.save_codebook(cb, content)
         new = next(c for c in cb.codes if c.category == EMERGENT_CATEGORY and c.name == code_name)
-        _append_review(st, cand.id, {"verdict": "accept", "coder": coder.strip(), "time": _now(), "memo": memo,
+        with st.transaction():  # the code and its acceptance together
+            st.save_codebook(cb, content)
+            _append_review(st, cand.id, {"verdict": "accept", "coder": coder.strip(), "time": _now(), "memo": memo,
                                      "code": {"codebook": codebook, "name": new.name, "guid": new.guid(codebook)},
                                      "name": cand.name, "keywords": cand.keywords, "members": cand.members})
     return new
@@ -164,14 +163,7 @@ def _codebook_of_members(st: Store, books: dict[str, Codebook], members: list[st
     """The codebook used by the study most members belong to (the latest run's suggestions tell)."""
     if len(books) == 1:
         return next(iter(books))
-    counts: dict[str, int] = {}
-    for i in range(0, len(members), 500):
-        chunk = members[i: i + 500]
-        q = (f"SELECT c.codebook, COUNT(DISTINCT s.segment_id) FROM suggestions s JOIN codes c ON c.guid = s.code_guid "
-             f"WHERE s.run_id = (SELECT MAX(run_id) FROM suggestions) AND s.segment_id IN ({','.join('?' * len(chunk))}) "
-             f"GROUP BY c.codebook")
-        for name, k in st.conn.execute(q, chunk):
-            counts[name] = counts.get(name, 0) + k
+    counts = st.codebooks_of_segments(members)
     if not counts:
         raise PrecodeError("cannot tell which codebook the candidate belongs to; name one")
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]

@@ -9,7 +9,7 @@ from ..codebook import codebook_to_dict
 from ..decisions import load as load_decisions
 from ..errors import PrecodeError
 from ..project import ProjectData
-from ..records import Codebook, Segment, text_sha
+from ..records import Codebook, Decision, Segment, text_sha
 from ..refi import MACHINE_USER, RefiCoding, RefiProject, read_qdpx, write_qdc, write_qdpx
 from ..segment import segment_document
 from ..store import Store
@@ -125,22 +125,16 @@ def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook
         for doc in project.documents:
             turns = segment_document(doc, "turn", study=study) if doc.turns else []
             st.save_document(doc, study, turns + spans.get(doc.id, []))
-        existing = {(r[0], r[1], r[2]) for r in st.conn.execute("SELECT segment_id, code_guid, coder FROM decisions")}
-        added = 0
-        with st.transaction() as conn:
-            for c in project.codings:
-                seg_id = f"{c.document_id}#c{c.start}-{c.end}"
-                if (seg_id, c.code_guid, c.coder) in existing:
-                    continue  # importing the same file twice adds nothing
-                conn.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (c.coder,))
-                conn.execute(
-                    "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo) "
-                    "VALUES (?, ?, ?, 'add', ?, ?, ?)",
-                    (seg_id, text_sha(texts[c.document_id][c.start:c.end]), c.code_guid, c.coder, c.created or now,
-                     c.memo),
-                )
-                existing.add((seg_id, c.code_guid, c.coder))
-                added += 1
+        existing = st.decision_keys()
+        new = []
+        for c in project.codings:
+            seg_id = f"{c.document_id}#c{c.start}-{c.end}"
+            if (seg_id, c.code_guid, c.coder) in existing:
+                continue  # importing the same file twice adds nothing
+            new.append(Decision(seg_id, text_sha(texts[c.document_id][c.start:c.end]), c.code_guid, "add", c.coder,
+                                c.created or now, c.memo))
+            existing.add((seg_id, c.code_guid, c.coder))
+        added = st.append_decisions(new)
     return {"study": study, "documents": len(project.documents), "codes": sum(len(b.codes) for b in project.codebooks),
             "codings": len(project.codings), "decisions_added": added, "users": project.users,
             "warnings": project.warnings, "unknown": project.unknown,

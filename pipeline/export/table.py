@@ -121,7 +121,8 @@ def suggestion_rows(
             book_name, code = by_guid[guid]
             for st in sts:
                 rows.append({**base, "codebook": book_name, "category": code.category or "", "code": code.name, "code_guid": guid,
-                             "score": "", "rank": "", "flags": "", "evidence": "", "status": st.status,
+                             "score": "", "rank": "", "flags": f"orphaned:{code.retired}" if code.retired else "",
+                             "evidence": "", "status": st.status,
                              "coder": st.coder, "memo": st.memo})
     return rows
 

@@ -5,7 +5,6 @@ Both front ends (terminal and web page) are thin layers over :class:`ReviewSessi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,54 +123,41 @@ class ReviewSession:
 
     # -- loading ---------------------------------------------------------------------------------
     def _codes(self) -> dict[str, CodeInfo]:
-        rows = self.store.conn.execute("SELECT guid, codebook, category, name, description FROM codes ORDER BY rowid")
-        codes = {r[0]: CodeInfo(*r) for r in rows}
+        codes = {r.guid: CodeInfo(r.guid, r.codebook, r.category, r.name, r.description) for r in self.store.code_rows()}
         # the "no code applies" decision shows on the screens like a code (never in the lists of codes)
         codes[dec.NO_CODE] = CodeInfo(dec.NO_CODE, "", None, dec.NO_CODE_NAME, "no code of the codebook fits this segment")
         return codes
 
     def codes_for(self, study: str | None) -> list[CodeInfo]:
         """The codes of the codebook used for ``study`` (all codes if unknown)."""
-        row = self.store.conn.execute(
-            "SELECT content FROM codebooks WHERE name IN (SELECT DISTINCT c.codebook FROM suggestions s "
-            "JOIN codes c ON c.guid=s.code_guid JOIN segments g ON g.id=s.segment_id "
-            "JOIN documents d ON d.id=g.document_id WHERE d.study=? LIMIT 1)", (study,)).fetchone()
-        if row is None:
+        name = self.store.codebook_of_study(study)
+        if name is None:
             return [c for c in self.codes.values() if c.guid != dec.NO_CODE]
-        name = json.loads(row[0])["name"]
         return [c for c in self.codes.values() if c.codebook == name]
 
     def reload(self) -> None:
-        conn = self.store.conn
-        run = conn.execute("SELECT MAX(run_id) FROM suggestions").fetchone()[0]
-        segs = conn.execute(
-            """SELECT s.id, s.document_id, d.study, s.speaker, s.role, s.text, s.start, s."end", s.start_time,
-                      s.question, s.turn_index, s.coded
-               FROM segments s JOIN documents d ON d.id = s.document_id
-               ORDER BY d.rowid, s.turn_index, s.start"""
-        ).fetchall()
+        segs = self.store.segment_rows()
         turn_text: dict[tuple[str, int], str] = {}
         for r in segs:
-            turn_text.setdefault((r[1], r[10]), "")
-            turn_text[(r[1], r[10])] += (" " if turn_text[(r[1], r[10])] else "") + r[5]
+            key = (r.document_id, r.turn_index)
+            turn_text[key] = turn_text.get(key, "") + (" " if turn_text.get(key) else "") + r.text
         props: dict[str, list[Proposal]] = {}
-        if run is not None:
-            for seg_id, guid, rank, score, evidence, flags in conn.execute(
-                "SELECT segment_id, code_guid, rank, score, evidence, flags FROM suggestions WHERE run_id=? "
-                "ORDER BY segment_id, rank", (run,)
-            ):
-                if guid in self.codes:
-                    props.setdefault(seg_id, []).append(
-                        Proposal(self.codes[guid], score, rank, [f for f in flags.split(",") if f], evidence, "proposed"))
+        for r in self.store.latest_suggestion_rows():
+            if r.code_guid in self.codes:
+                props.setdefault(r.segment_id, []).append(
+                    Proposal(self.codes[r.code_guid], r.score, r.rank, r.flag_list, r.evidence, "proposed"))
         state = dec.current_state(dec.load(self.store, self.coder))
+        # a decision on a code split since is kept (an orphan) but the segment is to be reviewed again
+        split = {g for g, (to, kind) in self.store.code_resolution().items() if to is None and kind == "split"}
         by_seg: dict[str, dict[str, str]] = {}
         for (seg_id, guid, _), st in state.items():
-            by_seg.setdefault(seg_id, {})[guid] = st.status
+            if guid not in split:
+                by_seg.setdefault(seg_id, {})[guid] = st.status
         items = []
         for r in segs:
-            if not r[11]:
+            if not r.coded:
                 continue
-            seg_id = r[0]
+            seg_id = r.id
             plist = props.get(seg_id, [])
             decided = by_seg.get(seg_id, {})
             for p in plist:
@@ -181,8 +167,8 @@ class ReviewSession:
                 if guid not in shown and guid in self.codes:
                     plist.append(Proposal(self.codes[guid], None, None, [], "", status))
             items.append(ReviewItem(
-                seg_id, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                turn_text.get((r[1], r[10] - 1)), turn_text.get((r[1], r[10] + 1)), plist))
+                seg_id, r.document_id, r.study, r.speaker, r.role, r.text, r.start, r.end, r.start_time, r.question,
+                turn_text.get((r.document_id, r.turn_index - 1)), turn_text.get((r.document_id, r.turn_index + 1)), plist))
         self._run_proposals = {i.segment_id: list(i.proposals) for i in items}
         self.items = items
         if self.learner is not None:
@@ -251,6 +237,22 @@ class ReviewSession:
     def no_code(self, item: ReviewItem, memo: str = ""):
         """Record that no code applies to the segment (a decision the proposer learns to abstain from)."""
         return self._record(item, dec.NO_CODE, "accept", memo)
+
+    def create_code(self, item: ReviewItem, name: str, category: str | None = None, example: str | None = None,
+                    memo: str = "in vivo") -> CodeInfo:
+        """In vivo: a new code in the codebook of this segment's study, with the selected text
+        (``example``; default the whole segment) as its first example, applied to the segment by this
+        coder. An append-only codebook event (:mod:`pipeline.code_edit`)."""
+        from ..code_edit import create_code
+
+        code = create_code(self.store, name, self.coder, codebook=self.store.codebook_of_study(item.study),
+                           category=category, segment_id=item.segment_id, example=example, memo=memo)
+        self.codes = self._codes()
+        info = next(c for c in reversed(list(self.codes.values()))
+                    if c.name == code.name and c.category == code.category)
+        self._refresh(item)
+        self._relearn(item)
+        return info
 
     def undo(self):
         """Cancel the coder's latest decision (a new 'undo' row). Returns it, or None."""
@@ -345,5 +347,4 @@ class ReviewSession:
                 "per_code": {k: {"reviewed": v[0], "left": v[1]} for k, v in sorted(per_code.items())}}
 
     def document_text(self, document_id: str) -> str:
-        row = self.store.conn.execute("SELECT text FROM documents WHERE id=?", (document_id,)).fetchone()
-        return row[0] if row else ""
+        return self.store.document_text(document_id) or ""

@@ -45,7 +45,7 @@ HELP = [
     ("r", "reject the selected proposal"),
     ("1-9  ↑ ↓", "select a proposal"),
     ("c", "recode: replace the selected proposal (searchable list)"),
-    ("+  =", "add another code to this segment (same list)"),
+    ("+  =", "add another code to this segment (same list; a new name + Enter creates it, in vivo)"),
     ("x", "no code applies to this segment (a decision: precode learns to propose nothing for such text)"),
     ("m", "memo on this segment (saved at once; empty removes it)"),
     ("s  n  →", "skip to the next segment"),
@@ -171,6 +171,20 @@ def _decide(state: TuiState, verdict: str, proposal: Proposal | None = None, cod
     state.say(f"{mark} {DONE_WORDS[verdict]} {what}" + (" (with memo)" if memo else ""), style)
     # keep the selection on the code just decided
     state.selected = next((i for i, p in enumerate(item.proposals) if p.code.guid == target.guid), state.selected)
+
+
+def _create_in_vivo(state: TuiState) -> None:
+    """A new code named by the query, with the segment's text as its first example, applied to it."""
+    item, memo = state.item, state.memos.get(state.item.segment_id, "")
+    state.mode = "browse"
+    try:
+        code = state.session.create_code(item, state.query.strip(), memo=memo or "in vivo")
+    except PrecodeError as e:
+        state.say(f"not created: {e}", "bold red")
+        return
+    state.memos.pop(item.segment_id, None)
+    state.say(f"+ created {code.path} (in vivo) and added it", MARKS["added"][1])
+    state.selected = next((i for i, p in enumerate(item.proposals) if p.code.guid == code.guid), state.selected)
 
 
 def _browse_key(state: TuiState, key: str) -> None:
@@ -316,6 +330,9 @@ def handle_key(state: TuiState, key: str) -> None:
             state.pick_index = max(0, min(n - 1, state.pick_index + step)) if n else 0
         elif key == "enter":
             found = candidates(state)
+            if not found and state.pick_action == "add" and state.query.strip():
+                _create_in_vivo(state)
+                return
             if not found:
                 state.say("no code matches", "yellow")
                 return

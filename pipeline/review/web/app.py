@@ -188,11 +188,11 @@ class _Review:
         cached = self._sessions.get(key)
         if cached is not None:
             s, version = cached
-            if s.store.conn.execute("PRAGMA data_version").fetchone()[0] == version:
+            if s.store.data_version() == version:
                 return s
             s.close()  # another connection changed the store: read it again
         s = ReviewSession(self.store_path, b.coder, Filters(), b.order, learn=self.learn)
-        self._sessions[key] = (s, s.store.conn.execute("PRAGMA data_version").fetchone()[0])
+        self._sessions[key] = (s, s.store.data_version())
         return s
 
     def _view(self, b: _Browser, s: ReviewSession) -> tuple[dict[str, ReviewItem], list[str]]:
@@ -425,6 +425,19 @@ class _Review:
             return self.state(b, f"↶ Undone: {what}", "undo", getattr(target, "replaces", None) or d.code_guid)
         return self.state(b, f"↶ Undone: {what} on {d.segment_id} (not in this list)", "undo")
 
+    def create_code(self, b: _Browser, body: dict) -> dict:
+        """In vivo: a new code named ``name``, the segment's text its first example, added to the segment."""
+        s = self._session(b)
+        item = self._item(b, s, body.get("segment_id"))
+        name = _clean(body.get("name"), "the code name", 200)
+        if not name:
+            raise WebError("the new code needs a name")
+        memo = b.memos.get(item.segment_id, "")
+        code = s.create_code(item, name, memo=memo or "in vivo")  # a PrecodeError answers 400
+        b.memos.pop(item.segment_id, None)
+        self._follow_order(b, s)
+        return self.state(b, f"created {code.path} (in vivo) and added it · u undoes the coding", "ok", code.guid)
+
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
@@ -627,6 +640,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/decide", post(review.decide), methods=["POST"]),
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
         Route("/api/span", post(review.code_span), methods=["POST"]),
+        Route("/api/code", post(review.create_code), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
     ]
 

@@ -414,7 +414,11 @@
         c.category ? el("span", { class: "p-cat", text: c.category }) : null,
         el("strong", { text: c.name })),
       c.description ? el("span", { class: "c-desc", text: c.description }) : null)));
-    if (!picker.shown.length) list.append(el("li", { class: "muted", text: "No code matches." }));
+    const typed = $("picker-input").value.trim();
+    if (!picker.shown.length && picker.action === "add" && typed) {
+      list.append(el("li", { id: "code-new", class: "active", onmousedown: (e) => e.preventDefault(), onclick: () => pick(),
+                             text: `Create “${typed}” as a new code (in vivo: this segment is its first example)` }));
+    } else if (!picker.shown.length) list.append(el("li", { class: "muted", text: "No code matches." }));
     $("picker-input").setAttribute("aria-activedescendant", picker.shown.length ? `code-${picker.active}` : "");
     const act = $(`code-${picker.active}`);
     if (act) act.scrollIntoView({ block: "nearest" });
@@ -425,6 +429,12 @@
     if (!$("picker").open) return;
     filterPicker();
     const code = picker.shown[picker.active];
+    const typed = $("picker-input").value.trim();
+    if (!code && picker.action === "add" && typed) {
+      $("picker").close();
+      enqueue(() => post("/api/code", { segment_id: picker.segment, name: typed }));
+      return;
+    }
     if (!code) return;
     $("picker").close();
     if (picker.span) {

@@ -1,0 +1,186 @@
+"""Codebook edits in a project: in-vivo create, rename, merge, retire; append-only events; written back out."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.codebook import load_codebook
+from pipeline.config import load_config
+from pipeline.decisions import load, orphans, record
+from pipeline.run import run_batch
+from pipeline.store import Store
+
+from .conftest import TRANSCRIPT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path, write, tiny_codebook, bow):
+    write("data/one.txt", TRANSCRIPT)
+    cfg_path = write("study.yaml", f"project: {{name: t, output_dir: out}}\n"
+                                   f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n")
+    res = run_batch(load_config(cfg_path), embedder=bow)
+    cb = res.codebooks["s"]
+    g = {c.name: c.guid(cb.name) for c in cb.codes}
+    store = load_config(cfg_path).store_path
+    with Store(store) as st:
+        record(st, "one.txt#t2", g["Role confusion"], "accept", "ann")
+        record(st, "one.txt#t2", g["Role confusion"], "accept", "bob")
+        record(st, "one.txt#t4", g["Space"], "accept", "bob")
+    return cfg_path, store, g
+
+
+def _ok(*args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_edit_events_follow_decisions_and_write_back(project, tmp_path, bow):
+    cfg_path, store, g = project
+    out = _ok("codebook", "add-code", store, "Staff training", "--coder", "ann", "--category", "Facilitators",
+              "--segment", "one.txt#t4", "--example", "Training for staff")
+    assert "created Facilitators/Staff training and applied it to one.txt#t4" in out
+    _ok("codebook", "rename-code", store, "Role confusion", "Unclear role", "--coder", "bob")
+    _ok("codebook", "merge-codes", store, "Space", "Training", "--coder", "ann")
+    _ok("codebook", "retire-code", store, "Staff training", "--coder", "bob")
+    r = runner.invoke(app, ["codebook", "rename-code", str(store), "Nope", "X", "--coder", "bob"])
+    assert r.exit_code == 2 and "no code named 'Nope'" in r.output
+
+    with Store(store) as st:
+        events = st.code_events()
+        assert [(e.kind, e.coder) for e in events] == [("create", "ann"), ("rename", "bob"), ("merge", "ann"),
+                                                       ("retire", "bob")]
+        assert events[0].detail["example"] == "Training for staff" and events[1].detail["changes"] == [
+            "renamed   Barriers/Role confusion -> Barriers/Unclear role (renamed_from)"]
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            st.conn.execute("DELETE FROM code_events")
+        book = next(iter({r.name for r in st.codebook_rows()}))
+        decided = {(d.coder, d.segment_id, d.code_guid, d.verdict) for d in load(st)}
+        unclear = next(r.guid for r in st.code_rows() if r.name == "Unclear role")
+        assert ("ann", "one.txt#t2", unclear, "accept") in decided and ("bob", "one.txt#t2", unclear, "accept") in decided
+        assert ("bob", "one.txt#t4", g["Training"], "accept") in decided  # Space merged into Training
+        assert [(d.coder, d.verdict, why) for d, why in orphans(st)] == [("ann", "add", "code retired")]
+        assert len(st.codebook_versions()) == 5  # the run's and one per edit
+
+    y, q = tmp_path / "edited.yaml", tmp_path / "edited.qdc"
+    _ok("codebook", "write", store, "-o", y)
+    _ok("codebook", "write", store, "-o", q)
+    for path in (y, q):
+        cb = load_codebook(path)
+        assert sorted(c.path for c in cb.codes) == ["Barriers/Unclear role", "Facilitators/Training"], path
+    cb = load_codebook(y)
+    assert cb.name == book and [c.path for c in cb.retired] == ["Barriers/Space", "Facilitators/Staff training"]
+    assert cb.codes[0].renamed_from == ("Role confusion",)
+    assert next(c for c in cb.retired if c.name == "Staff training").examples == ("Training for staff",)
+
+    # the config pointed at the written codebook: the re-run finds nothing changed, decisions stay put
+    cfg = load_config(cfg_path, {"studies": [{"name": "s", "inputs": ["data/"], "codebook": str(y)}]})
+    res = run_batch(cfg, embedder=bow)
+    assert res.codebook_changes == {}
+    import csv
+
+    with open(res.outputs["csv"], newline="", encoding="utf-8") as fh:
+        rows = [(r["code"], r["coder"], r["status"], r["flags"]) for r in csv.DictReader(fh) if r["coder"] != "precode"]
+    assert ("Unclear role", "ann", "accepted", "") in rows and ("Training", "bob", "accepted", "") in rows
+    assert ("Staff training", "ann", "added", "orphaned:retired") in rows
+
+
+def test_in_vivo_code_from_the_terminal_review(project):
+    from pipeline.review.core import Filters, ReviewSession
+    from pipeline.review.tui import TuiState, handle_key
+
+    _cfg, store, _g = project
+    s = ReviewSession(store, "ann", Filters(), "document", learn=False)
+    try:
+        st = TuiState(s)
+        seg = st.item.segment_id
+        for k in ("+", *"Peer role unclear", "enter"):
+            handle_key(st, k)
+        assert "created Peer role unclear (in vivo)" in st.message, st.message
+        assert any(p.code.name == "Peer role unclear" and p.status == "added" for p in st.item.proposals)
+        for k in ("+", *"Peer role unclear", "enter"):  # it exists (and is added here): nothing new is made
+            handle_key(st, k)
+        assert "not created" in st.message and "already has a code 'Peer role unclear'" in st.message
+    finally:
+        s.close()
+    with Store(store) as st_:
+        ev = st_.code_events()
+        assert [(e.kind, e.coder, e.detail["segment"]) for e in ev] == [("create", "ann", seg)]
+        assert ev[0].detail["example"] == "Nobody knows what the peer role is."
+        assert [(d.verdict, d.memo) for d in load(st_, "ann")][-1] == ("add", "in vivo")
+
+
+def test_in_vivo_code_from_the_browser_review(project):
+    from starlette.testclient import TestClient
+
+    from pipeline.review.web.app import make_app
+
+    _cfg, store, _g = project
+    base, origin = "http://127.0.0.1:8765", {"origin": "http://127.0.0.1:8765"}
+    with TestClient(make_app(store, coder="bob", token="t"), base_url=base, follow_redirects=False) as c:
+        assert c.get("/?token=t").status_code == 303
+        seg = c.get("/api/state").json()["item"]["segment_id"]
+        r = c.post("/api/code", json={"segment_id": seg, "name": "  Peer   role unclear "}, headers=origin)
+        assert r.status_code == 200, r.text
+        s = r.json()
+        assert "created Peer role unclear (in vivo)" in s["message"]
+        assert any(p["name"] == "Peer role unclear" and p["status"] == "added" for p in s["item"]["proposals"])
+        again = c.post("/api/code", json={"segment_id": seg, "name": "Peer role unclear"}, headers=origin)
+        assert again.status_code == 400 and "already has a code" in again.json()["error"]
+        assert c.post("/api/code", json={"segment_id": seg, "name": ""}, headers=origin).status_code == 400
+    with Store(store) as st:
+        assert [(e.kind, e.coder) for e in st.code_events()] == [("create", "bob")]
+
+
+def test_in_vivo_code_in_a_real_browser(project):
+    import queue
+    import threading
+    from pathlib import Path
+
+    from pipeline.review.web import serve
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("/usr/bin/chromium is missing")
+    _cfg, store, _g = project
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    server = threading.Thread(target=lambda: serve(store, port=0, coder="ann", on_ready=urls.put, stop=stop),
+                              daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(chromium), headless=True,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url)
+                sync_api.expect(page.locator("#seg-title")).to_contain_text("Dana")
+                page.keyboard.press("+")
+                sync_api.expect(page.locator("#picker")).to_be_visible()
+                page.keyboard.type("Peer role unclear")
+                sync_api.expect(page.locator("#code-new")).to_contain_text("Create “Peer role unclear” as a new code")
+                page.keyboard.press("Enter")
+                sync_api.expect(page.locator("#status")).to_contain_text("created Peer role unclear (in vivo)")
+                sync_api.expect(page.locator("#proposals li").filter(has_text="Peer role unclear")).to_have_class(
+                    re.compile(r"\bst-added\b"))
+                assert errors == []
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        server.join(timeout=10)
+    with Store(store) as st:
+        assert [(e.kind, e.coder, e.detail["example"]) for e in st.code_events()] == [
+            ("create", "ann", "Nobody knows what the peer role is.")]
