@@ -3,8 +3,7 @@
 Append-only rows (a new row replaces the coder's memo on that segment; an empty one removes it), kept with
 the segment text's sha like decisions. A memo attached to a decision stays in the decision's ``memo``.
 
-The table is created here when first needed (``CREATE ... IF NOT EXISTS``), so that older stores gain it
-without a migration step of their own.
+The table is the store's (migration ``0010_segment_memos``); its SQL lives in :mod:`pipeline.store`.
 """
 
 from __future__ import annotations
@@ -14,21 +13,6 @@ from dataclasses import dataclass
 
 from .store import Store, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS segment_memos (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    segment_id TEXT NOT NULL,
-    text_sha TEXT NOT NULL,
-    coder TEXT NOT NULL,
-    time TEXT NOT NULL,
-    memo TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS segment_memos_segment ON segment_memos(segment_id);
-CREATE TRIGGER IF NOT EXISTS segment_memos_no_update BEFORE UPDATE ON segment_memos
-    BEGIN SELECT RAISE(ABORT, 'segment memos are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS segment_memos_no_delete BEFORE DELETE ON segment_memos
-    BEGIN SELECT RAISE(ABORT, 'segment memos are append-only'); END;
-"""
 
 
 @dataclass(frozen=True)
@@ -39,35 +23,23 @@ class SegmentMemo:
     memo: str
 
 
-def _ensure(store: Store) -> None:
-    store.conn.executescript(SCHEMA)
-
-
 def set_memo(store: Store, segment_id: str, coder: str, memo: str) -> SegmentMemo:
     """Write ``coder``'s memo on a segment (``""`` removes it); returns it."""
     if not coder.strip():
         raise StoreError("a memo needs a coder name")
-    row = store.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
-    if row is None:
+    sha = store.segment_text_sha(segment_id)
+    if sha is None:
         raise StoreError(f"no segment '{segment_id}' in {store.path}")
-    _ensure(store)
     m = SegmentMemo(segment_id, coder, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     " ".join(memo.split()))
-    with store.transaction() as c:
-        c.execute("INSERT INTO segment_memos (segment_id, text_sha, coder, time, memo) VALUES (?, ?, ?, ?, ?)",
-                  (m.segment_id, row[0], m.coder, m.time, m.memo))
+    store.append_segment_memo(m.segment_id, sha, m.coder, m.time, m.memo)
     return m
 
 
 def current_memos(store: Store, coder: str | None = None) -> dict[tuple[str, str], SegmentMemo]:
     """(segment, coder) -> the standing memo (removed ones left out)."""
-    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name='segment_memos'").fetchone() is None:
-        return {}
-    q, args = "SELECT segment_id, coder, time, memo FROM segment_memos", ()
-    if coder is not None:
-        q, args = q + " WHERE coder=?", (coder,)
     out: dict[tuple[str, str], SegmentMemo] = {}
-    for r in store.conn.execute(q + " ORDER BY id", args):
+    for r in store.segment_memo_rows(coder):
         out[(r[0], r[1])] = SegmentMemo(*r)
     return {k: m for k, m in out.items() if m.memo}
 

@@ -213,6 +213,26 @@ MIGRATIONS: list[tuple[str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'discovery reviews are append-only'); END;
         """,
     ),
+    (
+        # segment memos (pipeline.memos): a coder's note on a segment, apart from any decision; append-only.
+        # IF NOT EXISTS: stores of a development version created the table lazily
+        "0010_segment_memos",
+        """
+        CREATE TABLE IF NOT EXISTS segment_memos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            segment_id TEXT NOT NULL,
+            text_sha TEXT NOT NULL,
+            coder TEXT NOT NULL,
+            time TEXT NOT NULL,
+            memo TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS segment_memos_segment ON segment_memos(segment_id);
+        CREATE TRIGGER IF NOT EXISTS segment_memos_no_update BEFORE UPDATE ON segment_memos
+            BEGIN SELECT RAISE(ABORT, 'segment memos are append-only'); END;
+        CREATE TRIGGER IF NOT EXISTS segment_memos_no_delete BEFORE DELETE ON segment_memos
+            BEGIN SELECT RAISE(ABORT, 'segment memos are append-only'); END;
+        """,
+    ),
 ]
 
 FOLLOWED_LINKS = ("renamed", "moved", "merged")  # decisions follow these
@@ -593,6 +613,32 @@ class Store:
         return None if row is None else (row[0], row[1])
 
     # -- segments, documents, codes (reads) ------------------------------------------------------
+    def append_segment_memo(self, segment_id: str, text_sha: str, coder: str, time: str, memo: str) -> int:
+        """Append a segment memo (pipeline.memos); returns its id."""
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO segment_memos (segment_id, text_sha, coder, time, memo) VALUES (?, ?, ?, ?, ?)",
+                            (segment_id, text_sha, coder, time, memo))
+            return int(cur.lastrowid)
+
+    def segment_memo_rows(self, coder: str | None = None) -> list[tuple[str, str, str, str]]:
+        """(segment_id, coder, time, memo) of every segment memo (of ``coder``), oldest first."""
+        q, args = "SELECT segment_id, coder, time, memo FROM segment_memos", ()
+        if coder is not None:
+            q, args = q + " WHERE coder=?", (coder,)
+        return [tuple(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def add_span_segment(self, span_id: str, parent_id: str, start: int, end: int, text: str, text_sha: str) -> None:
+        """A part of segment ``parent_id`` (offsets into its document) as a segment of its own, unit ``span``
+        (the browser review's span coding); nothing happens when it exists already."""
+        with self.transaction() as c:
+            c.execute(
+                """INSERT INTO segments (id, document_id, unit, turn_index, start, "end", speaker, role, coded,
+                       start_time, end_time, question, question_id, text, text_sha, metadata)
+                   SELECT ?, document_id, 'span', turn_index, ?, ?, speaker, role, 1, start_time, end_time,
+                       question, question_id, ?, ?, metadata FROM segments WHERE id=?
+                   ON CONFLICT(id) DO NOTHING""",
+                (span_id, start, end, text, text_sha, parent_id))
+
     def segment_text_sha(self, segment_id: str) -> str | None:
         row = self.conn.execute("SELECT text_sha FROM segments WHERE id=?", (segment_id,)).fetchone()
         return None if row is None else row[0]

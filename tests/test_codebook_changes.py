@@ -158,7 +158,7 @@ def test_rerun_after_codebook_changes_decisions_follow_and_orphans_are_kept(evol
     md = (tmp_path / "e.md").read_text(encoding="utf-8")
     assert "clinic (orphaned codes)" in md and "#### Unclear role" in md
 
-    codings, _units, coders, _cats = project_codings(store, None)
+    codings, _units, coders, _cats, _reviewed = project_codings(store, None)
     assert coders == ["ann", "bob"]
     assert ("ann", "one.txt#t2", "Barriers/Unclear role") in codings and ("bob", "one.txt#t2", "Barriers/Unclear role") in codings
     assert ("bob", "one.txt#t4", "Facilitators/Training") in codings

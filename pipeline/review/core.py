@@ -301,14 +301,7 @@ class ReviewSession:
             return item.segment_id
         span_id = f"{item.segment_id}@{start}-{end}"
         text = doc[start:end]
-        with self.store.transaction() as c:
-            c.execute(
-                """INSERT INTO segments (id, document_id, unit, turn_index, start, "end", speaker, role, coded,
-                       start_time, end_time, question, question_id, text, text_sha, metadata)
-                   SELECT ?, document_id, 'span', turn_index, ?, ?, speaker, role, 1, start_time, end_time,
-                       question, question_id, ?, ?, metadata FROM segments WHERE id=?
-                   ON CONFLICT(id) DO NOTHING""",
-                (span_id, start, end, text, text_sha(text), item.segment_id))
+        self.store.add_span_segment(span_id, item.segment_id, start, end, text, text_sha(text))
         dec.record(self.store, span_id, guid, "add", self.coder, memo=memo)
         self.reload()
         return span_id
