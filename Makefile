@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE = 1
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test test-slow bench constraints clean
+.PHONY: setup demo lint test test-slow bench constraints clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/precode run configs/demo.yaml
 
-test: setup
+lint: setup
+	$(BIN)/ruff check pipeline bench tests
+
+test: setup lint
 	$(BIN)/python -m pytest -q
 
 test-slow: setup

@@ -528,7 +528,8 @@ def _with_project_codes(codebooks: dict[str, Codebook], store: Store) -> dict[st
         if not extra:
             out[study] = cb
             continue
-        cats = cb.categories if cb.category("Emergent") else cb.categories + (Category("Emergent", "themes found by precode discover and accepted by a person"),)
+        cats = cb.categories if cb.category("Emergent") else (
+            cb.categories + (Category("Emergent", "themes found by precode discover and accepted by a person"),))
         out[study] = dataclasses.replace(cb, codes=cb.codes + tuple(extra), categories=cats)
     return out
 

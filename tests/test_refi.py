@@ -663,7 +663,9 @@ def test_maxqda_project_round_trips_element_by_element(tmp_path):
         assert a[guid].get("name") == b[guid].get("name") or a[guid].get("name").endswith(b[guid].get("name"))
         assert a[guid].get("color") == b[guid].get("color")
         assert a[guid].findtext("q:Description", namespaces=NS) == b[guid].findtext("q:Description", namespaces=NS)
-        kids = lambda el: sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))
+        def kids(el):
+            return sorted(c.get("guid").lower() for c in el.findall("q:Code", NS))
+
         assert kids(a[guid]) == kids(b[guid])  # the tree, level by level (Leadership is a non-codable level)
         assert a[guid].get("isCodable") == b[guid].get("isCodable")
     assert {g: (u.get("name")) for g, u in _by_guid(out, "User").items()} == {

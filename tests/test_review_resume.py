@@ -20,14 +20,14 @@ from .test_review_web import store_path  # noqa: F401
 
 
 @contextlib.contextmanager
-def _page(store_path):
+def _page(path):
     """A Chromium page on `serve` for coder ann (skips without Playwright or Chromium)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing")
     urls: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop),
+    server = threading.Thread(target=lambda: serve(path, port=0, coder="ann", on_ready=urls.put, stop=stop),
                               daemon=True)
     server.start()
     try:
@@ -148,7 +148,7 @@ def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
 
 # -- coding part of a turn --------------------------------------------------------------------------------
 
-def _span_exports(store_path, tmp_path, start, end):
+def _span_exports(path, tmp_path, start, end):
     import csv
     import re as _re
     import zipfile
@@ -158,7 +158,7 @@ def _span_exports(store_path, tmp_path, start, end):
     from pipeline.cli import app
 
     for fmt in ("csv", "qdpx"):
-        r = CliRunner().invoke(app, ["export", str(store_path), "-f", fmt, "-o", str(tmp_path / f"e.{fmt}")])
+        r = CliRunner().invoke(app, ["export", str(path), "-f", fmt, "-o", str(tmp_path / f"e.{fmt}")])
         assert r.exit_code == 0, r.output
     rows = [x for x in csv.DictReader((tmp_path / "e.csv").open(encoding="utf-8")) if x["status"] == "added"]
     qde = zipfile.ZipFile(tmp_path / "e.qdpx").read("project.qde").decode()

@@ -20,7 +20,9 @@ from ..errors import PrecodeError
 def compare(
     projects: List[Path] = typer.Argument(..., help="Projects: batch configs (.yaml), project folders or project.sqlite files."),
     by: str = typer.Option("study", help="Group by: study, role, document, speaker, or any metadata column."),
-    proposals: bool = typer.Option(False, "--proposals/--confirmed-only", help="Also count unconfirmed machine proposals (in rows of their own, labelled 'proposed'); default: confirmed codings only."),
+    proposals: bool = typer.Option(
+        False, "--proposals/--confirmed-only",
+        help="Also count unconfirmed machine proposals (in rows of their own, labelled 'proposed'); default: confirmed codings only."),
     crosswalk_books: Optional[List[Path]] = typer.Option(None, "--crosswalk", help="Two codebooks to map onto each other (give twice)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for CSV tables and PNG heatmaps."),
 ) -> None:

@@ -90,8 +90,12 @@ def import_(
     file: Path = typer.Argument(..., help="A REFI-QDA project (.qdpx) or codebook (.qdc)."),
     project: Path = typer.Option(..., "--project", "-p", help="Project folder (created if needed) or project.sqlite."),
     study: Optional[str] = typer.Option(None, help="Study name for the imported documents (default: the project name in the file)."),
-    codebook_name: Optional[str] = typer.Option(None, help="Name of the imported codebook (use the original name to keep GUIDs of a project precode exported)."),
-    offsets: str = typer.Option("auto", "--offsets", help="How the file counts positions: auto (NVivo by its origin, else by where spans fall), codepoint (QualCoder, precode) or utf16 (NVivo)."),
+    codebook_name: Optional[str] = typer.Option(
+        None, help="Name of the imported codebook (use the original name to keep GUIDs of a project precode exported)."),
+    offsets: str = typer.Option(
+        "auto", "--offsets",
+        help="How the file counts positions: auto (NVivo by its origin, else by where spans fall), codepoint (QualCoder, "
+             "precode) or utf16 (NVivo)."),
 ) -> None:
     """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
     from rich.markup import escape

@@ -13,7 +13,9 @@ from ..embed import EmbedStats, Embedder, embed_texts
 from ..errors import PrecodeError
 from ..records import Code, Codebook
 from ..store import Store
-from .model import ANNOTATION, CandidateCode, CoveredCode, DiscoveryResult, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, PhraseAnalyzer, Quote, _backend_class, _round, _write_text, candidate_id, content_words, discovery_dir, project_model, scaled_min_topic_size, stop_words
+from .model import (ANNOTATION, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, CandidateCode, CoveredCode, DiscoveryResult,
+                    PhraseAnalyzer, Quote, _backend_class, _round, _write_text, candidate_id, content_words,
+                    discovery_dir, project_model, scaled_min_topic_size, stop_words)
 from ..project import latest_manifest
 from .outputs import candidates_csv, dumps
 from .reviews import _match_review, load_reviews

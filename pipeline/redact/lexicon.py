@@ -231,7 +231,7 @@ INTRO_CAP = re.compile(r"(?i)\b(?:i'm|i’m|i[ \t]+am|this[ \t]+is|it's|it’s|h
 TITLE_RE = re.compile(rf"(?i)\b(?:{'|'.join(sorted(TITLES, key=len, reverse=True))})\b\.?[ \t]+")
 KIN_RE = re.compile(rf"(?i)\b(?:my|his|her|their|our|your|a|the)[ \t]+(?:{KIN})s?[ \t]*,?[ \t]+")
 LINE_LABEL = re.compile(r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t]*)?(?P<name>[A-Za-z][\w'’.-]{1,20}(?:[ \t][A-Za-z][\w'’.-]{0,20})?)[ \t]*:[ \t]")
-SELF_INTRO = re.compile(r"(?m)^[ \t]*(?P<a>[A-Za-z][\w'’-]{1,20})[ \t]*:[ \t]+(?:(?:i'm|im|i am|it's|its|me,?)[ \t]+)?(?P<b>[A-Za-z][\w'’-]{1,20})\b(?=[ \t]*[.,;!—-])")
+SELF_INTRO = re.compile(r"(?m)^[ \t]*(?P<a>[A-Za-z][\w'’-]{1,20})[ \t]*:[ \t]+(?:(?:i'm|im|i am|it's|its|me,?)[ \t]+)?(?P<b>[A-Za-z][\w'’-]{1,20})\b(?=[ \t]*[.,;!—-])")  # noqa: E501
 PREP_LOWER = re.compile(r"\b(?i:from|in|to|near|outside|around|at|up in|down in|over in)[ \t]+([a-z][a-z'’-]{3,})\b")
 SAINT = re.compile(r"(?i)\b(?:st\.?|saint)[ \t]+(?-i:[A-Za-z])[a-z]+(?:['’]s)?\b(?![ \t]*\d)")
 FACILITY = re.compile(
