@@ -290,7 +290,6 @@ def codebook_show(
     fmt: str = typer.Option("table", "--format", help="table, yaml or csv."),
 ) -> None:
     """Show a codebook as a table (or as YAML / CSV, e.g. to convert a spreadsheet codebook)."""
-    import csv
 
     import yaml
 
@@ -305,7 +304,9 @@ def codebook_show(
         out.print(yaml.safe_dump(codebook_to_dict(cb), sort_keys=False, allow_unicode=True, width=100), end="")
         return
     if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
+        from .export.table import SafeWriter
+
+        w = SafeWriter(sys.stdout, lineterminator="\n")
         w.writerow(["category", "code", "description", "inclusion", "exclusion", "examples"])
         for c in cb.codes:
             w.writerow([c.category or "", c.name, c.description, c.inclusion, c.exclusion, " | ".join(c.examples)])

@@ -17,7 +17,6 @@ says why.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import warnings
@@ -1020,7 +1019,9 @@ def write_report_csv(report: AgreementReport | EvaluationReport, path: str | Pat
     cols, rows = _report_rows(report)
     path = Path(path)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", restval="")
+    from .export.table import SafeDictWriter
+
+    w = SafeDictWriter(buf, fieldnames=cols, lineterminator="\n", restval="")
     w.writeheader()
     w.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -197,3 +197,25 @@ def test_an_exported_csv_reads_back_as_it_was(tmp_path):
     back = rows_from_csv(raw, tmp_path / "out.csv")
     assert [r["text"] for r in back] == [v.strip() for v in values]
     assert [r["segment_id"] for r in back] == [f"=s{i}" for i in range(len(values))]
+
+
+def test_every_csv_writer_for_people_neutralises_formulas(tmp_path):
+    """The other CSVs precode writes (agreement, evaluation, comparisons, codebooks, redaction review) go
+    through SafeWriter / SafeDictWriter: a formula-looking cell is written as text."""
+    import csv as _csv
+    import io
+
+    from pipeline.export.table import SafeDictWriter, SafeWriter
+
+    buf = io.StringIO()
+    SafeWriter(buf, lineterminator="\n").writerows([["=HYPERLINK(\"http://x\")", "-0.25", "@SUM(A1)", 3]])
+    SafeDictWriter(buf, fieldnames=["a", "b"], lineterminator="\n").writerow({"a": "+cmd|' /C calc'!A0", "b": "ok"})
+    rows = list(_csv.reader(io.StringIO(buf.getvalue())))
+    assert rows == [["'=HYPERLINK(\"http://x\")", "-0.25", "'@SUM(A1)", "3"], ["'+cmd|' /C calc'!A0", "ok"]]
+    # and the modules that write such files use them, not the bare csv writers
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "pipeline"
+    for rel in ("cli.py", "evaluate.py", "commands/compare.py", "export/quotes.py", "discover/outputs.py"):
+        text = (root / rel).read_text(encoding="utf-8")
+        assert "csv.writer(" not in text and "csv.DictWriter(" not in text, rel

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import List, Optional
 
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from ..cli import app, fail, out
 from ..errors import PrecodeError
+from ..export.table import SafeWriter
 
 
 @app.command()
@@ -128,7 +128,7 @@ def write_outputs(result, walk, out_dir: Path) -> list[Path]:
     written = []
     path = out_dir / f"compare_by_{result.by}.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
+        w = SafeWriter(fh, lineterminator="\n")
         w.writerow(["code", "source", "group", "applied", "segments", "documents", "participants", "coded_segments",
                     "share", "test", "statistic", "p_value", "p_holm", "cramers_v", "note"])
         for row in result.rows:
@@ -149,7 +149,7 @@ def write_outputs(result, walk, out_dir: Path) -> list[Path]:
     if walk is not None:
         path = out_dir / f"crosswalk_{walk.a.name}_{walk.b.name}.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
+            w = SafeWriter(fh, lineterminator="\n")
             w.writerow(["code_a", "code_b", "description_cosine", "segments_co_coded", "examples"])
             for i, a in enumerate(walk.a.codes):
                 for j, b in enumerate(walk.b.codes):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -23,10 +22,10 @@ CSV_COLUMNS = ["id", "status", "name", "size", "n_documents", "n_speakers", "rol
 
 
 def candidates_csv(cands: Sequence[CandidateCode]) -> str:
-    from ..export.table import csv_safe
+    from ..export.table import SafeDictWriter, csv_safe
 
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", restval="")
+    w = SafeDictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", restval="")
     w.writeheader()
     for c in cands:
         row = {"id": c.id, "status": c.status, "name": c.name, "size": c.size, "n_documents": c.n_documents,

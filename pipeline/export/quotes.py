@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 
@@ -105,9 +104,9 @@ def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False,
     for seg, code, _, _ in pairs:
         marks.setdefault(seg.id, set()).add(f"{book_of_code.get(id(code), '')}:{code.path}")
     buf = io.StringIO()
-    from .table import neutralise  # cells are data, never formulas
+    from .table import SafeWriter, neutralise  # cells are data, never formulas
 
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")
     w.writerow(["segment_id", "study", "document", "speaker", "role", "text", *map(neutralise, columns)])
     for seg in data.segments:
         if not seg.coded:

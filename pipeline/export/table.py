@@ -53,6 +53,33 @@ def csv_safe(row: dict) -> dict:
             for k, v in row.items()}
 
 
+class SafeWriter:
+    """``csv.writer`` whose text cells are neutralised (:func:`neutralise`): every CSV precode writes
+    for people to open (coded segments, matrix, agreement, evaluation, comparisons, codebooks, redaction
+    review) goes through this or :class:`SafeDictWriter`."""
+
+    def __init__(self, fh, **kwargs):
+        self._w = csv.writer(fh, **kwargs)
+
+    def writerow(self, row):
+        return self._w.writerow([neutralise(v).replace("\r", "\n") if isinstance(v, str) else v for v in row])
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
+
+
+class SafeDictWriter(csv.DictWriter):
+    """``csv.DictWriter`` whose text cells are neutralised (:func:`csv_safe`)."""
+
+    def writerow(self, rowdict):
+        return super().writerow(csv_safe(rowdict))
+
+    def writerows(self, rowdicts):
+        for row in rowdicts:
+            self.writerow(row)
+
+
 def _num(x: float | None, places: int = 3) -> str:
     return "" if x is None else f"{x:.{places}f}"
 

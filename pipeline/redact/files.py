@@ -184,7 +184,9 @@ def write_review(path: Path, results) -> Path:
     """The shareable review table (:func:`.batch.review_rows`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=REVIEW_FIELDS)
+        from ..export.table import SafeDictWriter
+
+        w = SafeDictWriter(fh, fieldnames=REVIEW_FIELDS)
         w.writeheader()
         w.writerows(review_rows(results))
     return path
