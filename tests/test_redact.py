@@ -254,3 +254,21 @@ def test_redact_in_a_batch_config_keeps_names_out_of_every_output(tmp_path):
             for secret in (b"Dana", b"Whitfield", b"Riverbend", b"603-555-0142"):
                 assert secret not in blob, (f, secret)
     assert (tmp_path / "private" / "key.json").exists()
+
+
+def test_redact_refuses_symlinks_that_leave_the_input_folder(plain, tmp_path):
+    """`precode redact` walks its folders itself: a file linking out of the folder is refused, as in a run,
+    with one line whose path is redacted like every other message; an option reads it."""
+    inp, outside = tmp_path / "in", tmp_path / "outside"
+    inp.mkdir()
+    outside.mkdir()
+    (inp / "good.txt").write_text("Interviewer: Hi.\nDana: The room was cold.\n", encoding="utf-8")
+    (outside / "secret.txt").write_text("Interviewer: Hi.\nPat: SECRETWORD here.\n", encoding="utf-8")
+    (inp / "leak.txt").symlink_to(outside / "secret.txt")
+    summary = redact_files([inp], tmp_path / "out", None, tmp_path / "key" / "key.json", redactor=plain)
+    written = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "SECRETWORD" not in written
+    assert any("leak.txt" in line and "leads outside the input folder" in line for line in summary["skipped"])
+    summary = redact_files([inp], tmp_path / "out2", None, tmp_path / "key" / "key.json", redactor=plain,
+                           allow_outside_symlinks=True)
+    assert "SECRETWORD" in "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out2").rglob("*.txt"))

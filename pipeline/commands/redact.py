@@ -22,6 +22,8 @@ def redact(
                               "(format: README, 'De-identification')."),
     types: Optional[str] = typer.Option(None, help="Comma-separated types (default all): PERSON,SITE,PLACE,ORG,DATE,AGE,PHONE,EMAIL,ADDRESS,ID."),
     spacy_model: str = typer.Option("en_core_web_sm", help="spaCy pipeline for names, places and organisations."),
+    allow_outside_symlinks: bool = typer.Option(
+        False, "--allow-outside-symlinks", help="Read files in an input folder that link outside it (refused by default)."),
 ) -> None:
     """Replace names, places, dates, ages over 89, phones, e-mails, addresses and IDs by pseudonyms.
 
@@ -33,7 +35,8 @@ def redact(
     if bad:
         fail(PrecodeError(f"unknown type(s) {', '.join(bad)} (one of {', '.join(TYPES)})"))
     try:
-        summary = redact_files(inputs, out_dir, known, key, spacy_model=spacy_model, types=chosen)
+        summary = redact_files(inputs, out_dir, known, key, spacy_model=spacy_model, types=chosen,
+                               allow_outside_symlinks=allow_outside_symlinks)
     except PrecodeError as e:
         fail(e)
     for line in summary["skipped"]:

@@ -24,19 +24,32 @@ from .tables import is_table, write_table
 # files
 
 
-def _expand(inputs: Iterable[str | Path]) -> list[Path]:
+OUTSIDE = "a symbolic link that leads outside the input folder; refused (--allow-outside-symlinks reads it)"
+
+
+def _expand(inputs: Iterable[str | Path], allow_outside_symlinks: bool = False) -> tuple[list[Path], list[Path]]:
+    """(files to read, files refused): folders recursively (supported types) and globs; a file found
+    in a folder or by a glob that is a symbolic link leading out of it is refused, as in a run
+    (:func:`pipeline.run.expand_inputs`), unless ``allow_outside_symlinks``."""
     from ..ingest import supported
+    from ..run import _inside, _wildcard_root
 
     out: list[Path] = []
+    refused: list[Path] = []
+
+    def keep(found: list[Path], folder: Path) -> None:
+        for q in found:
+            (out if allow_outside_symlinks or _inside(q, folder) else refused).append(q)
+
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and supported(q) and not q.name.startswith("."))
+            keep(sorted(q for q in p.rglob("*") if q.is_file() and supported(q) and not q.name.startswith(".")), p)
         elif not p.exists() and any(ch in str(item) for ch in "*?["):
-            out += sorted(Path(q) for q in glob.glob(str(item), recursive=True) if Path(q).is_file())
+            keep(sorted(Path(q) for q in glob.glob(str(item), recursive=True) if Path(q).is_file()), _wildcard_root(p))
         else:
             out.append(p)
-    return out
+    return out, refused
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -91,7 +104,7 @@ def check_private_paths(out_dir: str | Path, key_path: str | Path, known_path: s
 
 def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: str | Path | None,
                  key_path: str | Path, redactor: Redactor | None = None, spacy_model: str = "en_core_web_sm",
-                 types: Iterable[str] = TYPES, max_mb: float = 50.0) -> dict:
+                 types: Iterable[str] = TYPES, max_mb: float = 50.0, allow_outside_symlinks: bool = False) -> dict:
     """Redact transcripts into ``out_dir``; keep the key (and the originals list) apart.
 
     Two passes (:mod:`.batch`): the identifiers of every input are collected first, then texts, file
@@ -126,7 +139,9 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
 
     sources: list[tuple[Path, Document]] = []
     failed: list[InputError] = []
-    for path in _expand(inputs):
+    paths, refused = _expand(inputs, allow_outside_symlinks)
+    failed += [InputError(p, OUTSIDE) for p in refused]
+    for path in paths:
         try:
             doc = read_document(path, max_mb=max_mb)
         except InputError as e:
