@@ -149,3 +149,33 @@ def cached_embed(store_path: str | Path, embedder=None):
             return embed_texts(list(texts), emb, st)
 
     return embed
+
+
+def project_codings(store_path: Path, coders: list[str] | None):
+    """(coder, segment, code path) of confirmed codings, the units two or more coders reviewed, the coders,
+    code path -> category, and coder -> the segments that coder reviewed (made any decision on)."""
+    from .decisions import current_state, load
+
+    data = load_project(store_path)
+    index = data.code_index()
+    with Store(store_path) as st:
+        decisions = load(st)
+    state = current_state(decisions)
+    all_coders = sorted({d.coder for d in decisions})
+    chosen = coders or all_coders
+    missing = [c for c in chosen if c not in all_coders]
+    if missing:
+        raise PrecodeError(f"{store_path}: no decisions by {', '.join(missing)} (coders here: {', '.join(all_coders) or 'none'})")
+    reviewed: dict[str, set[str]] = {c: set() for c in chosen}
+    for (seg, _guid, coder), _st in state.items():
+        if coder in reviewed:
+            reviewed[coder].add(seg)
+    units = {u for u in set().union(*reviewed.values()) if sum(u in r for r in reviewed.values()) >= 2}
+    codings, categories = [], {}
+    for (seg, guid, coder), st in state.items():
+        if coder in reviewed and st.status in ("accepted", "added") and guid in index:
+            code = index[guid][1]
+            codings.append((coder, seg, code.path))
+    for book, code in index.values():
+        categories[code.path] = code.category
+    return codings, sorted(units), chosen, categories, reviewed

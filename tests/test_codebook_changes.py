@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.codebook import diff_codebooks, load_codebook
-from pipeline.commands.agreement import project_codings
+from pipeline.project import project_codings
 from pipeline.config import load_config
 from pipeline.decisions import load, orphans, record
 from pipeline.run import run_batch

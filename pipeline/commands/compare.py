@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..cli import app, fail, out
+from ..compare import write_outputs
 from ..errors import PrecodeError
-from ..export.table import SafeWriter
 
 
 @app.command()
@@ -88,72 +88,3 @@ def compare(
             out.print(f"wrote {p}")
 
 
-def heatmap(rows, groups: list[str], title: str, png: Path) -> Path:
-    """Codes x groups heatmap sized to its content: a column per group, a line per code, room for the full
-    (wrapped) code names; saved with a tight bounding box, so no label is cut."""
-    import textwrap
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    labels = [textwrap.fill(r.code.split(":", 1)[-1], 40) for r in rows]
-    lines = [lab.count("\n") + 1 for lab in labels]
-    label_in = 0.075 * max(len(line) for lab in labels for line in lab.split("\n"))
-    glabels = [textwrap.fill(g, 16) for g in groups]
-    width = label_in + 0.9 * max(len(groups), 2) + 1.2
-    height = 1.2 + 0.16 * max(g.count("\n") + 1 for g in glabels) + 0.22 * sum(max(n, 1.5) for n in lines)
-    m = np.array([[c.share if c.applied else np.nan for c in r.groups] for r in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(width, height))
-    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="#e5e7eb")
-    top = np.nanmax(m) if np.isfinite(m).any() and np.nanmax(m) > 0 else 1.0
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=top, aspect="auto")
-    ax.set_xticks(range(len(groups)), glabels, rotation=0, fontsize=8)
-    ax.set_yticks(range(len(rows)), labels, fontsize=8)
-    for i, j in np.ndindex(m.shape):
-        ax.text(j, i, "n/a" if np.isnan(m[i, j]) else rows[i].groups[j].segments, ha="center", va="center",
-                fontsize=7, color="white" if not np.isnan(m[i, j]) and m[i, j] > top / 2 else "black")
-    ax.set_title(textwrap.fill(title, 60), fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="share of segments")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110, bbox_inches="tight", pad_inches=0.15, metadata={"Software": None})
-    plt.close(fig)
-    return png
-
-
-def write_outputs(result, walk, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    path = out_dir / f"compare_by_{result.by}.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = SafeWriter(fh, lineterminator="\n")
-        w.writerow(["code", "source", "group", "applied", "segments", "documents", "participants", "coded_segments",
-                    "share", "test", "statistic", "p_value", "p_holm", "cramers_v", "note"])
-        for row in result.rows:
-            for c in row.groups:
-                w.writerow([row.code, row.source, c.group, "yes" if c.applied else "no", c.segments, c.documents,
-                            c.participants, c.coded_segments, f"{c.share:.4f}" if c.applied else "", row.test,
-                            "" if row.statistic is None else f"{row.statistic:.4f}",
-                            "" if row.p_value is None else f"{row.p_value:.4g}",
-                            "" if row.p_adjusted is None else f"{row.p_adjusted:.4g}",
-                            "" if row.effect is None else f"{row.effect:.4f}", row.note])
-    written.append(path)
-    for source in ("confirmed", "proposed"):
-        rows = [r for r in result.rows if r.source == source]
-        if rows:
-            png = out_dir / f"compare_by_{result.by}_{source}.png"
-            written.append(heatmap(rows, result.groups, f"Share of segments with each code, by {result.by}"
-                                   + (" (machine proposals, not confirmed)" if source == "proposed" else ""), png))
-    if walk is not None:
-        path = out_dir / f"crosswalk_{walk.a.name}_{walk.b.name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = SafeWriter(fh, lineterminator="\n")
-            w.writerow(["code_a", "code_b", "description_cosine", "segments_co_coded", "examples"])
-            for i, a in enumerate(walk.a.codes):
-                for j, b in enumerate(walk.b.codes):
-                    w.writerow([a.path, b.path, f"{walk.description_similarity[i, j]:.4f}", int(walk.co_coded[i, j]),
-                                " | ".join(walk.examples.get((i, j), []))])
-        written.append(path)
-    return written

@@ -76,7 +76,7 @@ def _bar_png(labels: list[str], series: dict[str, list[float]], title: str, path
 
 
 def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "precode report") -> tuple[Path, list[Path]]:
-    from ..commands.compare import write_outputs
+    from ..compare import write_outputs
     from ..compare import compare, fmt_p
     from ..export.quotes import coded_pairs
 
@@ -164,7 +164,7 @@ def build_report(data: ProjectData, store_path: Path, out: Path, title: str = "p
                      f"{'' if len(reviewed[only]) == 1 else 's'}): agreement needs a "
                      "second coder on some of the same segments.</p>")
     if len(reviewed) >= 2:
-        from ..commands.agreement import project_codings
+        from ..project import project_codings
         from ..evaluate import agreement
 
         codings, units, chosen, categories, reviewed_by = project_codings(store_path, None)
