@@ -54,6 +54,12 @@ def _inputs(repo: Path) -> None:
                 for ex in code.get("examples", [])[:3]:
                     w.writerow([ex, code["name"], cat["name"]])
     (repo / "names.yaml").write_text("participants: [Dana Whitfield]\nsites: [Riverbend]\n", encoding="utf-8")
+    # `precode codebook diff old.yaml new.yaml`: the shipped codebook, and the same with its first code renamed
+    shutil.copy(repo / "configs" / "codebooks" / "almeida2020.yaml", repo / "old.yaml")
+    book = yaml.safe_load((repo / "old.yaml").read_text(encoding="utf-8"))
+    first = book["codes"][0]
+    first["renamed_from"], first["name"] = first["name"], first["name"] + " (renamed)"
+    (repo / "new.yaml").write_text(yaml.safe_dump(book, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def _review_as(repo: Path, env: dict, coder: str = "ana", n: int = 40) -> None:
