@@ -48,7 +48,7 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score  # noqa:
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations, subsample  # noqa: E402
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.config import ProposeConfig, config_from_dict  # noqa: E402
-from pipeline.embed import EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
+from pipeline.embed import DEFAULT_CACHE, EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
 from pipeline.propose import category_questions, label_texts, make_proposer, select  # noqa: E402
 from pipeline.run import Reporter, package_versions, run_batch  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -57,7 +57,6 @@ MODEL = "all-MiniLM-L6-v2"
 V1 = "precode.similarity.v1"  # best single label text (the proposer the issue measured)
 V2 = "precode.similarity.v2"  # cosine to each code's prototype (mean of its label vectors); default since 0f36b47
 RESULTS = HERE / "results"
-DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 CONTEXT_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 FEW_SHOT_K = 5
 LR_PER_CODE = 20

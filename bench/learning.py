@@ -48,7 +48,7 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score  # noqa:
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
-from pipeline.embed import EmbedStats, Embedder, embed_texts, encode_views, resolve_layer, resolve_model  # noqa: E402
+from pipeline.embed import DEFAULT_CACHE, EmbedStats, Embedder, embed_texts, encode_views, resolve_layer, resolve_model  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
 from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, SELF_TRAIN, UNCERTAINTY_TEMPERATURE, CodedExample,  # noqa: E402
                             FewShotProposer, SegmentViews, review_order)
@@ -64,7 +64,6 @@ MIN_EXAMPLES_SWEEP = (1, 3, 5, 8)
 DRAWS = 5  # draws of "k examples per code"
 RESULTS = HERE / "results"
 SETFIT_DRAWS = 5
-DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 README_BASELINES = {  # ../shared/benchmarks/README.md (ESConv)
     "zero-shot": (0.18, 0.16, 0.06), "LR 20/code": (0.37, 0.32, 0.27),
     "LR 50/code": (0.41, 0.36, 0.32), "LR all ~3,000": (0.50, 0.41, 0.40),

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from sklearn.metrics import cohen_kappa_score  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from _data import data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
-from pipeline.embed import Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
+from pipeline.embed import DEFAULT_CACHE, Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
 from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
 from pipeline.learn import CodedExample, FewShotProposer, SegmentViews  # noqa: E402
@@ -56,7 +55,6 @@ from pipeline.records import Code, Codebook, Segment  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
-DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
 BEFORE = {"zero_shot": "precode.similarity.v2", "calibrate": False}  # fewshot.v4 over similarity.v2
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
 COVERAGE = 0.9

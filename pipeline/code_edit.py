@@ -7,19 +7,14 @@ written in one transaction. :func:`write_codebook` writes the edited codebook ou
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from pathlib import Path
 
 import yaml
 
 from .codebook import codebook_from_dict, codebook_to_dict, diff_codebooks
 from .errors import CodebookError, PrecodeError
-from .records import Code, Codebook
+from .records import Code, Codebook, utc_now
 from .store import Store
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _book(store: Store, codebook: str | None) -> tuple[Codebook, dict]:
@@ -70,7 +65,7 @@ def _commit(store: Store, old: Codebook, content: dict, kind: str, subject: Code
     except CodebookError as err:
         raise PrecodeError(f"codebook '{old.name}': {'; '.join(err.problems)}") from None
     changes = diff_codebooks(old, new)
-    time = _now()
+    time = utc_now()
     with store.transaction():
         store.save_codebook(new, content)
         store.record_codebook_version(None, new, content, changes, time)

@@ -8,10 +8,9 @@ apart. A decision whose segment text has changed since (re-ingested, edited tran
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
-from .records import VERDICTS, Decision
+from .records import VERDICTS, Decision, utc_now
 from .store import Store, StoreError
 
 # status of (segment, code) for one coder after replaying the decisions
@@ -21,10 +20,6 @@ ACCEPTED, REJECTED, ADDED = "accepted", "rejected", "added"
 # every code (pipeline.learn.examples_from_decisions), so the proposer learns to abstain on such segments.
 NO_CODE = "precode:no-code"
 NO_CODE_NAME = "no code applies"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: str, memo: str = "",
@@ -50,7 +45,7 @@ def record(store: Store, segment_id: str, code_guid: str, verdict: str, coder: s
         if target[0] != coder:
             raise StoreError(f"decision {undoes} belongs to {target[0]}, not {coder}")
     d = Decision(segment_id=segment_id, text_sha=sha, code_guid=code_guid, verdict=verdict, coder=coder,
-                 time=time or _now(), memo=memo, replaces=replaces, undoes=undoes)
+                 time=time or utc_now(), memo=memo, replaces=replaces, undoes=undoes)
     return replace(d, id=store.append_decision(d))
 
 

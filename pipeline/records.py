@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -13,6 +14,11 @@ CODE_NAMESPACE = uuid.UUID("6f1c3d2e-8a4b-5c6d-9e0f-7a8b9c0d1e2f")
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """The time now in UTC, to the second (ISO 8601): what decisions, events and manifests record."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

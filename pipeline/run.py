@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
 import hashlib
 import json
@@ -22,11 +21,11 @@ from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
 from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
-from .ingest import read_document, supported
+from .ingest import inside_folder as _inside, read_document, supported, wildcard_root as _wildcard_root
 from .learn import SegmentViews, make_learner
 from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
-from .records import Codebook, Document, Segment, Suggestion
+from .records import Codebook, Document, Segment, Suggestion, utc_now as _now
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
 
@@ -71,21 +70,6 @@ class Reporter:
 
     def message(self, line: str) -> None:
         pass
-
-
-def _wildcard_root(full: Path) -> Path:
-    """The folder a glob searches: its path up to the first part with a wildcard."""
-    parts = full.parts
-    cut = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
-    return Path(*parts[:cut]) if cut else Path(".")
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
-        return False
 
 
 def expand_inputs(patterns: list[str], base: Path, source: str,
@@ -165,10 +149,6 @@ def package_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], ResolvedModel]:

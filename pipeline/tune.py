@@ -28,7 +28,6 @@ cache never mixes its vectors with the base model's.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .errors import PrecodeError
+from .records import utc_now
 
 
 @dataclass
@@ -254,7 +254,7 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
     info = {"tool": "precode tune", "base_model": {"name": base["name"], "model_id": base.get("model_id")},
             "examples": len(ex_texts), "codes": len(code_ids), "loss": loss, "steps": steps, "batch_size": batch_size, "lr": lr,
             "seed": seed, "losses": losses, "seconds": round(seconds, 1), "examples_per_code": dict(sorted(counts.items())),
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "project": str(store_path)}
+            "time": utc_now(), "project": str(store_path)}
     (out_dir / "precode_tune.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return TuneResult(out_dir, base["name"], len(ex_texts), len(code_ids), steps, round(seconds, 1), losses, thin)
 

@@ -139,6 +139,15 @@ def test_cli_entry_point_prints_help():
                                            "compare", "discover", "report", "import", "redact", "tune", "version"}, r.stdout
 
 
+def test_cli_entry_point_prints_its_version():
+    from pipeline import __version__
+
+    exe = Path(sys.executable).with_name("precode")
+    for args in (["--version"], ["version"]):
+        r = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == f"precode {__version__}", (args, r.stdout, r.stderr)
+
+
 def test_cli_code_sentence_unit_and_code_speakers(tmp_path, interview):
     out = tmp_path / "s.csv"
     r = runner.invoke(app, ["code", str(interview), "--codebook", str(CODEBOOKS / "almeida2020.yaml"), "--out", str(out),

@@ -191,10 +191,10 @@ def test_a_split_code_sends_its_segment_back_to_review(evolved):
 
 
 def test_the_run_output_says_what_changed(evolved, capsys):
-    from pipeline.cli import _report
+    from pipeline.commands.run import report_run
 
     _store, res2, _g = evolved
-    _report(res2, quiet=True)
+    report_run(res2, quiet=True)
     err = capsys.readouterr().err
     assert "codebook of study 's' changed since the last run:" in err
     assert "renamed   Barriers/Role confusion -> Barriers/Unclear role (renamed_from)" in err

@@ -13,7 +13,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipeline.cli import RichReporter, app
+from pipeline.cli import app
+from pipeline.commands._app import RichReporter
 from pipeline.config import load_config
 from pipeline.run import run_batch
 
@@ -52,7 +53,7 @@ def test_export_without_confirmed_codings_hints_at_proposals(tmp_path, write, ti
     cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\n"
                                           f"studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"))
     run_batch(cfg, embedder=bow)
-    import pipeline.cli as cli
+    import pipeline.commands.export as cli  # the module whose `err` console the export command prints to
 
     for fmt in ("md", "qdpx"):
         buf = io.StringIO()

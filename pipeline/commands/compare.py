@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..cli import app, fail, out
+from ._app import app, fail, out
 from ..compare import write_outputs
 from ..errors import PrecodeError
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..cli import app, err, fail, out, working
+from ._app import app, err, fail, out, working
 from ..errors import PrecodeError
 
 

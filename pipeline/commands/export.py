@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
-from ..cli import app, fail, out
+from ._app import app, err, fail, out
 from ..errors import PrecodeError
 
 FORMATS = ("csv", "xlsx", "matrix", "md", "qdpx", "qdc")
@@ -36,10 +37,6 @@ def export(
     except PrecodeError as e:
         fail(e)
     if notes:
-        from rich.markup import escape
-
-        from ..cli import err
-
         for note in notes:
             err.print(f"[dim]warning:[/] {escape(note)}", soft_wrap=True)
     out.print(f"{fmt}: {written}")
@@ -47,8 +44,6 @@ def export(
         from ..export.quotes import coded_pairs
 
         if not coded_pairs(data, False, coder):
-            from ..cli import err
-
             err.print(f"[yellow]note:[/] no confirmed codings{' by ' + coder if coder else ''} yet (nobody has "
                       "reviewed); review with `precode review` / `precode serve`, or add --proposals to export the "
                       "machine proposals, marked as unconfirmed", soft_wrap=True)
@@ -98,10 +93,6 @@ def import_(
              "precode) or utf16 (NVivo)."),
 ) -> None:
     """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
-    from rich.markup import escape
-
-    from ..cli import err
-
     store = project / "project.sqlite" if project.suffix != ".sqlite" else project
     try:
         if file.suffix.lower() == ".qdc":

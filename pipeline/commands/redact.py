@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from ..cli import app, err, fail, out
+from ._app import app, err, fail, out
 from ..errors import PrecodeError
 
 

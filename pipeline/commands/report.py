@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..cli import app, fail, out, working
+from ._app import app, fail, out, working
 from ..errors import PrecodeError
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from ..cli import app, err, fail, out, working
+from ._app import app, err, fail, out, working
 from ..errors import PrecodeError
 
 

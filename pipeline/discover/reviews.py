@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 from ..errors import PrecodeError
-from ..records import Code, Codebook
+from ..records import Code, Codebook, utc_now
 from ..store import Store
 from .model import CandidateCode, EMERGENT_CATEGORY, REVIEW_MATCH, _round, candidate_id, discovery_dir
 from .outputs import load_candidates
@@ -64,10 +63,6 @@ def _match_review(members: list[str], reviews: dict[str, dict]) -> tuple[str, di
 
 
 # -- review: accept / reject ------------------------------------------------------------------------
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
 
 def _resolve_candidate(store_path, candidate) -> CandidateCode:
     if isinstance(candidate, CandidateCode):
@@ -139,7 +134,7 @@ def accept_candidate(store_path: str | Path, candidate, coder: str, name: str | 
         new = next(c for c in cb.codes if c.category == EMERGENT_CATEGORY and c.name == code_name)
         with st.transaction():  # the code and its acceptance together
             st.save_codebook(cb, content)
-            _append_review(st, cand.id, {"verdict": "accept", "coder": coder.strip(), "time": _now(), "memo": memo,
+            _append_review(st, cand.id, {"verdict": "accept", "coder": coder.strip(), "time": utc_now(), "memo": memo,
                                      "code": {"codebook": codebook, "name": new.name, "guid": new.guid(codebook)},
                                      "name": cand.name, "keywords": cand.keywords, "members": cand.members})
     return new
@@ -152,7 +147,7 @@ def reject_candidate(store_path: str | Path, candidate, coder: str, memo: str = 
     cand = _resolve_candidate(store_path, candidate)
     reviews = load_reviews(store_path)
     _check_unreviewed(reviews, cand)
-    review = {"verdict": "reject", "coder": coder.strip(), "time": _now(), "memo": memo,
+    review = {"verdict": "reject", "coder": coder.strip(), "time": utc_now(), "memo": memo,
               "name": cand.name, "keywords": cand.keywords, "members": cand.members}
     with Store(store_path) as st:
         _append_review(st, cand.id, review)

@@ -37,6 +37,22 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in FORMATS
 
 
+def wildcard_root(full: Path) -> Path:
+    """The folder a glob searches: its path up to the first part with a wildcard."""
+    parts = full.parts
+    cut = next((i for i, part in enumerate(parts) if any(ch in part for ch in "*?[")), len(parts))
+    return Path(*parts[:cut]) if cut else Path(".")
+
+
+def inside_folder(path: Path, folder: Path) -> bool:
+    """Whether ``path``, its symbolic links followed, lies in ``folder`` (False for a symlink loop)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
+        return False
+
+
 def read_document(
     path: str | Path,
     doc_id: str | None = None,

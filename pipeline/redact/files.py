@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError, InputError
+from ..ingest import inside_folder, supported, wildcard_root
 from ..records import Document
 from .lexicon import REVIEW_FILE, SUMMARY_FILE, TYPES
 from .names import KnownNames
@@ -31,33 +32,22 @@ def _expand(inputs: Iterable[str | Path], allow_outside_symlinks: bool = False) 
     """(files to read, files refused): folders recursively (supported types) and globs; a file found
     in a folder or by a glob that is a symbolic link leading out of it is refused, as in a run
     (:func:`pipeline.run.expand_inputs`), unless ``allow_outside_symlinks``."""
-    from ..ingest import supported
-    from ..run import _inside, _wildcard_root
-
     out: list[Path] = []
     refused: list[Path] = []
 
     def keep(found: list[Path], folder: Path) -> None:
         for q in found:
-            (out if allow_outside_symlinks or _inside(q, folder) else refused).append(q)
+            (out if allow_outside_symlinks or inside_folder(q, folder) else refused).append(q)
 
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             keep(sorted(q for q in p.rglob("*") if q.is_file() and supported(q) and not q.name.startswith(".")), p)
         elif not p.exists() and any(ch in str(item) for ch in "*?["):
-            keep(sorted(Path(q) for q in glob.glob(str(item), recursive=True) if Path(q).is_file()), _wildcard_root(p))
+            keep(sorted(Path(q) for q in glob.glob(str(item), recursive=True) if Path(q).is_file()), wildcard_root(p))
         else:
             out.append(p)
     return out, refused
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _fmt_ts(seconds: float) -> str:
@@ -97,7 +87,7 @@ def check_private_paths(out_dir: str | Path, key_path: str | Path, known_path: s
     originals = originals_path_for(key_path)
     for label, p in (("the redaction key", Path(key_path)), ("the originals list", originals),
                      ("the known-names file", Path(known_path) if known_path else None)):
-        if p is not None and (_inside(p, out_dir) or p.resolve() == out_dir.resolve()):
+        if p is not None and (inside_folder(p, out_dir) or p.resolve() == out_dir.resolve()):
             raise ConfigError(p, f"{label} must not be inside the output folder {out_dir} (outputs are meant to be shared)")
     return originals
 

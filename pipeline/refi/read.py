@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..ingest.decode import read_bytes
 from ..ingest.text import parse_transcript
 from ..records import Category, Code, Codebook, Document, text_sha
-from . import (
+from .model import (
     ORIGIN,
     PATH_SEPARATOR,
     UNIQUE_JOIN,

@@ -14,7 +14,7 @@ from lxml import etree as ET
 
 from ..errors import InputError
 from ..records import CODE_NAMESPACE, Category, Code, Codebook
-from . import (
+from .model import (
     CODEBOOK_NS,
     MACHINE_USER,
     ORIGIN,
