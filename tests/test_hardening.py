@@ -14,7 +14,7 @@ from pipeline.decisions import load, record
 from pipeline.review.web import make_app
 from pipeline.store import Store
 
-from .test_review_web import SAME_ORIGIN, client, signed_in, store_path  # noqa: F401 - the fixture
+from .conftest import SAME_ORIGIN, client, signed_in
 
 
 def _first_segment(path) -> tuple[str, list[str]]:
@@ -23,9 +23,9 @@ def _first_segment(path) -> tuple[str, list[str]]:
                 [r[0] for r in st.conn.execute("SELECT guid FROM codes ORDER BY rowid LIMIT 2")])
 
 
-def test_insert_or_replace_cannot_rewrite_a_decision(store_path):  # noqa: F811
-    seg, (guid_a, guid_b) = _first_segment(store_path)
-    with Store(store_path) as st:
+def test_insert_or_replace_cannot_rewrite_a_decision(web_store):  # noqa: F811
+    seg, (guid_a, guid_b) = _first_segment(web_store)
+    with Store(web_store) as st:
         record(st, seg, guid_a, "accept", "ann", memo="kept")
         before = [(d.id, d.verdict, d.memo) for d in load(st)]
         did = before[0][0]
@@ -46,14 +46,14 @@ def test_insert_or_replace_cannot_rewrite_a_decision(store_path):  # noqa: F811
         assert st.conn.execute("SELECT verdict FROM discovery_reviews").fetchall() == [("accept",)]
 
 
-def test_the_migration_is_named_and_applied_once(store_path):  # noqa: F811
-    with Store(store_path) as st:
+def test_the_migration_is_named_and_applied_once(web_store):  # noqa: F811
+    with Store(web_store) as st:
         names = [r[0] for r in st.conn.execute("SELECT name FROM migrations")]
     assert names.count("0009_append_only_replace") == 1
 
 
-def test_server_refuses_big_bodies_and_deep_json_with_4xx(store_path):  # noqa: F811
-    app = make_app(store_path, coder="ann", token="tok")
+def test_server_refuses_big_bodies_and_deep_json_with_4xx(web_store):  # noqa: F811
+    app = make_app(web_store, coder="ann", token="tok")
     with client(app, raise_server_exceptions=False) as c:
         signed_in(c, "tok")
         headers = {**SAME_ORIGIN, "content-type": "application/json"}
@@ -71,8 +71,8 @@ def test_server_refuses_big_bodies_and_deep_json_with_4xx(store_path):  # noqa: 
         assert r.status_code < 500
 
 
-def test_head_does_not_spend_the_one_time_token(store_path):  # noqa: F811
-    app = make_app(store_path, coder="ann", token="tok")
+def test_head_does_not_spend_the_one_time_token(web_store):  # noqa: F811
+    app = make_app(web_store, coder="ann", token="tok")
     with client(app) as c:
         r = c.head("/?token=tok")
         assert r.status_code == 200 and "set-cookie" not in r.headers
@@ -81,7 +81,7 @@ def test_head_does_not_spend_the_one_time_token(store_path):  # noqa: F811
         assert app.state.review.token_used
 
 
-def test_open_gives_the_browser_a_private_page_not_the_token(store_path, monkeypatch):  # noqa: F811
+def test_open_gives_the_browser_a_private_page_not_the_token(web_store, monkeypatch):  # noqa: F811
     import queue
     import threading
 
@@ -91,7 +91,7 @@ def test_open_gives_the_browser_a_private_page_not_the_token(store_path, monkeyp
     monkeypatch.setattr(web.webbrowser, "open", opened.put)
     urls: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
-    server = threading.Thread(target=web.serve, args=(store_path,),
+    server = threading.Thread(target=web.serve, args=(web_store,),
                               kwargs=dict(port=0, coder="ann", open_browser=True, on_ready=urls.put, stop=stop), daemon=True)
     server.start()
     try:

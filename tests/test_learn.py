@@ -14,21 +14,7 @@ from pipeline.learn import (LEARNED_PROPOSERS, CodedExample, FewShotProposer, Se
 from pipeline.propose import PROPOSERS, category_questions, label_texts, select
 from pipeline.records import Segment
 
-# descriptions that point the wrong way: "Cost" is described with training words and vice versa
-MISLEADING = """
-name: misleading
-categories:
-  - name: Barriers
-    codes:
-      - name: Cost
-        description: staff training courses education workshops
-      - name: Training
-        description: money budget funding expensive salary
-  - name: Other
-    codes:
-      - name: Space
-        description: office room space building desk
-"""
+from .conftest import MISLEADING  # descriptions that point the wrong way: "Cost" is described with training words
 
 COST = ["the budget ran out of money", "funding was cut and money is short", "it is too expensive for the clinic",
         "salary money and the budget", "nobody would pay the funding", "the money for the position was gone",

@@ -5,51 +5,14 @@ from __future__ import annotations
 import csv
 import zipfile
 
-import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.compare import compare, cooccurrence, crosswalk
-from pipeline.config import load_config
 from pipeline.embed import embed_texts
 from pipeline.project import load_project
-from pipeline.review.core import ReviewSession
-from pipeline.run import run_batch
 
 runner = CliRunner()
-
-A = ("Interviewer: What would be the greatest barriers?\n"
-     "Dana: Nobody knows what the peer role is.\n"
-     "Interviewer: What supports would help?\n"
-     "Dana: Training for staff and a room to meet.\n"
-     "Pat: We need an office room for meetings.\n")
-B = ("Interviewer: What would be the greatest barriers?\n"
-     "Lee: The peer role was never defined.\n"
-     "Kim: No room, no office space at all.\n")
-
-
-@pytest.fixture
-def project(tmp_path, write, tiny_codebook, bow):
-    write("data/a.txt", A)
-    write("data/b.txt", B)
-    cfg = load_config(write("study.yaml", f"""
-project: {{output_dir: out}}
-studies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}, roles: {{'*': {{Dana: PSS, Lee: PSS, Pat: PCP, Kim: PCP}}}}}}]
-propose: {{threshold: 0.0, top_k: 2, target_precision: null, proposer: precode.similarity.v2,
-           learner: precode.fewshot.v4}}
-"""))
-    run_batch(cfg, embedder=bow)
-    guid = {c.path: c.guid("tiny") for c in load_project(cfg.store_path).books["tiny"].codes}
-    for coder, choices in {"ann": ["Barriers/Role confusion", "Facilitators/Training", "Barriers/Space",
-                                   "Barriers/Role confusion", "Barriers/Space"],
-                           "bob": ["Barriers/Role confusion", "Barriers/Space", "Barriers/Space",
-                                   "Barriers/Role confusion", "Barriers/Space"]}.items():
-        s = ReviewSession(cfg.store_path, coder)
-        for item, path in zip(s.items, choices):
-            s.add(item, guid[path])
-        s.close()
-    return cfg
-
 
 def _rows(path):
     with open(path, newline="", encoding="utf-8") as fh:

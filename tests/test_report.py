@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 
-from .test_project_commands import project  # noqa: F401  (a small project with two coders)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

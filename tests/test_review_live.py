@@ -10,7 +10,7 @@ from pipeline.review.core import ReviewSession
 from pipeline.run import run_batch
 from pipeline.store import Store
 
-from .test_learn import MISLEADING
+from .conftest import MISLEADING
 
 # the codebook whose descriptions point the wrong way (Cost is described with training words and vice
 # versa; Space is a third code nobody uses here): zero-shot gets turns wrong, the decisions must fix the rest

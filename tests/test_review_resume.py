@@ -13,10 +13,7 @@ from pipeline.review.core import ReviewSession
 from pipeline.review.web import make_app, serve
 from pipeline.store import Store
 
-from .test_review_tui import decisions, spawn
-from .test_review_tui import store_path as tui_store  # noqa: F401
-from .test_review_web import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, signed_in
-from .test_review_web import store_path  # noqa: F401
+from .conftest import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, decisions, signed_in, spawn
 
 
 @contextlib.contextmanager
@@ -53,9 +50,9 @@ def _decide_first(path, coder="ann"):
     return first.segment_id
 
 
-def test_session_resumes_at_the_first_segment_this_coder_has_not_reviewed(store_path):  # noqa: F811
-    _decide_first(store_path)
-    ann, bob = ReviewSession(store_path, "ann", learn=False), ReviewSession(store_path, "bob", learn=False)
+def test_session_resumes_at_the_first_segment_this_coder_has_not_reviewed(web_store):
+    _decide_first(web_store)
+    ann, bob = ReviewSession(web_store, "ann", learn=False), ReviewSession(web_store, "bob", learn=False)
     assert ann.resume_index() == 1 and bob.resume_index() == 0  # another coder's decisions do not move it
     for item in ann.items:
         if not item.reviewed:
@@ -64,16 +61,16 @@ def test_session_resumes_at_the_first_segment_this_coder_has_not_reviewed(store_
     ann.close(), bob.close()
 
 
-def test_web_state_opens_at_the_first_unreviewed_segment(store_path):  # noqa: F811
-    _decide_first(store_path)
-    with signed_in(client(make_app(store_path, coder="ann", token="t")), "t") as c:
+def test_web_state_opens_at_the_first_unreviewed_segment(web_store):
+    _decide_first(web_store)
+    with signed_in(client(make_app(web_store, coder="ann", token="t")), "t") as c:
         s = c.get("/api/state").json()
         assert s["item"]["segment_id"] == "one.txt#t4" and s["position"]["index"] == 1
         s = c.post("/api/goto", json={"step": -1}, headers=SAME_ORIGIN).json()
         assert s["item"]["segment_id"] == "one.txt#t2"  # the reviewed ones are still there
 
 
-def test_terminal_reopens_where_the_coder_stopped(tui_store):  # noqa: F811
+def test_terminal_reopens_where_the_coder_stopped(tui_store):
     pexpect = pytest.importorskip("pexpect")
     _decide_first(tui_store)
     child = spawn(tui_store)
@@ -86,16 +83,16 @@ def test_terminal_reopens_where_the_coder_stopped(tui_store):  # noqa: F811
     assert [(d.verdict, d.segment_id) for d in decisions(tui_store)] == [("reject", "one.txt#t2"), ("accept", "one.txt#t4")]
 
 
-def test_browser_reopens_where_the_coder_stopped(store_path):  # noqa: F811
-    _decide_first(store_path)
-    with _page(store_path) as (page, expect):
+def test_browser_reopens_where_the_coder_stopped(web_store):
+    _decide_first(web_store)
+    with _page(web_store) as (page, expect):
         expect(page.locator("#transcript mark.current")).to_have_text("Training for staff and a room to meet.")
         expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
 
 
 # -- memos belong to the segment -------------------------------------------------------------------------
 
-def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):  # noqa: F811
+def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):
     import csv
 
     from typer.testing import CliRunner
@@ -126,8 +123,8 @@ def test_terminal_memo_is_the_segments_and_exported_once(tui_store, tmp_path):  
         ("one.txt#t2", "memo", "ann", "", "small talk first")]
 
 
-def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
-    with _page(store_path) as (page, expect):
+def test_browser_memo_shows_once_on_the_segment(web_store):
+    with _page(web_store) as (page, expect):
         expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
         page.keyboard.press("m")
         expect(page.locator("#memo-dialog")).to_be_visible()
@@ -142,7 +139,7 @@ def test_browser_memo_shows_once_on_the_segment(store_path):  # noqa: F811
         expect(page.locator("#memo-text")).to_have_text("clear case")
         assert page.locator(".p-memo").count() == 0  # not copied onto either decision
         assert page.get_by_text("clear case").count() == 1
-    with Store(store_path) as st:
+    with Store(web_store) as st:
         assert [d.memo for d in load(st)] == ["", ""]
 
 
@@ -166,8 +163,8 @@ def _span_exports(path, tmp_path, start, end):
     return rows, sels
 
 
-def test_code_a_part_of_a_turn_keeps_exact_offsets(store_path, tmp_path):  # noqa: F811
-    s = ReviewSession(store_path, "ann", learn=False)
+def test_code_a_part_of_a_turn_keeps_exact_offsets(web_store, tmp_path):
+    s = ReviewSession(web_store, "ann", learn=False)
     item = s.items[0]
     doc = s.document_text(item.document_id)
     start = doc.index("peer role", item.start)
@@ -180,14 +177,14 @@ def test_code_a_part_of_a_turn_keeps_exact_offsets(store_path, tmp_path):  # noq
     assert span.text == "peer role" and (span.start, span.end) == (start, start + 9) and span.speaker == "Dana"
     assert [(p.code.name, p.status) for p in span.proposals] == [("Role confusion", "added")]
     s.close()
-    rows, sels = _span_exports(store_path, tmp_path, start, start + 9)
+    rows, sels = _span_exports(web_store, tmp_path, start, start + 9)
     assert [(x["segment_id"], x["start"], x["end"], x["text"], x["code"]) for x in rows] == [
         (span_id, str(start), str(start + 9), "peer role", "Role confusion")]
     assert (start, start + 9) in sels
 
 
-def test_browser_select_part_of_a_turn_and_code_it(store_path, tmp_path):  # noqa: F811
-    with _page(store_path) as (page, expect):
+def test_browser_select_part_of_a_turn_and_code_it(web_store, tmp_path):
+    with _page(web_store) as (page, expect):
         expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
         # select "peer role" in the highlighted turn of the transcript (after a character outside the BMP)
         page.evaluate("""() => { const m = document.getElementById('current-span'), t = m.firstChild,
@@ -201,11 +198,11 @@ def test_browser_select_part_of_a_turn_and_code_it(store_path, tmp_path):  # noq
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_contain_text("Coded the selection “peer role” as Role confusion")
         expect(page.locator("#transcript mark.current")).to_have_text("Nobody knows what the peer role is.")
-    with Store(store_path) as st:
+    with Store(web_store) as st:
         (d,) = load(st)
         doc = st.conn.execute("SELECT text FROM documents").fetchone()[0]
         seg = st.conn.execute('SELECT start, "end", text FROM segments WHERE id=?', (d.segment_id,)).fetchone()
     assert d.verdict == "add" and doc[seg[0]:seg[1]] == seg[2] == "peer role"
-    rows, sels = _span_exports(store_path, tmp_path, seg[0], seg[1])
+    rows, sels = _span_exports(web_store, tmp_path, seg[0], seg[1])
     assert [(x["start"], x["end"], x["text"]) for x in rows] == [(str(seg[0]), str(seg[1]), "peer role")]
     assert (seg[0], seg[1]) in sels

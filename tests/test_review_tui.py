@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 
 import pytest
 
@@ -15,36 +14,17 @@ from pipeline.review.tui import KeyReader, Paste, TerminalError, TuiState, handl
 from pipeline.run import run_batch
 from pipeline.store import Store
 
-from .conftest import ROOT
-
-LONG = " ".join(["Honestly the hardest part is that nobody on the team knows what the peer role is,"] * 12)
-TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
-              "Dana: Nobody knows what the peer role is.\n"
-              "Interviewer: What supports would help?\n"
-              "Dana: Training for staff and a room to meet.\n"
-              "Pat: We need an office room.\n"
-              "Interviewer: Anything else about the role?\n"
-              f"Dana: {LONG}\n")
-
+from .conftest import TUI_TRANSCRIPT as TRANSCRIPT
+from .conftest import decisions, spawn
 
 @pytest.fixture
-def store_path(write, tiny_codebook, bow):
-    write("data/one.txt", TRANSCRIPT)
-    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], "
-                                          f"codebook: {tiny_codebook}}}]\npropose: {{threshold: 0.0, top_k: 2, "
-                                          f"target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4}}\n"))
-    run_batch(cfg, embedder=bow)
-    return cfg.store_path
+def store_path(tui_store):
+    return tui_store
 
 
 def keys(state, *ks):
     for k in ks:
         handle_key(state, k)
-
-
-def decisions(store_path, coder="ann"):
-    with Store(store_path) as st:
-        return load(st, coder)
 
 
 def test_keys_record_decisions_and_the_screen_shows_them(store_path):
@@ -151,14 +131,6 @@ def test_run_review_needs_a_terminal(store_path):
 
 
 # -- a real terminal --------------------------------------------------------------------------------
-def spawn(store_path, coder="ann"):
-    import pexpect
-
-    env = dict(os.environ, TERM="xterm-256color")
-    return pexpect.spawn(sys.executable, ["-m", "pipeline.review.tui", str(store_path), "--coder", coder],
-                         cwd=str(ROOT), env=env, dimensions=(30, 100), encoding="utf-8", timeout=10)
-
-
 def test_review_in_a_real_terminal(store_path):
     pexpect = pytest.importorskip("pexpect")
 

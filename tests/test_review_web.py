@@ -6,50 +6,20 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
-from pipeline.config import load_config
 from pipeline.decisions import NO_CODE, load
 from pipeline.review.core import ReviewSession
 from pipeline.review.web import make_app, serve
-from pipeline.run import run_batch
 from pipeline.store import Store, StoreError
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-BASE = "http://127.0.0.1:8765"
-SAME_ORIGIN = {"origin": BASE}
-
-TRANSCRIPT = ("Interviewer: 🎙 What would be the greatest barriers?\n"  # a character outside the BMP before the spans
-              "Dana: Nobody knows what the peer role is.\n"
-              "Interviewer: What supports would help?\n"
-              "Dana: Training for staff and a room to meet.\n"
-              "Pat: We need an office <b>room</b> & a key.\n")
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SAME_ORIGIN, client, signed_in
 
 
 @pytest.fixture
-def store_path(write, tiny_codebook, bow):
-    write("data/one.txt", TRANSCRIPT)
-    cfg = load_config(write("study.yaml", f"project: {{output_dir: out}}\nstudies: [{{name: s, inputs: [data/], codebook: {tiny_codebook}}}]\n"
-                                          "propose: {threshold: 0.0, top_k: 2, "
-                                          "target_precision: null, proposer: precode.similarity.v2, learner: precode.fewshot.v4}\n"))
-    run_batch(cfg, embedder=bow)
-    return cfg.store_path
-
-
-def client(app, **kw) -> TestClient:
-    return TestClient(app, base_url=BASE, follow_redirects=False, **kw)
-
-
-def signed_in(c: TestClient, token: str) -> TestClient:
-    r = c.get(f"/?token={token}")
-    assert r.status_code == 303 and r.headers["location"] == "/"
-    return c
+def store_path(web_store):
+    return web_store
 
 
 def test_token_cookie_host_and_headers(store_path):

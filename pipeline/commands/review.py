@@ -39,8 +39,9 @@ def review(
         summary = run_review(store, coder, Filters(code, document, role, flag, status), order, learn=learn)
     except PrecodeError as e:
         fail(e)
-    out.print(f"{summary['decisions']} decisions by {coder} this session; reviewed {summary['reviewed']}, "
-              f"left {summary['left']}")
+    by = ", ".join(f"{k} {v}" for k, v in sorted(summary["by_verdict"].items())) or "none"
+    out.print(f"{escape(summary['coder'])}: {summary['decisions']} decision(s) this session ({by}); "
+              f"reviewed {summary['reviewed']}, left {summary['left']}", soft_wrap=True)
     if summary.get("unsaved_memos"):
         err.print(f"[yellow]{summary['unsaved_memos']} memo(s) were not saved (no decision followed them)[/]")
 

@@ -16,7 +16,6 @@ Memos: ``m`` writes a memo on the segment on screen, saved at once as the segmen
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import io
 import os
@@ -937,35 +936,3 @@ def run_review(store_path: Path, coder: str, filters: Filters | None = None, ord
         return summary(state)
     finally:
         session.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.review.tui",
-                                 description="Review proposed codes in the terminal.")
-    ap.add_argument("store", type=Path, help="project store (project.sqlite) or the folder holding it")
-    ap.add_argument("--coder", required=True)
-    ap.add_argument("--code")
-    ap.add_argument("--document")
-    ap.add_argument("--role")
-    ap.add_argument("--flag")
-    ap.add_argument("--status")
-    ap.add_argument("--order", default="document", choices=["document", "uncertainty"])
-    ap.add_argument("--no-learn", action="store_true", help="keep the run's proposals (no refit after decisions)")
-    a = ap.parse_args(argv)
-    store = a.store / "project.sqlite" if a.store.is_dir() else a.store
-    try:
-        result = run_review(store, a.coder, Filters(a.code, a.document, a.role, a.flag, a.status), a.order,
-                            learn=not a.no_learn)
-    except PrecodeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    by = ", ".join(f"{k} {v}" for k, v in sorted(result["by_verdict"].items())) or "none"
-    print(f"{result['coder']}: {result['decisions']} decision(s) this session ({by}); "
-          f"reviewed {result['reviewed']}, left {result['left']}")
-    if result["unsaved_memos"]:
-        print(f"{result['unsaved_memos']} memo(s) were not saved (no decision followed them)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
