@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .store import STORE_FILE
 
 UNITS = ("turn", "sentence", "paragraph")
 DEFAULT_CONTEXT_ROLES = ["interviewer", "moderator", "facilitator"]
@@ -164,7 +165,7 @@ class Config(_Strict):
     def store_path(self) -> Path:
         if self.project.store:
             return self.resolve(self.project.store)
-        return self.output_dir / "project.sqlite"
+        return self.output_dir / STORE_FILE
 
     def canonical_hash(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)

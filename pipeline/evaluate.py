@@ -17,7 +17,6 @@ says why.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections import Counter
@@ -1016,16 +1015,7 @@ def write_report_csv(report: AgreementReport | EvaluationReport, path: str | Pat
     Agreement: one row per code / category / overall. Evaluation: a ``section`` column (code, micro,
     macro, category, calibration) over the union of the sections' columns.
     """
-    cols, rows = _report_rows(report)
-    path = Path(path)
-    buf = io.StringIO()
-    from .export.table import SafeDictWriter
+    from .export.table import write_safe_csv
 
-    w = SafeDictWriter(buf, fieldnames=cols, lineterminator="\n", restval="")
-    w.writeheader()
-    w.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    cols, rows = _report_rows(report)
+    return write_safe_csv(Path(path), cols, rows)

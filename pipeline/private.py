@@ -41,10 +41,15 @@ def fresh_private_file(path: Path) -> Path:
 
 
 def write_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> Path:
-    """Write ``path`` atomically (a temporary file, then a rename), created 0600."""
+    """Write ``path`` atomically (a temporary file, then a rename), created 0600 with any missing folders
+    (0700). Every file precode writes whole goes through here; a failed write leaves no temporary file."""
     path = Path(path)
     tmp = fresh_private_file(path.with_name(path.name + ".tmp"))
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode(encoding) if isinstance(data, str) else data)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode(encoding) if isinstance(data, str) else data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

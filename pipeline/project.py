@@ -13,22 +13,30 @@ from pathlib import Path
 from .codebook import CodebookModel, _build
 from .errors import PrecodeError
 from .records import Code, Codebook, Document, Segment, Suggestion
-from .store import Store
+from .store import STORE_FILE, Store
 
 
-def find_store(project: str | Path) -> Path:
+def store_file(project: str | Path) -> Path:
+    """Where a project's store is, or will be: a batch config's (``.yaml``) store, the file itself (a
+    ``.sqlite`` or any existing file), else ``project.sqlite`` in the folder."""
     p = Path(project)
     if p.suffix.lower() in (".yaml", ".yml"):
         from .config import load_config
 
         return load_config(p).store_path
-    if p.is_dir():
-        cand = p / "project.sqlite"
-        if cand.exists():
-            return cand
-        raise PrecodeError(f"{p}: no project.sqlite in this folder (run `precode run CONFIG` first)")
-    if p.exists():
+    if p.suffix.lower() == ".sqlite" or p.is_file():
         return p
+    return p / STORE_FILE
+
+
+def find_store(project: str | Path) -> Path:
+    """The store of an existing project (:func:`store_file`); PrecodeError naming the path when there is none."""
+    p = Path(project)
+    store = store_file(p)
+    if p.suffix.lower() in (".yaml", ".yml") or store.exists():
+        return store
+    if p.is_dir():
+        raise PrecodeError(f"{p}: no {STORE_FILE} in this folder (run `precode run CONFIG` first)")
     raise PrecodeError(f"{p}: no such project (give a config .yaml, a project folder or a project.sqlite)")
 
 

@@ -20,6 +20,8 @@ import numpy as np
 
 from .errors import PrecodeError
 
+STORE_FILE = "project.sqlite"  # a project's store in its output folder
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_initial",

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from ._app import app, err, fail, out
+from ._app import PROJECT_HELP, app, err, fail, out
 from ..errors import PrecodeError
 from ..project import project_codings
 
@@ -26,7 +26,7 @@ def _print(report) -> None:
 
 @app.command()
 def agreement(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     coders: Optional[List[str]] = typer.Option(None, "--coders", help="Coders to compare (repeat the option); default: all."),
     by: Optional[str] = typer.Option(None, help="Rows per 'category' or per 'code' (overall always shown)."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the table as CSV."),

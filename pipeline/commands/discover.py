@@ -9,13 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._app import app, err, fail, out, working
+from ._app import PROJECT_HELP, app, err, fail, out, working
 from ..errors import PrecodeError
 
 
 @app.command()
 def discover(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     min_topic_size: Optional[int] = typer.Option(None, help="Smallest topic (default: scales with the corpus)."),
     seed: int = typer.Option(0, help="Random seed (UMAP); the same seed gives the same topics."),
     accept: Optional[str] = typer.Option(None, help="Accept a candidate (its number in the list, or its id): it becomes a code (category Emergent)."),

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from ._app import app, err, fail, out
+from ._app import PROJECT_HELP, app, err, fail, out
 from ..errors import PrecodeError
 
 FORMATS = ("csv", "xlsx", "matrix", "md", "qdpx", "qdc")
@@ -16,7 +16,7 @@ FORMATS = ("csv", "xlsx", "matrix", "md", "qdpx", "qdc")
 
 @app.command()
 def export(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, xlsx, matrix (wide segment x code CSV), md (quotes by theme), qdpx, qdc."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default: beside the store)."),
     coder: Optional[str] = typer.Option(None, help="Only this coder's decisions (matrix, md, qdpx)."),
@@ -93,8 +93,10 @@ def import_(
              "precode) or utf16 (NVivo)."),
 ) -> None:
     """Bring a project from ATLAS.ti, NVivo, MAXQDA or QualCoder in; its codings count as human decisions."""
-    store = project / "project.sqlite" if project.suffix != ".sqlite" else project
+    from ..project import store_file
+
     try:
+        store = store_file(project)
         if file.suffix.lower() == ".qdc":
             import yaml
 

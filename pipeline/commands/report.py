@@ -7,13 +7,13 @@ from typing import Optional
 
 import typer
 
-from ._app import app, fail, out, working
+from ._app import PROJECT_HELP, app, fail, out, working
 from ..errors import PrecodeError
 
 
 @app.command()
 def report(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     out_path: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
     title: Optional[str] = typer.Option(None, help="Report title."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from ._app import app, err, fail, out
+from ._app import PROJECT_HELP, app, err, fail, out
 from ..errors import PrecodeError
 
 ORDER_HELP = "document (transcript order) or uncertainty (what teaches most first)."
@@ -18,7 +18,7 @@ LEARN_HELP = ("Refit the proposer after each of your decisions and re-propose wh
 
 @app.command()
 def review(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     coder: str = typer.Option(..., "--coder", help="Your name: every decision is recorded with it."),
     code: Optional[str] = typer.Option(None, help="Only segments with a proposed code containing this text."),
     document: Optional[str] = typer.Option(None, help="Only documents whose name contains this text."),
@@ -48,7 +48,7 @@ def review(
 
 @app.command()
 def serve(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     coder: Optional[str] = typer.Option(None, "--coder", help="Your name (else the page asks once)."),
     port: int = typer.Option(0, help="Port on 127.0.0.1 (0: any free port)."),
     order: str = typer.Option("document", help=ORDER_HELP),

@@ -8,13 +8,13 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from ._app import app, err, fail, out, working
+from ._app import PROJECT_HELP, app, err, fail, out, working
 from ..errors import PrecodeError
 
 
 @app.command()
 def tune(
-    project: Path = typer.Argument(..., help="Project: a batch config (.yaml), a project folder or project.sqlite."),
+    project: Path = typer.Argument(..., help=PROJECT_HELP),
     out_dir: Path = typer.Option(..., "--out", help="New folder for the tuned model (e.g. models/my-study-tuned)."),
     steps: Optional[int] = typer.Option(None, help="Training steps; default 10 (supcon) or 100 (cosine). "
                                                    "About 2 s a step on 2 CPU cores."),

@@ -11,10 +11,11 @@ import numpy as np
 
 from ..embed import EmbedStats, Embedder, embed_texts
 from ..errors import PrecodeError
+from ..private import write_private
 from ..records import Code, Codebook
 from ..store import Store
 from .model import (ANNOTATION, MIN_SEGMENTS, N_KEYWORDS, N_QUOTES, CandidateCode, CoveredCode, DiscoveryResult,
-                    PhraseAnalyzer, Quote, _backend_class, _round, _write_text, candidate_id, content_words,
+                    PhraseAnalyzer, Quote, _backend_class, _round, candidate_id, content_words,
                     discovery_dir, project_model, scaled_min_topic_size, stop_words)
 from ..project import latest_manifest
 from .outputs import candidates_csv, dumps
@@ -176,8 +177,8 @@ def discover(
             res.notes.append("no emergent topic: every clustered segment was covered by the codebook or left as an outlier")
     if write:
         out = Path(out_dir) if out_dir else discovery_dir(store_path)
-        res.outputs["json"] = _write_text(out / "candidates.json", dumps(res))
-        res.outputs["csv"] = _write_text(out / "candidates.csv", candidates_csv(res.candidates))
+        res.outputs["json"] = write_private(out / "candidates.json", dumps(res))
+        res.outputs["csv"] = write_private(out / "candidates.csv", candidates_csv(res.candidates))
     return res
 
 

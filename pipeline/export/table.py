@@ -15,10 +15,10 @@ import datetime as dt
 import io
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Literal, Sequence
 
 from ..decisions import NO_CODE
-from ..private import fresh_private_file, write_private
+from ..private import write_private
 from ..records import Codebook, Segment, Suggestion
 
 COLUMNS = [
@@ -154,12 +154,20 @@ def suggestion_rows(
     return rows
 
 
-def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+def write_safe_csv(path: Path, fieldnames: Sequence[str], rows: Iterable[dict], lineterminator: str = "\n",
+                   extrasaction: Literal["raise", "ignore"] = "raise") -> Path:
+    """Write dict ``rows`` as a CSV for people to open (cells neutralised, :class:`SafeDictWriter`; missing
+    cells empty), atomically and 0600 (:func:`~pipeline.private.write_private`). Returns the path."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore", restval="")
+    w = SafeDictWriter(buf, fieldnames=list(fieldnames), lineterminator=lineterminator, restval="", extrasaction=extrasaction)
     w.writeheader()
-    w.writerows(csv_safe(r) for r in rows)
-    return write_private(path, buf.getvalue())
+    w.writerows(rows)
+    return write_private(Path(path), buf.getvalue())
+
+
+def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+    """The coded segments (:data:`COLUMNS`) as CSV."""
+    return write_safe_csv(path, COLUMNS, rows, extrasaction="ignore")
 
 
 FIXED_TIME = dt.datetime(2020, 1, 1)
@@ -268,19 +276,20 @@ def write_xlsx(rows: list[dict[str, str]], path: Path, codebooks: Iterable[Codeb
 
 def save_workbook(wb, path: Path) -> Path:
     """Save an openpyxl workbook so that the same content gives the same bytes: fixed document
-    times (openpyxl stamps 'modified' with the clock on save) and fixed zip entry times. Written to
-    a temporary file first, so a crash never leaves half a workbook."""
+    times (openpyxl stamps 'modified' with the clock on save) and fixed zip entry times. Built in
+    memory and written atomically (:func:`~pipeline.private.write_private`), so a crash never leaves half
+    a workbook."""
     import re
     import zipfile
 
     wb.properties.created = FIXED_TIME
     wb.properties.creator = "precode"
-    tmp = fresh_private_file(path.with_suffix(path.suffix + ".tmp"))  # 0600 before a byte is written
-    wb.save(tmp)
+    saved, fixed = io.BytesIO(), io.BytesIO()
+    wb.save(saved)
     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
-    with zipfile.ZipFile(tmp) as zin:
+    with zipfile.ZipFile(saved) as zin:
         entries = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    with zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as zout:
         for name, data in entries:
             if name == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
@@ -289,5 +298,4 @@ def save_workbook(wb, path: Path) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             zout.writestr(info, data)
-    tmp.replace(path)
-    return path
+    return write_private(Path(path), fixed.getvalue())

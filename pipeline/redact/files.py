@@ -12,10 +12,11 @@ from typing import Iterable
 
 from ..errors import ConfigError, InputError
 from ..ingest import inside_folder, supported, wildcard_root
+from ..private import write_private
 from ..records import Document
 from .lexicon import REVIEW_FILE, SUMMARY_FILE, TYPES
 from .names import KnownNames
-from .key import PseudonymKey, _write_private
+from .key import PseudonymKey
 from .batch import ORIGINAL_FIELDS, REVIEW_FIELDS, Deidentifier, original_rows, review_rows
 from .detect import Redactor
 from .tables import is_table, write_table
@@ -175,7 +176,7 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
     w = csv.DictWriter(buf, fieldnames=ORIGINAL_FIELDS)
     w.writeheader()
     w.writerows(original_rows(results, [str(p) for p, _ in written]))
-    _write_private(originals_path, buf.getvalue())
+    write_private(originals_path, buf.getvalue())
     key.save(key_path)
     summary = {"documents": docs, "redactions": counts, "total": sum(counts.values()), "skipped": skipped,
                "warnings": warnings, "detector": redactor.fingerprint(),
@@ -187,11 +188,6 @@ def redact_files(inputs: Iterable[str | Path], out_dir: str | Path, known_path: 
 
 def write_review(path: Path, results) -> Path:
     """The shareable review table (:func:`.batch.review_rows`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        from ..export.table import SafeDictWriter
+    from ..export.table import write_safe_csv
 
-        w = SafeDictWriter(fh, fieldnames=REVIEW_FIELDS)
-        w.writeheader()
-        w.writerows(review_rows(results))
-    return path
+    return write_safe_csv(path, REVIEW_FIELDS, review_rows(results), lineterminator="\r\n")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
+from ..private import write_private
 from .lexicon import FIXED, KEY_FORMAT, NAME_WORDS
 from .names import KnownNames, Span, _site_runs, edit_distance, fuzzy_limit, name_variants, norm
 
@@ -178,18 +178,6 @@ class PseudonymKey:
                 "entries": self.entries}
 
     def save(self, path: str | Path) -> Path:
-        return _write_private(Path(path), json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
-
-
-def _write_private(path: Path, text: str) -> Path:
-    """Write a file readable by its owner only (0600), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path
+        return write_private(Path(path), json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import uuid
 import zipfile
@@ -13,6 +12,7 @@ from pathlib import Path
 from lxml import etree as ET
 
 from ..errors import InputError
+from ..private import write_private
 from ..records import CODE_NAMESPACE, Category, Code, Codebook
 from .model import (
     CODEBOOK_NS,
@@ -339,12 +339,9 @@ def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: s
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_private(path, data)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(path, f"cannot write: {err.strerror or err}") from None
 
 

@@ -656,9 +656,9 @@ def make_app(store_path: Path, coder: str | None = None, token: str | None = Non
     ``learn``: refit the proposer after each decision (:mod:`pipeline.review.live`).
     Raises StoreError for a missing or unusable store, a blank coder or an unknown order.
     """
-    path = Path(store_path)
-    if path.is_dir():
-        path = path / "project.sqlite"
+    from ...project import store_file
+
+    path = store_file(store_path)
     if order not in ORDERS:
         raise StoreError(f"unknown order '{order}' (document or uncertainty)")
     if coder is not None and not coder.strip():
