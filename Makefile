@@ -1,4 +1,5 @@
-# precode: `make demo` sets everything up and runs the demo batch; `make test` sets up and runs the tests.
+# precode: `make demo` sets everything up and runs the demo batch; `make test` sets up, lints (ruff, mypy) and
+# runs the tests.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -27,6 +28,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check pipeline bench tests
+	$(BIN)/mypy pipeline
 
 test: setup lint
 	$(BIN)/python -m pytest -q

@@ -55,7 +55,7 @@ def _entry(content: dict, code: Code) -> dict:
 
 
 def _commit(store: Store, old: Codebook, content: dict, kind: str, subject: Code | None, detail: dict,
-            coder: str, decision=None) -> Codebook:
+            coder: str, decision: tuple[str, str, str, str, str] | None = None) -> Codebook:
     """Validate the edited content, then in one transaction: the codebook, its version and links,
     the event (and the in-vivo decision)."""
     if not coder or not coder.strip():

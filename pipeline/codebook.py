@@ -208,7 +208,7 @@ def load_codebook(path: str | Path) -> Codebook:
 def codebook_to_dict(cb: Codebook) -> dict:
     """A plain, YAML-ready view (used by ``codebook show --format yaml`` and the run manifest)."""
     def code(c: Code) -> dict:
-        d = {"name": c.name}
+        d: dict = {"name": c.name}
         for k in ("description", "inclusion", "exclusion", "note"):
             if getattr(c, k):
                 d[k] = getattr(c, k)
@@ -353,8 +353,8 @@ def diff_codebooks(old: Codebook, new: Codebook) -> list[CodeChange]:
         g = next((g for g in map(find, n.renamed_from) if g), None)
         if g:
             same(g, n, "renamed_from")
-        elif find(n.name) and not any(r.name.casefold() == n.name.casefold() for r in new.retired):
-            same(find(n.name), n, "same name")
+        elif (g := find(n.name)) and not any(r.name.casefold() == n.name.casefold() for r in new.retired):
+            same(g, n, "same name")
         else:
             rest.append(n)
     splits: dict[str, list[Code]] = {}
@@ -370,7 +370,7 @@ def diff_codebooks(old: Codebook, new: Codebook) -> list[CodeChange]:
         g = find(n.path) or find(n.name)
         if g is None:
             continue
-        if n.retired == "merged":
+        if n.retired == "merged" and n.merged_into:
             target = next((c for c in new.codes if n.merged_into.casefold() in (c.path.casefold(), c.name.casefold())), None)
             if target is not None:
                 left.pop(g)

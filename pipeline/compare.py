@@ -78,11 +78,12 @@ def cramers_v(table: np.ndarray) -> float | None:
 
 def holm(p_values: list[float | None]) -> list[float | None]:
     """Holm's step-down adjustment (family-wise error) of the p-values that exist; None stays None."""
-    idx = sorted((i for i, p in enumerate(p_values) if p is not None), key=lambda i: p_values[i])
+    present = {i: p for i, p in enumerate(p_values) if p is not None}
+    idx = sorted(present, key=present.__getitem__)
     out: list[float | None] = [None] * len(p_values)
     running = 0.0
     for rank, i in enumerate(idx):
-        running = max(running, min(1.0, (len(idx) - rank) * p_values[i]))
+        running = max(running, min(1.0, (len(idx) - rank) * present[i]))
         out[i] = running
     return out
 
@@ -119,7 +120,7 @@ def compare(projects: list[ProjectData], by: str = "study", include_proposals: b
     for data in projects:
         segs += [s for s in data.segments if s.coded]
         doc_meta.update({d.id: d.metadata for d in data.documents})
-        book_of = {study: b.name for study, b in data.codebooks.items()}
+        book_of: dict[str | None, str] = {study: b.name for study, b in data.codebooks.items()}
         book_of_seg.update({s.id: book_of.get(s.study, "") for s in data.segments})
         for seg, code, status, _coder in coded_pairs(data, include_proposals):
             source = "proposed" if status == "proposed" else "confirmed"
@@ -157,7 +158,7 @@ def compare(projects: list[ProjectData], by: str = "study", include_proposals: b
 
 def cooccurrence(data: ProjectData, level: str = "segment", include_proposals: bool = False) -> Counter:
     """How often two codes fall on the same segment (or in the same document)."""
-    book_of = {study: b.name for study, b in data.codebooks.items()}
+    book_of: dict[str | None, str] = {study: b.name for study, b in data.codebooks.items()}
     units: dict[str, set[str]] = defaultdict(set)
     for seg, code, _status, _coder in coded_pairs(data, include_proposals):
         key = seg.id if level == "segment" else seg.document_id

@@ -109,7 +109,7 @@ class ProposeConfig(_Strict):
 
 
 class ExportConfig(_Strict):
-    formats: list[Literal["csv", "xlsx"]] = Field(default_factory=lambda: ["csv", "xlsx"])
+    formats: list[Literal["csv", "xlsx"]] = ["csv", "xlsx"]  # pydantic copies a mutable default
 
 
 class RedactConfig(_Strict):

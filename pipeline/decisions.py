@@ -76,7 +76,7 @@ class CodeState:
     code_guid: str
     coder: str
     status: str  # accepted | rejected | added
-    decision_id: int
+    decision_id: int | None  # None for a decision not stored yet
     memo: str
 
 
@@ -98,8 +98,9 @@ def current_state(decisions: list[Decision]) -> dict[tuple[str, str, str], CodeS
         elif d.verdict == "add":
             state[key] = CodeState(d.segment_id, d.code_guid, d.coder, ADDED, d.id, d.memo)
         elif d.verdict == "recode":
-            old = (d.segment_id, d.replaces, d.coder)
-            state[old] = CodeState(d.segment_id, d.replaces, d.coder, REJECTED, d.id, "")  # the memo: once, on the new code
+            if d.replaces is not None:
+                old = (d.segment_id, d.replaces, d.coder)
+                state[old] = CodeState(d.segment_id, d.replaces, d.coder, REJECTED, d.id, "")  # the memo: once, on the new code
             state[key] = CodeState(d.segment_id, d.code_guid, d.coder, ADDED, d.id, d.memo)
     return state
 

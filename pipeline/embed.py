@@ -270,7 +270,8 @@ def encode_views(st, texts: Sequence[str], layer: int, batch_size: int = 64,
         raise ModelError(f"{name}: no transformer to read layer {layer} from; set propose.layer_weight: 0")
     texts = clip_for_encoder(texts, getattr(st, "max_seq_length", None))
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    sent, lay = [None] * len(texts), [None] * len(texts)
+    sent: list[np.ndarray] = [np.empty(0)] * len(texts)
+    lay: list[np.ndarray] = [np.empty(0)] * len(texts)
     was, was_training = auto.config.output_hidden_states, st.training
     auto.config.output_hidden_states = True
     st.eval()

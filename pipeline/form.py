@@ -120,7 +120,7 @@ class LazyTagger:
     def meta(self) -> dict:
         if self._nlp is None and self._meta is None:
             self.load()
-        return self._nlp.meta if self._nlp is not None else self._meta
+        return self._nlp.meta if self._nlp is not None else (self._meta or {})
 
     def pipe(self, texts, batch_size: int = 256):
         return self.load().pipe(texts, batch_size=batch_size)

@@ -53,9 +53,9 @@ class ProjectData:
     # "NAME (orphaned codes)" whose codes carry ``retired`` (the exports mark them, never drop them)
     orphan_books: dict[str, Codebook] = field(default_factory=dict)
 
-    def code_index(self) -> dict[str, tuple[Codebook, object]]:
+    def code_index(self) -> dict[str, tuple[Codebook, Code]]:
         """code guid -> (codebook, code), over every codebook of the project (orphaned codes last)."""
-        out: dict[str, tuple[Codebook, object]] = {}
+        out: dict[str, tuple[Codebook, Code]] = {}
         for book in [*self.codebooks.values(), *self.books.values(), *self.orphan_books.values()]:
             for code in book.codes:
                 out.setdefault(code.guid(book.name), (book, code))
@@ -93,18 +93,19 @@ def load_project(store_path: str | Path) -> ProjectData:
         for book in books.values():
             for code in book.codes:
                 code_of[code.guid(book.name)] = (book, code)
-        for r in st.latest_suggestion_rows():
-            if r.code_guid in code_of:
-                book_of_segment[r.segment_id] = code_of[r.code_guid][0]
-                data.suggestions.append(Suggestion(r.segment_id, code_of[r.code_guid][1], r.score, r.rank, r.evidence,
-                                                   tuple(r.flag_list), r.agent))
+        for p in st.latest_suggestion_rows():
+            if p.code_guid in code_of:
+                book_of_segment[p.segment_id] = code_of[p.code_guid][0]
+                data.suggestions.append(Suggestion(p.segment_id, code_of[p.code_guid][1], p.score, p.rank, p.evidence,
+                                                   tuple(p.flag_list), p.agent))
         # which codebook each study used: from its suggestions, else the only codebook
         for seg in data.segments:
-            if seg.study not in data.codebooks and seg.id in book_of_segment:
+            if seg.study is not None and seg.study not in data.codebooks and seg.id in book_of_segment:
                 data.codebooks[seg.study] = book_of_segment[seg.id]
         if len(books) == 1:
             for seg in data.segments:
-                data.codebooks.setdefault(seg.study, next(iter(books.values())))
+                if seg.study is not None:
+                    data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
         data.orphan_books = orphan_books(st, {g for (_s, g, _c) in data.states}, data.code_index())
     return data
@@ -180,8 +181,8 @@ def project_codings(store_path: Path, coders: list[str] | None):
             reviewed[coder].add(seg)
     units = {u for u in set().union(*reviewed.values()) if sum(u in r for r in reviewed.values()) >= 2}
     codings, categories = [], {}
-    for (seg, guid, coder), st in state.items():
-        if coder in reviewed and st.status in ("accepted", "added") and guid in index:
+    for (seg, guid, coder), cs in state.items():
+        if coder in reviewed and cs.status in ("accepted", "added") and guid in index:
             code = index[guid][1]
             codings.append((coder, seg, code.path))
     for book, code in index.values():

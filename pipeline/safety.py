@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -182,9 +182,10 @@ def open_container(data: bytes, path: Path | str, limits: ZipLimits | None = Non
     return out
 
 
-def read_capped(stream: BinaryIO, cap: int, path: Path | str, name: str) -> bytes:
+def read_capped(stream: IO[bytes], cap: int, path: Path | str, name: str) -> bytes:
     """Read a stream to its end, refusing it as soon as it yields more than ``cap`` bytes."""
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = stream.read(min(CHUNK, cap + 1 - total))
         if not chunk:

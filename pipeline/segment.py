@@ -135,6 +135,7 @@ def segment_document(
         elif unit == "paragraph":
             spans = list(turn.paragraphs) or [(turn.start, turn.end)]
         else:
+            assert sentence_spans is not None  # unit == "sentence"
             spans = sentence_spans[i] or [(turn.start, turn.end)]
         row_question = turn.metadata.get("question")
         for k, (s, e) in enumerate(spans, start=1):

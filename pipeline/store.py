@@ -22,6 +22,13 @@ from .errors import PrecodeError
 
 STORE_FILE = "project.sqlite"  # a project's store in its output folder
 
+
+def _inserted(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote."""
+    if cur.lastrowid is None:  # pragma: no cover - sqlite3 sets it after every INSERT
+        raise StoreError("an insert wrote no row")
+    return cur.lastrowid
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_initial",
@@ -385,7 +392,7 @@ class Store:
         conn = getattr(self, "conn", None)
         if conn is not None:
             conn.close()
-            self.conn = None
+            del self.conn  # closed: using the store again is an AttributeError, never a silent reopen
 
     def __enter__(self) -> "Store":
         return self.open()
@@ -548,7 +555,7 @@ class Store:
         changes) recorded as codebook versions with their code links."""
         with self.transaction() as c:
             cur = c.execute("INSERT INTO runs (started, config_hash) VALUES (?, ?)", (started, manifest["config_hash"]))
-            run_id = int(cur.lastrowid)
+            run_id = _inserted(cur)
             for name, metadata in studies.items():
                 self.save_study(name, metadata)
             for cb, content in codebooks:
@@ -576,7 +583,8 @@ class Store:
 
     def decision_rows(self, coder: str | None = None) -> list:
         """Stored decisions as they were written (codes not followed), oldest first."""
-        q, args = f"SELECT {self._DECISION_COLUMNS} FROM decisions", ()
+        q = f"SELECT {self._DECISION_COLUMNS} FROM decisions"
+        args: tuple[str, ...] = ()
         if coder is not None:
             q, args = q + " WHERE coder=?", (coder,)
         return [self._decision(r) for r in self.conn.execute(q + " ORDER BY id", args)]
@@ -592,11 +600,11 @@ class Store:
         """Append one decision (and its coder) in one transaction; returns its id."""
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO coders VALUES (?, 'human')", (d.coder,))
-            return int(c.execute(
+            return _inserted(c.execute(
                 "INSERT INTO decisions (segment_id, text_sha, code_guid, verdict, coder, time, memo, replaces, undoes) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (d.segment_id, d.text_sha, d.code_guid, d.verdict, d.coder, d.time, d.memo, d.replaces, d.undoes),
-            ).lastrowid)
+            ))
 
     def append_decisions(self, decisions) -> int:
         """Append decisions in one transaction (all or none); returns how many."""
@@ -620,11 +628,12 @@ class Store:
         with self.transaction() as c:
             cur = c.execute("INSERT INTO segment_memos (segment_id, text_sha, coder, time, memo) VALUES (?, ?, ?, ?, ?)",
                             (segment_id, text_sha, coder, time, memo))
-            return int(cur.lastrowid)
+            return _inserted(cur)
 
     def segment_memo_rows(self, coder: str | None = None) -> list[tuple[str, str, str, str]]:
         """(segment_id, coder, time, memo) of every segment memo (of ``coder``), oldest first."""
-        q, args = "SELECT segment_id, coder, time, memo FROM segment_memos", ()
+        q = "SELECT segment_id, coder, time, memo FROM segment_memos"
+        args: tuple[str, ...] = ()
         if coder is not None:
             q, args = q + " WHERE coder=?", (coder,)
         return [tuple(r) for r in self.conn.execute(q + " ORDER BY id", args)]
@@ -712,9 +721,9 @@ class Store:
     # -- codebook editing events (append-only) -------------------------------------------------------
     def append_code_event(self, codebook: str, kind: str, code_guid: str, detail: dict, coder: str, time: str) -> int:
         with self.transaction() as c:
-            return int(c.execute(
+            return _inserted(c.execute(
                 "INSERT INTO code_events (codebook, kind, code_guid, detail, coder, time) VALUES (?, ?, ?, ?, ?, ?)",
-                (codebook, kind, code_guid, json.dumps(detail, sort_keys=True, ensure_ascii=False), coder, time)).lastrowid)
+                (codebook, kind, code_guid, json.dumps(detail, sort_keys=True, ensure_ascii=False), coder, time)))
 
     def code_events(self) -> list[CodeEventRow]:
         return [CodeEventRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in self.conn.execute(
@@ -742,8 +751,8 @@ class Store:
         if row is not None and row[0] == text:
             return None
         with self.transaction() as c:
-            vid = int(c.execute("INSERT INTO codebook_versions (name, study, sha256, content, recorded, run_id) "
-                                "VALUES (?, ?, ?, ?, ?, ?)", (cb.name, study, cb.sha256, text, time, run_id)).lastrowid)
+            vid = _inserted(c.execute("INSERT INTO codebook_versions (name, study, sha256, content, recorded, run_id) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", (cb.name, study, cb.sha256, text, time, run_id)))
             c.executemany("INSERT INTO code_links (version_id, kind, old_path, new_path, old_guid, new_guid, how) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
                           [(vid, ch.kind, ch.old, ch.new, ch.old_guid, ch.new_guid, ch.how) for ch in changes])

@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from .errors import PrecodeError
 from .records import utc_now
@@ -73,9 +73,15 @@ def sample_pairs(labels: Sequence[int], n_pairs: int, seed: int = 0) -> list[tup
 
 
 LOSSES = ("supcon", "cosine")
-DEFAULTS = {  # per loss: steps, batch size, learning rate (bench/results/learning.md)
-    "supcon": {"steps": 10, "batch_size": 32, "lr": 1e-4},
-    "cosine": {"steps": 100, "batch_size": 16, "lr": 2e-5},
+class Recipe(NamedTuple):
+    steps: int
+    batch_size: int
+    lr: float
+
+
+DEFAULTS = {  # per loss (bench/results/learning.md)
+    "supcon": Recipe(steps=10, batch_size=32, lr=1e-4),
+    "cosine": Recipe(steps=100, batch_size=16, lr=2e-5),
 }
 
 
@@ -85,10 +91,11 @@ def recipe(loss: str = "supcon", steps: int | None = None, batch_size: int | Non
     if loss not in LOSSES:
         raise PrecodeError(f"unknown tuning loss '{loss}' (one of: {', '.join(LOSSES)})")
     d = DEFAULTS[loss]
-    steps, batch_size = (d["steps"] if steps is None else steps), (d["batch_size"] if batch_size is None else batch_size)
+    steps = d.steps if steps is None else steps
+    batch_size = d.batch_size if batch_size is None else batch_size
     if steps < 1 or batch_size < 1:
         raise PrecodeError("steps and batch size must be at least 1")
-    return steps, batch_size, (d["lr"] if lr is None else lr)
+    return steps, batch_size, (d.lr if lr is None else lr)
 
 
 def _pairable(labels: Sequence[int]) -> dict[int, list[int]]:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import __version__
 from ..errors import PrecodeError
+from ..run import Reporter
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="precode: first-pass coding of qualitative transcripts, always confirmed by a person.")
@@ -53,7 +54,7 @@ def parse_sets(sets: list[str]) -> dict:
     return dict(parse_override(s) for s in sets)
 
 
-class RichReporter:
+class RichReporter(Reporter):
     """Rich progress bars on stderr (never on stdout, where data may go); silent with ``quiet``.
 
     ``stage(name, None)`` is a stage of unknown length (loading a model, fitting): a pulsing bar with the time.

@@ -65,7 +65,7 @@ def compare(
               "to that group, which is left out of the test. p (Holm): adjusted for the number of codes tested; "
               "V: Cramér's V (0.1 small, 0.3 medium, 0.5 large).[/]", soft_wrap=True)
     for level in ("segment", "document"):
-        pairs = Counter()
+        pairs: Counter = Counter()
         for d in data:
             pairs.update(cmp.cooccurrence(d, level, proposals))
         if pairs:

@@ -59,10 +59,12 @@ def serve(
     from ..project import find_store
     from ..review.web import serve as run_server
 
+    def ready(url: str) -> None:
+        out.print("review page (the link works once; Ctrl-C stops the server):")
+        out.print(url, soft_wrap=True)
+
     try:
         store = find_store(project)
-        run_server(store, port=port, coder=coder, open_browser=open_browser, order=order, learn=learn,
-                   on_ready=lambda url: (out.print("review page (the link works once; Ctrl-C stops the server):"),
-                                         out.print(url, soft_wrap=True)))
+        run_server(store, port=port, coder=coder, open_browser=open_browser, order=order, learn=learn, on_ready=ready)
     except PrecodeError as e:
         fail(e)

@@ -6,7 +6,8 @@ import io
 from pathlib import Path
 
 from ..project import ProjectData
-from ..records import Code, Segment
+from ..private import write_private
+from ..records import Code, Codebook, Segment
 from ..segment import one_line
 
 CONFIRMED = ("accepted", "added")
@@ -31,7 +32,8 @@ def coded_pairs(data: ProjectData, include_proposals: bool = False, coder: str |
             out.append((segs[seg_id], code_by_guid[guid], st.status, who))
     if include_proposals:
         for s in data.suggestions:
-            book = data.codebooks.get(segs[s.segment_id].study) if s.segment_id in segs else None
+            study = segs[s.segment_id].study if s.segment_id in segs else None
+            book = data.codebooks.get(study) if study is not None else None
             if book is None or not s.names_code or (s.segment_id, s.code.guid(book.name)) in decided:
                 continue
             out.append((segs[s.segment_id], s.code, "proposed", "precode"))
@@ -39,14 +41,14 @@ def coded_pairs(data: ProjectData, include_proposals: bool = False, coder: str |
     return sorted(out, key=lambda t: (order[t[0].id], t[1].path, t[3]))
 
 
-def _books_in_use(data: ProjectData) -> list[tuple[str, object]]:
+def _books_in_use(data: ProjectData) -> list[tuple[str, Codebook]]:
     """(study, codebook) pairs to report on: each study's codebook, plus codebooks only decisions use."""
     pairs = sorted(data.codebooks.items())
     used = {book.name for _, book in pairs}
     index = data.code_index()
     study_of = {s.id: s.study for s in data.segments}
     for (seg_id, guid, _), _st in sorted(data.states.items()):
-        book = index.get(guid, (None, None))[0]
+        book = index[guid][0] if guid in index else None
         if book is not None and book.name not in used:
             used.add(book.name)
             pairs.append((study_of.get(seg_id) or "", book))
@@ -85,9 +87,7 @@ def write_markdown(data: ProjectData, path: Path, include_proposals: bool = Fals
                     who_txt = f"{speaker}, {seg.role}" if seg.role else speaker
                     mark = " *(proposed)*" if status == "proposed" else ""
                     buf.write(f"> \"{one_line(seg.text)}\" — {who_txt} ({seg.document_id}){mark}\n\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    return path
+    return write_private(path, buf.getvalue())
 
 
 def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False, coder: str | None = None) -> Path:
@@ -114,6 +114,4 @@ def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False,
         m = marks.get(seg.id, set())
         w.writerow([*map(neutralise, (seg.id, seg.study or "", seg.document_id, seg.speaker or "", seg.role or "", seg.text)),
                     *("1" if c in m else "0" for c in columns)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    return path
+    return write_private(path, buf.getvalue())

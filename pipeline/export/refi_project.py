@@ -36,14 +36,14 @@ def project_to_refi(data: ProjectData, decision_times: dict[int, str] | None = N
         if st.status not in CONFIRMED or seg_id not in segs or (coder and who != coder):
             continue
         seg = segs[seg_id]
-        codings.append(RefiCoding(seg.document_id, seg.start, seg.end, guid, who, times.get(st.decision_id), st.memo))
+        codings.append(RefiCoding(seg.document_id, seg.start, seg.end, guid, who, times.get(st.decision_id or 0), st.memo))
     if include_proposals:
         for s in data.suggestions:
-            seg = segs.get(s.segment_id)
-            book = data.codebooks.get(seg.study) if seg else None
-            if book is None or not s.names_code or (seg.id, s.code.guid(book.name)) in decided:
+            proposed = segs.get(s.segment_id)
+            book = data.codebooks.get(proposed.study) if proposed is not None and proposed.study is not None else None
+            if proposed is None or book is None or not s.names_code or (proposed.id, s.code.guid(book.name)) in decided:
                 continue
-            codings.append(RefiCoding(seg.document_id, seg.start, seg.end, s.code.guid(book.name), MACHINE_USER))
+            codings.append(RefiCoding(proposed.document_id, proposed.start, proposed.end, s.code.guid(book.name), MACHINE_USER))
     users = sorted({c.coder for c in codings})
     return RefiProject(name, data.documents, _codebooks(data), codings, users)
 
@@ -55,9 +55,9 @@ def export_qdpx(data: ProjectData, target: Path, coder: str | None = None, inclu
     kept: list[dict] = []
     if store_path is not None:
         with Store(store_path) as st:
-            times = {d.id: d.time for d in load_decisions(st)}
+            times = {d.id: d.time for d in load_decisions(st) if d.id is not None}
             kept = [m["refi"] for _, m in sorted(st.study_metadata().items()) if isinstance(m.get("refi"), dict)]
-    names = {k.get("name") for k in kept if k.get("name")}
+    names = {str(k["name"]) for k in kept if k.get("name")}
     project = project_to_refi(data, times, coder, include_proposals, name=names.pop() if len(names) == 1 else target.stem)
     project.extras, project.description = _merge_kept(kept), "\n\n".join(k["description"] for k in kept if k.get("description"))
     said = write_qdpx(project, target, include_machine_user=include_proposals)

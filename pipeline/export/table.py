@@ -19,7 +19,7 @@ from typing import Iterable, Literal, Sequence
 
 from ..decisions import NO_CODE
 from ..private import write_private
-from ..records import Codebook, Segment, Suggestion
+from ..records import Code, Codebook, Segment, Suggestion
 
 COLUMNS = [
     "segment_id", "study", "document", "speaker", "role", "start", "end", "start_time", "end_time",
@@ -105,7 +105,7 @@ def suggestion_rows(
     decided: dict[str, dict[str, list]] = {}
     for (seg_id, guid, _coder), st in sorted((states or {}).items()):
         decided.setdefault(seg_id, {}).setdefault(guid, []).append(st)
-    by_guid: dict[str, tuple[str, object]] = {}
+    by_guid: dict[str, tuple[str, Code]] = {}
     for book in [*codebooks.values(), *all_books]:
         for c in book.codes:
             by_guid.setdefault(c.guid(book.name), (book.name, c))
@@ -182,7 +182,8 @@ def _cut(value: str) -> tuple[str, bool]:
 def xlsx_cells(row: dict[str, str], columns: list[str]) -> list:
     """One sheet row: numbers as numbers, text cut to Excel's cell limit (the row's flags then say
     ``excel_truncated``)."""
-    out, cut_any = [], False
+    out: list[int | float | str] = []
+    cut_any = False
     for c in columns:
         v = row.get(c, "")
         if c in NUMERIC and v:
@@ -195,7 +196,7 @@ def xlsx_cells(row: dict[str, str], columns: list[str]) -> list:
             out.append(v)
     if cut_any and "flags" in columns:
         i = columns.index("flags")
-        out[i] = ";".join(f for f in (out[i], "excel_truncated") if f)
+        out[i] = ";".join(f for f in (str(out[i]), "excel_truncated") if f)
     return out
 
 

@@ -77,7 +77,7 @@ def parse_cues(text: str, path: Path, kind: str) -> tuple[list[Cue], list[str], 
             continue
         t = next((k for k, ln in enumerate(block[:2]) if "-->" in ln), None)
         m = TIMING.match(block[t]) if t is not None else None
-        if m is None:
+        if t is None or m is None:
             if t is None:  # the line that tries to be a timing line, else the first one
                 t = next((k for k, ln in enumerate(block[:2]) if re.search(r"\d:\d\d", ln)), 0)
             line_no = block_start + 1 + t

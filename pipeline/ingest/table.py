@@ -145,7 +145,7 @@ def rows_to_turns(rows: list[dict[str, str]], path: Path) -> tuple[str, list[Tur
             row_id = f"{row_id}~{row_no}"
         if row_id:
             seen_ids.add(row_id)
-        meta = {k: v for k, v in row.items() if k and k not in known and v != ""}
+        meta: dict[str, Any] = {k: v for k, v in row.items() if k and k not in known and v != ""}
         if cols["question"] and row.get(cols["question"]):
             meta["question"] = row[cols["question"]]
         meta["row"] = row_no

@@ -142,10 +142,10 @@ class ReviewSession:
             key = (r.document_id, r.turn_index)
             turn_text[key] = turn_text.get(key, "") + (" " if turn_text.get(key) else "") + r.text
         props: dict[str, list[Proposal]] = {}
-        for r in self.store.latest_suggestion_rows():
-            if r.code_guid in self.codes:
-                props.setdefault(r.segment_id, []).append(
-                    Proposal(self.codes[r.code_guid], r.score, r.rank, r.flag_list, r.evidence, "proposed"))
+        for row in self.store.latest_suggestion_rows():
+            if row.code_guid in self.codes:
+                props.setdefault(row.segment_id, []).append(
+                    Proposal(self.codes[row.code_guid], row.score, row.rank, row.flag_list, row.evidence, "proposed"))
         state = dec.current_state(dec.load(self.store, self.coder))
         # a decision on a code split since is kept (an orphan) but the segment is to be reviewed again
         split = {g for g, (to, kind) in self.store.code_resolution().items() if to is None and kind == "split"}
@@ -182,11 +182,11 @@ class ReviewSession:
     # -- learning while reviewing ----------------------------------------------------------------
     def _apply_live(self) -> None:
         """Unreviewed items show the live learner's proposals (or the run's, while nothing is learned)."""
-        active = self.learner is not None and self.learner.active
+        learner = self.learner if self.learner is not None and self.learner.active else None
         for item in self.items:
             if item.reviewed:
                 continue
-            live = self.learner.proposals(item.segment_id) if active else None
+            live = learner.proposals(item.segment_id) if learner is not None else None
             if live is None:
                 item.proposals = [Proposal(p.code, p.score, p.rank, list(p.flags), p.evidence, "proposed")
                                   for p in self._run_proposals.get(item.segment_id, []) if p.score is not None]
