@@ -13,6 +13,7 @@ import yaml
 
 from .codebook import codebook_from_dict, codebook_to_dict, diff_codebooks
 from .errors import CodebookError, PrecodeError
+from .private import write_private
 from .records import Code, Codebook, utc_now
 from .store import Store
 
@@ -166,9 +167,7 @@ def write_codebook(store: Store, out: str | Path, codebook: str | None = None) -
     out = Path(out)
     ext = out.suffix.lower()
     if ext in (".yaml", ".yml"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(yaml.safe_dump(codebook_to_dict(cb), sort_keys=False, allow_unicode=True, width=100),
-                       encoding="utf-8")
+        write_private(out, yaml.safe_dump(codebook_to_dict(cb), sort_keys=False, allow_unicode=True, width=100))
     elif ext == ".qdc":
         from .refi import write_qdc
 

@@ -6,6 +6,7 @@ separately; proposals are labelled as such in every table.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -16,6 +17,7 @@ import numpy as np
 
 from .export.quotes import coded_pairs
 from .export.table import SafeWriter
+from .private import write_private
 from .project import ProjectData
 from .records import Codebook, Segment
 
@@ -265,20 +267,19 @@ def write_outputs(result, walk, out_dir: Path) -> list[Path]:
     returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    path = out_dir / f"compare_by_{result.by}.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = SafeWriter(fh, lineterminator="\n")
-        w.writerow(["code", "source", "group", "applied", "segments", "documents", "participants", "coded_segments",
-                    "share", "test", "statistic", "p_value", "p_holm", "cramers_v", "note"])
-        for row in result.rows:
-            for c in row.groups:
-                w.writerow([row.code, row.source, c.group, "yes" if c.applied else "no", c.segments, c.documents,
-                            c.participants, c.coded_segments, f"{c.share:.4f}" if c.applied else "", row.test,
-                            "" if row.statistic is None else f"{row.statistic:.4f}",
-                            "" if row.p_value is None else f"{row.p_value:.4g}",
-                            "" if row.p_adjusted is None else f"{row.p_adjusted:.4g}",
-                            "" if row.effect is None else f"{row.effect:.4f}", row.note])
-    written.append(path)
+    buf = io.StringIO()
+    w = SafeWriter(buf, lineterminator="\n")
+    w.writerow(["code", "source", "group", "applied", "segments", "documents", "participants", "coded_segments",
+                "share", "test", "statistic", "p_value", "p_holm", "cramers_v", "note"])
+    for row in result.rows:
+        for c in row.groups:
+            w.writerow([row.code, row.source, c.group, "yes" if c.applied else "no", c.segments, c.documents,
+                        c.participants, c.coded_segments, f"{c.share:.4f}" if c.applied else "", row.test,
+                        "" if row.statistic is None else f"{row.statistic:.4f}",
+                        "" if row.p_value is None else f"{row.p_value:.4g}",
+                        "" if row.p_adjusted is None else f"{row.p_adjusted:.4g}",
+                        "" if row.effect is None else f"{row.effect:.4f}", row.note])
+    written.append(write_private(out_dir / f"compare_by_{result.by}.csv", buf.getvalue()))
     for source in ("confirmed", "proposed"):
         rows = [r for r in result.rows if r.source == source]
         if rows:
@@ -286,13 +287,12 @@ def write_outputs(result, walk, out_dir: Path) -> list[Path]:
             written.append(heatmap(rows, result.groups, f"Share of segments with each code, by {result.by}"
                                    + (" (machine proposals, not confirmed)" if source == "proposed" else ""), png))
     if walk is not None:
-        path = out_dir / f"crosswalk_{walk.a.name}_{walk.b.name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = SafeWriter(fh, lineterminator="\n")
-            w.writerow(["code_a", "code_b", "description_cosine", "segments_co_coded", "examples"])
-            for i, a in enumerate(walk.a.codes):
-                for j, b in enumerate(walk.b.codes):
-                    w.writerow([a.path, b.path, f"{walk.description_similarity[i, j]:.4f}", int(walk.co_coded[i, j]),
-                                " | ".join(walk.examples.get((i, j), []))])
-        written.append(path)
+        buf = io.StringIO()
+        w = SafeWriter(buf, lineterminator="\n")
+        w.writerow(["code_a", "code_b", "description_cosine", "segments_co_coded", "examples"])
+        for i, a in enumerate(walk.a.codes):
+            for j, b in enumerate(walk.b.codes):
+                w.writerow([a.path, b.path, f"{walk.description_similarity[i, j]:.4f}", int(walk.co_coded[i, j]),
+                            " | ".join(walk.examples.get((i, j), []))])
+        written.append(write_private(out_dir / f"crosswalk_{walk.a.name}_{walk.b.name}.csv", buf.getvalue()))
     return written

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 from .errors import PrecodeError
+from .private import write_private
 from .records import utc_now
 
 
@@ -262,7 +263,7 @@ def tune_project(store_path: str | Path, out_dir: str | Path, steps: int | None 
             "examples": len(ex_texts), "codes": len(code_ids), "loss": loss, "steps": steps, "batch_size": batch_size, "lr": lr,
             "seed": seed, "losses": losses, "seconds": round(seconds, 1), "examples_per_code": dict(sorted(counts.items())),
             "time": utc_now(), "project": str(store_path)}
-    (out_dir / "precode_tune.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_private(out_dir / "precode_tune.json", json.dumps(info, indent=2) + "\n")
     return TuneResult(out_dir, base["name"], len(ex_texts), len(code_ids), steps, round(seconds, 1), losses, thin)
 
 

@@ -101,13 +101,14 @@ def import_(
             import yaml
 
             from ..codebook import codebook_to_dict, load_codebook
+            from ..private import write_private
             from ..store import Store
 
             book = load_codebook(file)
             with Store(store) as st:
                 st.save_codebook(book, codebook_to_dict(book))
             yaml_path = store.parent / f"{book.name}.yaml"
-            yaml_path.write_text(yaml.safe_dump(codebook_to_dict(book), sort_keys=False, allow_unicode=True), encoding="utf-8")
+            write_private(yaml_path, yaml.safe_dump(codebook_to_dict(book), sort_keys=False, allow_unicode=True))
             out.print(f"codebook '{book.name}': {len(book.codes)} codes; saved in {store} and as {yaml_path}")
             return
         from ..export.refi_project import import_qdpx
