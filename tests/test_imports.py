@@ -154,3 +154,15 @@ def test_importing_a_library_module_loads_no_command_module(module):
             "print([m for m in sys.modules if m.startswith('pipeline.commands') or m == 'pipeline.cli'])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_no_test_module_imports_another():
+    """Shared fixtures and builders live in tests/conftest.py; a test module never imports another one."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[-1].startswith("test_")]
+    assert offenders == []
