@@ -185,11 +185,15 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 # -- the proposer --------------------------------------------------------------------------------------
 
+# the learner `precode run` uses by default (precode.fewshot.v6 over precode.similarity.v4); ``params`` override
+DEFAULTS = {"name_match": True, "zero_shot": "precode.similarity.v4"}
+
+
 def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewShotProposer:
     """The proposer fitted on ``examples``; ``rows[i]`` is the data row of ``examples[i]`` (its
     vector and form vector). The training half is the undecided material (fewshot.v4 self-trains on it)."""
     rows = np.asarray(rows, dtype=np.int64)
-    return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
+    return FewShotProposer(**{**DEFAULTS, **params}).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
                                          example_vecs=d.X[rows] if len(rows) else None,
                                          example_forms=d.F[rows] if len(rows) else None,
                                          label_layers=d.label_layers, example_layers=d.Lv[rows] if len(rows) else None,
@@ -197,7 +201,7 @@ def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewSho
 
 
 def scores_of(p: FewShotProposer, d: Data, rows) -> np.ndarray:
-    return p.score(d.X[rows], seg_forms=d.F[rows], seg_layers=d.Lv[rows])[0]
+    return p.score(d.X[rows], seg_forms=d.F[rows], seg_layers=d.Lv[rows], seg_texts=[d.texts[i] for i in rows])[0]
 
 
 def predict(p: FewShotProposer, d: Data, rows) -> np.ndarray:
@@ -702,7 +706,7 @@ def main() -> None:
     seeds = 1 if args.quick else SEEDS
     res = {"command": command, "date": now, "draws": draws, "seeds": seeds, "embedding": emb,
            "uncertainty_temperature": UNCERTAINTY_TEMPERATURE,
-           "fewshot_defaults": {k: v for k, v in vars(FewShotProposer()).items()}, "tasks": {}}
+           "fewshot_defaults": {k: v for k, v in vars(FewShotProposer(**DEFAULTS)).items()}, "tasks": {}}
     titles = {"esconv": "ESConv supporter strategies", "annomi": "AnnoMI therapist behaviour"}
     for name, d in datas.items():
         t: dict = {"title": titles[name], "codes": d.codes, "n_train": len(d.train), "n_test": len(d.test),
