@@ -19,7 +19,8 @@ no download):
   precode derives from a listed name).
 
 Presidio returns a score per finding; its default threshold is 0 (everything). Each Presidio
-configuration is scored at thresholds 0 and 0.5.
+configuration is scored at thresholds 0 and 0.5. The script runs itself under ``PYTHONHASHSEED=0``
+(Presidio's tie-breaking between equally scored findings follows set order).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -164,6 +167,10 @@ def side_by_side(scores: dict[str, dict], types: list[str]) -> list[str]:
 
 
 def main() -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # Presidio's anonymizer types a span found by two recognizers with equal scores by set order, so
+        # one span's type (DATE or ID on heldout2) follows the hash seed: fix it, for a repeatable table
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--print", action="store_true", help="print the report, write nothing")
     ap.add_argument("--sets", default="dev,heldout,heldout2")
