@@ -60,6 +60,15 @@ def test_vectorizer_is_order_free_and_unit_length():
     assert a.transform(["xyz"]).nnz == 0  # unknown grams: an empty row, not an error
 
 
+def test_vectorizer_max_features_keeps_the_grams_in_most_segments():
+    # "NN" is said six times but in one segment; "so" and "you" in three segments each, "i" in two
+    forms = ["so you NN NN NN NN NN NN", "so you", "so you i", "i ."]
+    v = FormVectorizer(min_df=1, max_features=3).fit(forms)
+    assert sorted(v.vocabulary_) == ["so", "so you", "you"]  # ties (3 segments each) broken by the gram
+    assert FormVectorizer(min_df=1, max_features=4).fit(forms).vocabulary_.keys() == {"i", "so", "so you", "you"}
+    assert FormVectorizer(min_df=5).fit(forms).transform(forms).shape == (4, 0)  # nothing in 5 segments
+
+
 def test_form_strings_are_cached_in_the_store(tmp_path, nlp):
     texts = ["Is the room free?", "The room is free.", "Is the room free?"]
     with Store(tmp_path / "p.sqlite") as st:
