@@ -567,6 +567,8 @@ class _Reader:
                                            created.strip() if created else None, memo))
             if GUID.match(_g(coding.get("guid"))):
                 self.extras["codings"].setdefault(key, _g(coding.get("guid")))
+            if GUID.match(sel_guid):  # NVivo writes a selection per coding: each keeps its own GUID
+                self.extras["selections"].setdefault(key, sel_guid)
         return 0
 
     def _texts_of(self, refs: list[Element]) -> list[str]:

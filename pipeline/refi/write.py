@@ -302,22 +302,28 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                 if m.document_id == doc.id:
                     on_span.setdefault((m.start, m.end), []).append(m)
             coded = {(c.start, c.end) for c in mine}
+            sel_used: set[str] = set()
             for (start, end), ms in sorted(on_span.items()):  # memos on spans no coding is on: a selection each
                 if (start, end) in coded:
                     continue
                 sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, start, end)),
                                      selection_guid(doc.id, start, end, "", "\x00memo"))
+                sel_used.add(sel_guid.lower())
                 sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), {
                     "guid": sel_guid, "startPosition": str(start), "endPosition": str(end),
                     "creatingUser": user_guids[ms[0].coder]})
                 _note_refs(ns, sel, extras, f"selection:{sel_guid}")
                 memo_notes.refer(sel, ms)
-            spans_done: set[tuple[int, int]] = set()
+            kept_sels = extras.get("selections", {})
             for c in mine:
-                sel_guid = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
-                if (c.start, c.end) not in spans_done:  # the first coding on a span gets the kept selection GUID
-                    sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, c.start, c.end)), sel_guid)
-                    spans_done.add((c.start, c.end))
+                # a selection GUID kept for this coding, else the span's (once), else precode's own
+                own = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
+                sel_guid = kept_guid(kept_sels.get(span_key(doc.id, c.start, c.end, c.code_guid, c.coder)), own)
+                if sel_guid.lower() in sel_used:
+                    sel_guid = kept_guid(kept_sels.get(span_key(doc.id, c.start, c.end)), own)
+                if sel_guid.lower() in sel_used:
+                    sel_guid = own
+                sel_used.add(sel_guid.lower())
                 attrs = {"guid": sel_guid, "startPosition": str(c.start), "endPosition": str(c.end),
                          "creatingUser": user_guids[c.coder]}
                 when = xsd_datetime(c.created, path) if c.created else None
