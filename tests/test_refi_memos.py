@@ -55,13 +55,14 @@ def test_memos_are_written_as_notes_with_noterefs_and_read_back(tmp_path):
     (ref,) = rota.find(f"{Q}Coding").findall(f"{Q}NoteRef")
     assert notes[ref.get("targetGUID")].get("creatingUser") == users["alice"]
     assert notes[ref.get("targetGUID")].get("creationDateTime") == "2024-05-01T10:00:00Z"
-    # a memo on a coded span: a NoteRef on that span's selection; on an uncoded span: a selection without a Coding
-    training = sels[_span(TEXT, "Training helped a lot")]
-    assert [notes[r.get("targetGUID")].findtext(f"{Q}PlainTextContent") for r in training.findall(f"{Q}NoteRef")] == [
-        "ask who ran it"]
-    honestly = sels[_span(TEXT, "honestly")]
-    assert honestly.find(f"{Q}Coding") is None and honestly.get("creatingUser") == users["bo"]
-    assert notes[honestly.find(f"{Q}NoteRef").get("targetGUID")].findtext(f"{Q}PlainTextContent") == "hedging?"
+    # a memo on a span: a selection of its own without a Coding, by the memo's author, the memo as its Description
+    # (QualCoder and MAXQDA read that as an annotation) and a NoteRef to the memo's Note; coded selections keep none
+    memo_sels = [s for s in root.iter(f"{Q}PlainTextSelection") if s.find(f"{Q}Coding") is None]
+    got = sorted((TEXT[int(s.get("startPosition")):int(s.get("endPosition"))], s.get("creatingUser"), s.findtext(f"{Q}Description"),
+                  [notes[r.get("targetGUID")].findtext(f"{Q}PlainTextContent") for r in s.findall(f"{Q}NoteRef")]) for s in memo_sels)
+    assert got == [("Training helped a lot", users["alice"], "ask who ran it", ["ask who ran it"]),
+                   ("honestly", users["bo"], "hedging?", ["hedging?"])]
+    assert not [s for s in root.iter(f"{Q}PlainTextSelection") if s.find(f"{Q}Coding") is not None and s.find(f"{Q}NoteRef") is not None]
 
     back = read_qdpx(tmp_path / "m.qdpx")
     assert sorted((c.start, c.code_guid, c.coder, c.memo) for c in back.codings) == sorted(

@@ -536,11 +536,14 @@ class _Reader:
         if GUID.match(sel_guid):
             self.extras["selections"].setdefault(span_key(doc_id, start, end), sel_guid)
         sel_user = self.users.get(_g(sel.get("creatingUser") or sel.get("modifyingUser")))
-        self.span_memos(sel_refs, doc_id, start, end, sel_user)
+        from_notes = self.span_memos(sel_refs, doc_id, start, end, sel_user, sel_guid)
         if GUID.match(sel_guid):  # NoteRefs to Notes that did not become memos go back where they were
             self.note_refs(f"selection:{sel_guid}", [r for r in sel_refs if _g(r.get("targetGUID")) not in self.memo_notes])
-        if not codings:  # a comment on the span (ATLAS.ti writes quotation comments so)
-            if description:
+        if not codings:  # a comment on the span (ATLAS.ti writes quotation comments so; precode the memo's text too)
+            if description and description not in from_notes:
+                if GUID.match(sel_guid):
+                    who = sel_user or self.users.get(_g(self.root.get("creatingUserGUID")), "unknown")
+                    self.extras["selections"].setdefault(span_key(doc_id, start, end, "", who), sel_guid)
                 self.memos.append(RefiMemo(doc_id, start, end, sel_user or self.memo_author(), description,
                                            (sel.get("creationDateTime") or "").strip() or None))
             return 0
@@ -593,8 +596,10 @@ class _Reader:
         self.skipped[f"memos without an author (imported as by '{who}')"] += 1
         return who
 
-    def span_memos(self, refs: list[Element], doc_id: str, start: int, end: int, sel_user: str | None) -> None:
-        """Notes referenced from a selection: a memo on the span each, by the Note's author."""
+    def span_memos(self, refs: list[Element], doc_id: str, start: int, end: int, sel_user: str | None,
+                   sel_guid: str) -> list[str]:
+        """Notes referenced from a selection: a memo on the span each, by the Note's author. Returns their texts."""
+        texts = []
         for r in refs:
             note = self.notes.get(_g(r.get("targetGUID")))
             text = _text_of(_first(note, "PlainTextContent")).strip() if note is not None else ""
@@ -603,8 +608,12 @@ class _Reader:
             coder = (self.users.get(_g(note.get("creatingUser") or note.get("modifyingUser"))) or sel_user
                      or self.memo_author())
             self._consume([r], span_key(doc_id, start, end, "", coder))
+            if GUID.match(sel_guid):
+                self.extras["selections"].setdefault(span_key(doc_id, start, end, "", coder), sel_guid)
             created = (note.get("creationDateTime") or note.get("modifiedDateTime") or "").strip() or None
             self.memos.append(RefiMemo(doc_id, start, end, coder, text, created))
+            texts.append(text)
+        return texts
 
     def summarise(self) -> None:
         if self.unknown:

@@ -297,23 +297,7 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                                 {"guid": guid, "name": _x(name), "plainTextPath": f"internal://{guid}.txt"})
             mine = sorted((c for c in codings if c.document_id == doc.id),
                           key=lambda c: (c.start, c.end, c.code_guid, c.coder))
-            on_span: dict[tuple[int, int], list[RefiMemo]] = {}
-            for m in memos:
-                if m.document_id == doc.id:
-                    on_span.setdefault((m.start, m.end), []).append(m)
-            coded = {(c.start, c.end) for c in mine}
             sel_used: set[str] = set()
-            for (start, end), ms in sorted(on_span.items()):  # memos on spans no coding is on: a selection each
-                if (start, end) in coded:
-                    continue
-                sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, start, end)),
-                                     selection_guid(doc.id, start, end, "", "\x00memo"))
-                sel_used.add(sel_guid.lower())
-                sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), {
-                    "guid": sel_guid, "startPosition": str(start), "endPosition": str(end),
-                    "creatingUser": user_guids[ms[0].coder]})
-                _note_refs(ns, sel, extras, f"selection:{sel_guid}")
-                memo_notes.refer(sel, ms)
             kept_sels = extras.get("selections", {})
             for c in mine:
                 # a selection GUID kept for this coding, else the span's (once), else precode's own
@@ -342,8 +326,21 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                 if c.memo:
                     memo_notes.refer(coding, [c])
                 _note_refs(ns, sel, extras, f"selection:{sel_guid}")
-                if (c.start, c.end) in on_span:  # memos on this span: referenced from its first selection
-                    memo_notes.refer(sel, on_span.pop((c.start, c.end)))
+            for m in (m for m in memos if m.document_id == doc.id):
+                # a memo on a span: a selection of its own without a coding, by the memo's author, whose
+                # <Description> is the memo (QualCoder and MAXQDA read that as an annotation) and whose NoteRef
+                # points to the memo's Note
+                own = selection_guid(doc.id, m.start, m.end, "", m.coder + "\x00memo")
+                sel_guid = kept_guid(kept_sels.get(span_key(doc.id, m.start, m.end, "", m.coder)), own)
+                sel_guid = own if sel_guid.lower() in sel_used else sel_guid
+                sel_used.add(sel_guid.lower())
+                attrs = {"guid": sel_guid, "startPosition": str(m.start), "endPosition": str(m.end),
+                         "creatingUser": user_guids[m.coder]}
+                if m.created:
+                    attrs["creationDateTime"] = xsd_datetime(m.created, path)
+                sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), attrs)
+                ET.SubElement(sel, _q(ns, "Description")).text = _x(m.text)
+                memo_notes.refer(sel, [m])
             _note_refs(ns, src, extras, f"source:{guid}")
         if renamed:
             notes.append(f"source names with a path in them were written without it: {', '.join(renamed)}")
