@@ -56,14 +56,14 @@ def main(src: Path, qdpx: Path, work: Path) -> dict:
         refi.RefiImport(app, types.SimpleNamespace(append=lambda s: log.append(str(s))), "qdpx")
     except Exception as e:  # reported, not raised: the counts say what was stored before it
         error = f"{type(e).__name__}: {e}"
-    rows = conn.execute("SELECT s.name, s.fulltext, t.pos0, t.pos1, t.seltext, c.name, t.owner, t.memo FROM code_text t "
+    rows = conn.execute("SELECT s.name, s.fulltext, t.pos0, t.pos1, c.name, t.owner, t.memo FROM code_text t "
                         "JOIN source s ON s.id = t.fid LEFT JOIN code_name c ON c.cid = t.cid").fetchall()
     return {
         "error": error,
         "sources": conn.execute("SELECT count(*) FROM source").fetchone()[0],
         "codes": sorted(r[0] for r in conn.execute("SELECT name FROM code_name")),
-        "codings": [{"source": r[0], "start": r[2], "end": r[3], "text_ok": r[1][r[2]:r[3]] == r[4], "code": r[5],
-                     "coder": r[6], "memo": r[7]} for r in rows],
+        "codings": [{"source": r[0], "start": r[2], "end": r[3], "text": r[1][r[2]:r[3]], "code": r[4], "coder": r[5],
+                     "memo": r[6]} for r in rows],
         "annotations": [{"source": r[0], "start": r[1], "end": r[2], "memo": r[3], "coder": r[4]} for r in conn.execute(
             "SELECT s.name, a.pos0, a.pos1, a.memo, a.owner FROM annotation a JOIN source s ON s.id = a.fid")],
     }

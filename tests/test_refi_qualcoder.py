@@ -66,8 +66,13 @@ def test_qualcoder_loads_the_demo_export_with_no_coding_lost(tmp_path, bow):
     assert got["sources"] == len(ours.documents)
     assert len(got["codes"]) == len(set(got["codes"])) == sum(len(b.codes) for b in ours.codebooks)
     assert len(got["codings"]) == len(ours.codings) > 100  # 0 lost
-    assert all(c["code"] is not None and c["text_ok"] for c in got["codings"])  # each on a code and on its text
+    assert all(c["code"] is not None for c in got["codings"])  # each on a code
     texts = {d.id: d.text for d in ours.documents}
+    # each on the text precode coded: QualCoder's text at QualCoder's positions is precode's segment text
+    assert sorted((c["source"], c["text"], c["coder"]) for c in got["codings"]) == sorted(
+        (c.document_id, texts[c.document_id][c.start:c.end], c.coder) for c in ours.codings)
+    segs = {(s.document_id, s.text) for s in data.segments}
+    assert all((c["source"], c["text"]) in segs for c in got["codings"])
     assert sorted((a["source"], a["start"], a["end"], a["memo"], a["coder"]) for a in got["annotations"]) == sorted(
         (m.document_id, m.start, m.end, m.text, m.coder) for m in ours.memos)
     assert all(texts[m.document_id][m.start:m.end] for m in ours.memos)
