@@ -135,17 +135,20 @@ def test_real_file_survives_import_then_export_element_by_element(path, tmp_path
 
 
 @files
-def test_real_file_guids_survive_a_project_store(path, tmp_path):
-    from pipeline.export.refi_project import export_qdpx, import_qdpx
-    from pipeline.project import load_project
+def test_real_file_guids_survive_precode_import_and_export(path, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
 
     path = _need(path)
-    store = tmp_path / "p" / "project.sqlite"
-    store.parent.mkdir()
-    summary = import_qdpx(path, store)
     p = read_qdpx(path)
-    assert summary["codings"] == len(p.codings)
-    export_qdpx(load_project(store), tmp_path / "e.qdpx", store_path=store)
+    runner = CliRunner()
+    r = runner.invoke(app, ["import", str(path), "-p", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    assert f"{len(p.codings)} codings" in r.output
+    assert ("UTF-16 code units" if p.offset_unit == "utf16" else "Unicode code points") in r.output
+    r = runner.invoke(app, ["export", str(tmp_path / "p"), "-f", "qdpx", "-o", str(tmp_path / "e.qdpx")])
+    assert r.exit_code == 0, r.output
     before, after = _root(path), _root(tmp_path / "e.qdpx")
     for tag in ("User", "Code", "Note", "Set"):
         assert _guids(before, tag) <= _guids(after, tag), tag
