@@ -266,9 +266,10 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
     memos = _check_memos(project.memos, docs, path)
     extras = project.extras or {}
     kept_users = extras.get("users", {})
-    users = set(project.users) | {c.coder for c in codings} | set(kept_users) | {m.coder for m in memos}
+    users = set(project.users) | {c.coder for c in codings} | set(kept_users)
     if not include_machine_user:
         users.discard(MACHINE_USER)
+    users |= {m.coder for m in memos}
     user_guids = {name: kept_guid(kept_users.get(name), user_guid(name)) for name in users}
     root = _element(ns, "Project", {"name": _x(project.name), "origin": ORIGIN})
     if users:
