@@ -127,6 +127,16 @@ def test_notes_of_other_tools_become_memos_and_keep_their_guids(tmp_path):
         "99999999-0000-0000-0000-000000000003"]
 
 
+def test_two_memos_of_one_author_on_one_span_are_joined(tmp_path):
+    src = FOREIGN.replace('<NoteRef targetGUID="99999999-0000-0000-0000-000000000002"/>',
+                          '<Description>and a comment</Description><NoteRef targetGUID="99999999-0000-0000-0000-000000000002"/>')
+    src = src.replace('creatingUser="aaaaaaaa-0000-0000-0000-00000000000b"\n', 'creatingUser="aaaaaaaa-0000-0000-0000-00000000000a"\n')
+    with zipfile.ZipFile(tmp_path / "f.qdpx", "w") as zf:
+        zf.writestr("project.qde", src)
+    p = read_qdpx(tmp_path / "f.qdpx")
+    assert [(m.coder, m.text) for m in p.memos] == [("Kim", "hedging\nand a comment")]
+
+
 def test_memos_round_trip_through_a_project_store(tmp_path):
     from pipeline.export.refi_project import export_qdpx, import_qdpx
     from pipeline.memos import current_memos, set_memo

@@ -404,7 +404,7 @@ class _Reader:
             codebooks=self.codes.codebooks(f"{self.path}", sha),
             codings=self.codings,
             users=list(dict.fromkeys(self.users.values())),
-            memos=self.memos,
+            memos=self._merged_memos(),
             unknown=[f"{k} ({n})" for k, n in sorted(self.unknown.items())],
             warnings=self.warnings,
             guid_map={**self.codes.category_map, **self.codes.code_map},
@@ -589,6 +589,16 @@ class _Reader:
             if guid not in self.memo_notes and key not in self.extras["memo_notes"] and GUID.match(guid):
                 self.extras["memo_notes"][key] = {"guid": guid, "name": _clean(note.get("name"))}
             self.memo_notes.add(guid)
+
+    def _merged_memos(self) -> list[RefiMemo]:
+        """One memo per span and author (precode keeps one): several are joined, a line each."""
+        merged: dict[tuple, RefiMemo] = {}
+        for m in self.memos:
+            key = (m.document_id, m.start, m.end, m.coder)
+            if key in merged and m.text not in merged[key].text.split("\n"):
+                merged[key] = replace(merged[key], text=f"{merged[key].text}\n{m.text}")
+            merged.setdefault(key, m)
+        return list(merged.values())
 
     def memo_author(self) -> str:
         """Who wrote a memo that names no author: the project's creator (counted in the warnings), else 'unknown'."""
