@@ -36,8 +36,9 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
   description travel in ``RefiProject.extras``. A kept GUID that is not a GUID is replaced by precode's own.
 - **Memos** travel as REFI ``<Note>``s (text inline) with ``<NoteRef>``s: a memo on a coding (precode's
   decision memo) is also the selection's ``<Description>`` (QualCoder and MAXQDA read that) and a Note
-  referenced from inside the ``<Coding>``; a memo on a span (precode's segment memo) is a Note referenced
-  from a ``<PlainTextSelection>`` of that span, one without a ``<Coding>`` where no coding is on it. On
+  referenced from inside the ``<Coding>``; a memo on a span (precode's segment memo) is a
+  ``<PlainTextSelection>`` of its own on that span, without a ``<Coding>``, by the memo's author, with the memo
+  as its ``<Description>`` (QualCoder stores it as an annotation) and a NoteRef to the memo's Note. On
   import, Notes referenced from a Coding become that coding's memo, Notes referenced from a selection and
   the ``<Description>`` of a selection without codings (ATLAS.ti's quotation comments) become memos on the
   span; their Note GUIDs and names are kept. Notes referenced from elsewhere are carried as they are.
