@@ -60,8 +60,8 @@ def name_keyed_reader(path: Path) -> dict:
     return {"codes": len(code_names), "loaded": loaded, "lost": lost, "spans": spans}
 
 
-@pytest.mark.slow
-def test_demo_export_loses_no_coding_in_a_name_keyed_reader(tmp_path, bow):
+def demo_project(tmp_path: Path, embedder):
+    """The demo project run with ``embedder``: (its config, its data)."""
     shutil.copytree(ROOT / "corpora", tmp_path / "corpora")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     demo = tmp_path / "configs" / "demo.yaml"
@@ -70,8 +70,13 @@ def test_demo_export_loses_no_coding_in_a_name_keyed_reader(tmp_path, bow):
                     .replace("proposer: precode.similarity.v3", "proposer: precode.similarity.v2")
                     .replace("target_precision: 0.6", "target_precision: null"))
     cfg = load_config(demo)
-    run_batch(cfg, embedder=bow)
-    data = load_project(cfg.store_path)
+    run_batch(cfg, embedder=embedder)
+    return cfg, load_project(cfg.store_path)
+
+
+@pytest.mark.slow
+def test_demo_export_loses_no_coding_in_a_name_keyed_reader(tmp_path, bow):
+    cfg, data = demo_project(tmp_path, bow)
     notes: list[str] = []
     target = export_qdpx(data, tmp_path / "demo.qdpx", include_proposals=True, store_path=cfg.store_path, notes=notes)
     got = name_keyed_reader(target)

@@ -34,6 +34,14 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
 - **Kept GUIDs.** Every GUID read (codes as ``Code.source_guid``, categories, sources, users, selections,
   codings, notes, sets) is written back; Notes (memos, journals), NoteRefs, Sets, colours and the project
   description travel in ``RefiProject.extras``. A kept GUID that is not a GUID is replaced by precode's own.
+- **Memos** travel as REFI ``<Note>``s (text inline) with ``<NoteRef>``s: a memo on a coding (precode's
+  decision memo) is also the selection's ``<Description>`` (QualCoder and MAXQDA read that) and a Note
+  referenced from inside the ``<Coding>``; a memo on a span (precode's segment memo) is a
+  ``<PlainTextSelection>`` of its own on that span, without a ``<Coding>``, by the memo's author, with the memo
+  as its ``<Description>`` (QualCoder stores it as an annotation) and a NoteRef to the memo's Note. On
+  import, Notes referenced from a Coding become that coding's memo, Notes referenced from a selection and
+  the ``<Description>`` of a selection without codings (ATLAS.ti's quotation comments) become memos on the
+  span; their Note GUIDs and names are kept. Notes referenced from elsewhere are carried as they are.
 - **Machine proposals.** Codings whose coder is :data:`MACHINE_USER` (precode's unconfirmed proposals)
   are left out unless ``include_machine_user=True``.
 """
@@ -70,12 +78,25 @@ class RefiCoding:
 
 
 @dataclass
+class RefiMemo:
+    """A memo on ``text[start:end]`` of a document by ``coder``, apart from any coding (precode's segment memo)."""
+
+    document_id: str
+    start: int
+    end: int
+    coder: str
+    text: str
+    created: str | None = None  # ISO date-time
+
+
+@dataclass
 class RefiProject:
     name: str
     documents: list[Document]
     codebooks: list[Codebook]
     codings: list[RefiCoding] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
+    memos: list[RefiMemo] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # on import: elements found but not understood, with counts
     warnings: list[str] = field(default_factory=list)
     # on import: the file's code/category GUID (lower case) -> precode's GUID of the code/category it became
@@ -88,7 +109,8 @@ class RefiProject:
     # users {name: guid}, categories {"<codebook>\x00<category>": guid}, colours {code/category guid: "#RRGGBB"},
     # selections {"<doc>\x00<start>\x00<end>": guid}, codings {"<doc>\x00<start>\x00<end>\x00<code guid>\x00<coder>": guid},
     # note_refs {"project" | "code:<guid>" | "source:<guid>" | "selection:<guid>": [note guids]},
-    # notes [<Note> XML with its text inline], sets [<Set> XML]
+    # notes [<Note> XML with its text inline], sets [<Set> XML],
+    # memo_notes {span key of a memo (with code GUID and coder for a coding's memo, "" and coder for a span's): {"guid", "name"}}
     extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -99,6 +121,11 @@ class RefiProject:
 def span_key(document_id: str, start: int, end: int, *rest: str) -> str:
     """Key of a selection (and, with code GUID and coder, of a coding) in ``RefiProject.extras``."""
     return "\x00".join([document_id, str(start), str(end), *rest])
+
+
+def memo_note_guid(key: str) -> str:
+    """GUID of the Note precode writes for a memo (``key``: :func:`span_key` with code GUID or ``""``, and coder)."""
+    return str(uuid.uuid5(REFI_NAMESPACE, f"memo\x00{key}"))
 
 
 def source_guid(document_id: str) -> str:
@@ -124,6 +151,7 @@ from .write import write_qdc, write_qdpx  # noqa: E402
 __all__ = [
     "MACHINE_USER",
     "RefiCoding",
+    "RefiMemo",
     "RefiProject",
     "codebook_guid",
     "read_qdc",
