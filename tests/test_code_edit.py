@@ -185,3 +185,72 @@ def test_in_vivo_code_in_a_real_browser(project):
         # the review resumed at ann's first segment without a decision of hers
         assert [(e.kind, e.coder, e.detail["example"]) for e in st.code_events()] == [
             ("create", "ann", "Training for staff and a room to meet.")]
+
+
+def test_rename_merge_retire_from_the_terminal_review(project, tmp_path):
+    """e picks a code (the selected proposal's first), then r renames, m merges, d + y retires: each an
+    event with the coder, effective at once on the screen, and in the codebook written back out."""
+    from pipeline.code_edit import write_codebook
+    from pipeline.review.core import Filters, ReviewSession
+    from pipeline.review.tui import TuiState, handle_key, render_text
+
+    _cfg, store, g = project
+
+    def keys(st, *ks):
+        for k in ks:
+            handle_key(st, k)
+
+    s = ReviewSession(store, "ann", Filters(), "document", learn=False)
+    try:
+        st = TuiState(s)
+        assert st.item.segment_id == "one.txt#t2"  # ann and bob accepted Role confusion here
+        keys(st, "e")
+        assert "edit which code of the codebook?" in render_text(st) and "▸ Role confusion" in render_text(st)
+        keys(st, "enter")
+        screen = render_text(st)
+        assert "edit code Barriers/Role confusion" in screen and "2 decision(s) by all coders" in screen
+        keys(st, "r", "ctrl-u", *"Unclear role", "enter")
+        assert "renamed Barriers/Role confusion → Unclear role" in st.message, st.message
+        screen = render_text(st)
+        assert "1 ✓ Unclear role" in screen  # ann's decision follows the new name
+        assert st.item.segment_id == "one.txt#t2"  # the screen stays on its segment
+
+        keys(st, "e", *"space", "enter", "m")
+        assert "merge Barriers/Space into which code?" in render_text(st)
+        keys(st, *"train", "enter")
+        assert "merged Barriers/Space into Facilitators/Training" in st.message, st.message
+        names = {c.name for c in s.search_codes("")}
+        assert names == {"Unclear role", "Training"}  # the lists offer codes in use only
+
+        keys(st, "e", *"train", "enter", "d")
+        assert "y retires it" in st.message
+        keys(st, "n")  # anything but y cancels
+        assert "codebook unchanged" in st.message and {c.name for c in s.search_codes("")} == {"Unclear role", "Training"}
+        keys(st, "e", *"train", "enter", "d", "y")
+        assert "retired Facilitators/Training" in st.message, st.message
+        assert {c.name for c in s.search_codes("")} == {"Unclear role"}
+        keys(st, "e", "enter", "r", "esc")  # Esc leaves the codebook as it is
+        assert "codebook unchanged" in st.message
+        keys(st, "+", *"Training")
+        assert "1 code(s)" not in render_text(st) and "no code matches" in render_text(st)  # retired: not offered
+        keys(st, "esc")
+    finally:
+        s.close()
+    # bob sees the same codebook: his decisions follow the rename; his Space decision (Space merged into
+    # Training, then Training retired) is kept and marked as orphaned; Training is no longer proposed
+    s = ReviewSession(store, "bob", Filters(), "document", learn=False)
+    try:
+        st = TuiState(s, index=0)
+        assert "1 ✓ Unclear role" in render_text(st, 100, 30)
+        keys(st, "n")
+        screen = render_text(st, 100, 30)
+        assert "1 ✓ Space  Barriers  added by you  retired: orphaned" in screen and "Training  Facilitators" not in screen
+    finally:
+        s.close()
+    with Store(store) as st_:
+        assert [(e.kind, e.coder) for e in st_.code_events()] == [("rename", "ann"), ("merge", "ann"), ("retire", "ann")]
+        assert [(d.coder, why) for d, why in orphans(st_)] == [("bob", "code retired")]
+    y = write_codebook(Store(store).open(), tmp_path / "back.yaml")
+    cb = load_codebook(y)
+    assert [c.path for c in cb.codes] == ["Barriers/Unclear role"]
+    assert {c.path: c.retired for c in cb.retired} == {"Barriers/Space": "merged", "Facilitators/Training": "retired"}

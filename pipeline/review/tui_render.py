@@ -24,6 +24,7 @@ HELP = [
     ("+  =", "add another code to this segment (same list; a new name + Enter creates it, in vivo)"),
     ("x", "no code applies to this segment (a decision: precode learns to propose nothing for such text)"),
     ("m", "memo on this segment (saved at once; empty removes it)"),
+    ("e", "edit a code of the codebook: r rename, m merge into another, d retire (for every coder, at once)"),
     ("s  n  →", "skip to the next segment"),
     ("p  ←", "previous segment"),
     ("Tab", "next segment you have not reviewed"),
@@ -158,8 +159,8 @@ def _footer(pairs: list[tuple[str, str]], width: int) -> Text:
 
 
 BROWSE_KEYS = [("a", "accept"), ("r", "reject"), ("1-9", "select"), ("c", "recode"), ("+", "add"), ("m", "memo"),
-               ("n", "next"), ("p", "prev"), ("u", "undo"), ("?", "help"), ("q", "quit")]
-DROP = [("1-9", "select"), ("p", "prev"), ("m", "memo"), ("+", "add"), ("u", "undo"), ("n", "next")]
+               ("e", "edit code"), ("n", "next"), ("p", "prev"), ("u", "undo"), ("?", "help"), ("q", "quit")]
+DROP = [("e", "edit code"), ("1-9", "select"), ("p", "prev"), ("m", "memo"), ("+", "add"), ("u", "undo"), ("n", "next")]
 
 
 def saved_memos(state: TuiState, item: ReviewItem) -> dict[str, str]:
@@ -193,6 +194,8 @@ def _proposal_lines(state: TuiState, item: ReviewItem, width: int, console: Cons
             head.append(f"  {p.score:.2f}", "bold" if sel else "")
         else:
             head.append("  added by you", "cyan")
+        if p.code.retired:  # a decision kept on a code retired or split since (an orphan)
+            head.append(f"  {p.code.retired}: orphaned", "magenta")
         if p.flags:
             head.append("  " + " ".join(p.flags), "yellow")
         if p.learned is not None:
@@ -288,12 +291,20 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
         room = height - len(top) - 2
         return top + (body + [Text("")] * room)[:room] + [msg, _footer([("?", "help"), ("q", "quit")], width)]
 
+    if state.mode in ("code", "rename", "retire"):
+        return _code_screen(state, item, width, height, console, top, msg)
+
     if state.mode in ("pick", "memo"):
         if state.mode == "pick":
             found = candidates(state)
             if state.pick_action == "recode":
                 title = Text.assemble(("recode ", "bold"), (state.proposal.code.name, "bold strike"),
                                       (" → pick a code", "bold"))
+            elif state.pick_action == "edit":
+                title = Text("edit which code of the codebook?", "bold")
+            elif state.pick_action == "merge":
+                title = Text.assemble(("merge ", "bold"), (state.edited.path if state.edited else "", "bold magenta"),
+                                      (" into which code? (its decisions follow)", "bold"))
             else:
                 title = Text("add a code to this segment", "bold")
             field_lines = _text_field(state.query, width, console, "filter: ", 1)
@@ -380,6 +391,34 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
     if len(body) > room:  # should not happen; never scroll the terminal
         body = body[:room]
     return top + body + [Text("")] * (room - len(body)) + [msg, foot]
+
+
+def _code_screen(state: TuiState, item: ReviewItem, width: int, height: int, console: Console, top: list[Text],
+                 msg: Text) -> list[Text]:
+    """Editing one code of the codebook: what it is and how many decisions it carries, then the menu, the
+    new name being typed, or the retire confirmation."""
+    code = state.edited
+    s = state.session
+    n = sum(1 for d in dec.load(s.store) if d.code_guid == state.edit_guid and d.verdict != "undo")
+    body = [_line(("edit code ", "bold"), (code.path if code else "?", "bold magenta"), width=width)]
+    if code and code.description:
+        body += _wrap(Text(code.description, "dim"), width, console, indent=2, max_lines=3)
+    body.append(_line((f"  {n} decision(s) by all coders on this code; an edit is recorded with your name and the time",
+                       "dim"), width=width))
+    body.append(Text(""))
+    if state.mode == "rename":
+        body += _text_field(state.name_text, width, console, "new name: ", 2)
+        foot = _footer([("Enter", "rename"), ("Esc", "cancel"), ("Ctrl-U", "clear")], width)
+    elif state.mode == "retire":
+        foot = _footer([("y", "retire"), ("any other key", "cancel")], width)
+    else:
+        for key, what in (("r", "rename it (decisions follow the new name)"),
+                          ("m", "merge it into another code (its decisions follow that code)"),
+                          ("d", "retire it (no longer offered; its decisions are kept and marked orphaned)")):
+            body.append(_line((f"  {key}  ", "bold cyan"), (what, ""), width=width))
+        foot = _footer([("r", "rename"), ("m", "merge"), ("d", "retire"), ("Esc", "cancel")], width)
+    room = height - len(top) - 2
+    return top + (body + [Text("")] * room)[:room] + [msg, foot]
 
 
 def render_text(state: TuiState, width: int = 80, height: int = 24) -> str:

@@ -21,11 +21,13 @@ class TuiState:
     session: ReviewSession
     index: int = 0
     selected: int = 0  # proposal index on the current segment
-    mode: str = "browse"  # browse | pick | memo | help
-    pick_action: str = ""  # recode | add
+    mode: str = "browse"  # browse | pick | memo | help | code (edit a code: menu) | rename | retire (confirm)
+    pick_action: str = ""  # recode | add | edit (which code to edit) | merge (into which code)
     query: str = ""
     pick_index: int = 0
     memo_text: str = ""  # memo being edited
+    edit_guid: str = ""  # the code being edited (mode code / rename / retire, pick merge)
+    name_text: str = ""  # the new name being typed (mode rename)
     memos: dict[str, str] = field(default_factory=dict)  # segment id -> memo waiting for a decision there
     message: str = ""
     message_style: str = ""
@@ -49,6 +51,10 @@ class TuiState:
             return None
         return item.proposals[min(self.selected, len(item.proposals) - 1)]
 
+    @property
+    def edited(self) -> CodeInfo | None:
+        return self.session.codes.get(self.edit_guid) if self.edit_guid else None
+
     def say(self, message: str, style: str = "") -> None:
         self.message, self.message_style = message, style
 
@@ -61,12 +67,18 @@ def candidates(state: TuiState) -> list[CodeInfo]:
     if state.pick_action == "recode":
         old = state.proposal
         skip = {old.code.guid} if old else set()
+    elif state.pick_action == "merge":
+        skip = {state.edit_guid}
+    elif state.pick_action == "edit":
+        skip = set()
     else:
         skip = {p.code.guid for p in item.proposals if p.status in ("accepted", "added")}
     found = [c for c in state.session.search_codes(state.query, item.study) if c.guid not in skip]
     q = state.query.casefold().strip()
     if q:  # names starting with the query, then names containing it, then descriptions
         found.sort(key=lambda c: (not c.name.casefold().startswith(q), q not in c.name.casefold()))
+    elif state.pick_action == "edit" and state.proposal is not None:  # the selected proposal's code first
+        found.sort(key=lambda c: c.guid != state.proposal.code.guid)
     return found
 
 
@@ -133,6 +145,76 @@ def _create_in_vivo(state: TuiState) -> None:
     state.memos.pop(item.segment_id, None)
     state.say(f"+ created {code.path} (in vivo) and added it", MARKS["added"][1])
     state.selected = next((i for i, p in enumerate(item.proposals) if p.code.guid == code.guid), state.selected)
+
+
+# -- codebook edits: rename, merge, retire (append-only events with the coder and the time) -----------
+EDIT_WORDS = {"rename": "renamed", "merge": "merged", "retire": "retired"}
+
+
+def _edit_codebook(state: TuiState, action: str, target: CodeInfo | None = None) -> None:
+    """Apply a codebook edit to the code being edited; the screen shows the codebook as it is now."""
+    session, old = state.session, state.edited
+    seg = state.item.segment_id if state.item else None
+    state.mode = "browse"
+    try:
+        if action == "rename":
+            new = session.rename_code(old.guid, state.name_text)
+            what = f"{old.path} → {new.name} (decisions follow)"
+        elif action == "merge":
+            new = session.merge_code(old.guid, target.guid)
+            what = f"{old.path} into {new.path} (its decisions follow)"
+        else:
+            session.retire_code(old.guid)
+            what = f"{old.path} (no longer offered; its decisions are kept as orphaned)"
+    except PrecodeError as e:
+        state.say(f"not {EDIT_WORDS[action]}: {e}", "bold red")
+        return
+    # the items are read again: stay on the same segment
+    state.index = next((k for k, i in enumerate(session.items) if i.segment_id == seg), min(state.index, len(session.items) - 1))
+    state.selected = 0
+    state.say(f"✎ {EDIT_WORDS[action]} {what}", "magenta")
+
+
+def _code_key(state: TuiState, key: str) -> None:
+    """Keys while a code is edited: the menu (r rename, m merge, d retire), the new name, the retire confirmation."""
+    code = state.edited
+    if key == "ctrl-c":
+        state.done = True
+        return
+    if key == "esc" or code is None:
+        state.mode = "browse"
+        state.say("codebook unchanged", "dim")
+        return
+    if state.mode == "code":
+        if key == "r":
+            state.mode, state.name_text = "rename", code.name
+        elif key == "m":
+            state.mode, state.pick_action, state.query, state.pick_index = "pick", "merge", "", 0
+        elif key == "d":
+            state.mode = "retire"
+            state.say(f"retire {code.path}? y retires it (its decisions are kept, as orphaned); any other key cancels",
+                      "bold yellow")
+            return
+        else:
+            state.say("r renames · m merges into another code · d retires · Esc cancels", "yellow")
+            return
+        state.say("")
+    elif state.mode == "retire":
+        if key == "y":
+            _edit_codebook(state, "retire")
+        else:
+            state.mode = "browse"
+            state.say("codebook unchanged", "dim")
+    elif key == "enter":
+        if " ".join(state.name_text.split()) == code.name:
+            state.mode = "browse"
+            state.say("name unchanged", "dim")
+        else:
+            _edit_codebook(state, "rename")
+    else:
+        edited = _text_input(state.name_text, key)
+        if edited is not None:
+            state.name_text = edited
 
 
 def _browse_key(state: TuiState, key: str) -> None:
@@ -254,6 +336,10 @@ def _browse_key(state: TuiState, key: str) -> None:
         state.mode, state.memo_text = "memo", session.segment_memo(item)
         state.say("")
         return
+    if key == "e":
+        state.mode, state.pick_action, state.query, state.pick_index = "pick", "edit", "", 0
+        state.say("")
+        return
     if key in ("esc", "enter"):
         state.say("")
         return
@@ -286,7 +372,12 @@ def handle_key(state: TuiState, key: str) -> None:
                 return
             code = found[min(state.pick_index, len(found) - 1)]
             state.mode = "browse"
-            if state.pick_action == "recode":
+            if state.pick_action == "edit":
+                state.mode, state.edit_guid = "code", code.guid
+                state.say("")
+            elif state.pick_action == "merge":
+                _edit_codebook(state, "merge", code)
+            elif state.pick_action == "recode":
                 _decide(state, "recode", proposal=state.proposal, code=code)
             else:
                 _decide(state, "add", code=code)
@@ -294,6 +385,9 @@ def handle_key(state: TuiState, key: str) -> None:
             edited = _text_input(state.query, key)
             if edited is not None:
                 state.query, state.pick_index = edited, 0
+        return
+    if state.mode in ("code", "rename", "retire"):
+        _code_key(state, key)
         return
     if state.mode == "memo":
         item = state.item
