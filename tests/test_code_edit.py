@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 
@@ -139,7 +140,9 @@ def test_in_vivo_code_from_the_browser_review(project):
         assert [(e.kind, e.coder) for e in st.code_events()] == [("create", "bob")]
 
 
-def test_in_vivo_code_in_a_real_browser(project):
+@contextlib.contextmanager
+def _real_browser(store, coder):
+    """A page of `precode serve` for ``coder`` in headless Chromium: yields (page, expect); no page errors."""
     import queue
     import threading
     from pathlib import Path
@@ -150,10 +153,9 @@ def test_in_vivo_code_in_a_real_browser(project):
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
         pytest.skip("/usr/bin/chromium is missing")
-    _cfg, store, _g = project
     urls: queue.Queue[str] = queue.Queue()
     stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store, port=0, coder="ann", on_ready=urls.put, stop=stop),
+    server = threading.Thread(target=lambda: serve(store, port=0, coder=coder, on_ready=urls.put, stop=stop),
                               daemon=True)
     server.start()
     try:
@@ -166,21 +168,27 @@ def test_in_vivo_code_in_a_real_browser(project):
                 errors: list[str] = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url)
-                sync_api.expect(page.locator("#seg-title")).to_contain_text("Dana")
-                page.keyboard.press("+")
-                sync_api.expect(page.locator("#picker")).to_be_visible()
-                page.keyboard.type("Peer role unclear")
-                sync_api.expect(page.locator("#code-new")).to_contain_text("Create “Peer role unclear” as a new code")
-                page.keyboard.press("Enter")
-                sync_api.expect(page.locator("#status")).to_contain_text("created Peer role unclear (in vivo)")
-                sync_api.expect(page.locator("#proposals li").filter(has_text="Peer role unclear")).to_have_class(
-                    re.compile(r"\bst-added\b"))
+                yield page, sync_api.expect
                 assert errors == []
             finally:
                 browser.close()
     finally:
         stop.set()
         server.join(timeout=10)
+
+
+def test_in_vivo_code_in_a_real_browser(project):
+    _cfg, store, _g = project
+    with _real_browser(store, "ann") as (page, expect):
+        expect(page.locator("#seg-title")).to_contain_text("Dana")
+        page.keyboard.press("+")
+        expect(page.locator("#picker")).to_be_visible()
+        page.keyboard.type("Peer role unclear")
+        expect(page.locator("#code-new")).to_contain_text("Create “Peer role unclear” as a new code")
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_contain_text("created Peer role unclear (in vivo)")
+        expect(page.locator("#proposals li").filter(has_text="Peer role unclear")).to_have_class(
+            re.compile(r"\bst-added\b"))
     with Store(store) as st:
         # the review resumed at ann's first segment without a decision of hers
         assert [(e.kind, e.coder, e.detail["example"]) for e in st.code_events()] == [
@@ -254,3 +262,87 @@ def test_rename_merge_retire_from_the_terminal_review(project, tmp_path):
     cb = load_codebook(y)
     assert [c.path for c in cb.codes] == ["Barriers/Unclear role"]
     assert {c.path: c.retired for c in cb.retired} == {"Barriers/Space": "merged", "Facilitators/Training": "retired"}
+
+
+def test_rename_merge_retire_from_the_browser_api(project):
+    from starlette.testclient import TestClient
+
+    from pipeline.review.web.app import make_app
+
+    _cfg, store, g = project
+    base, origin = "http://127.0.0.1:8765", {"origin": "http://127.0.0.1:8765"}
+    with TestClient(make_app(store, coder="bob", token="t", learn=False), base_url=base, follow_redirects=False) as c:
+        assert c.get("/?token=t").status_code == 303
+        seg = c.get("/api/state").json()["item"]["segment_id"]
+        codes = c.get("/api/codes", params={"segment_id": seg, "action": "edit"}).json()["codes"]
+        assert sorted(x["name"] for x in codes) == ["Role confusion", "Space", "Training"]
+
+        def edit(**body):
+            return c.post("/api/codebook", json=body, headers=origin)
+
+        s = edit(action="rename", code_guid=g["Role confusion"], name="Unclear role").json()
+        assert "Renamed Barriers/Role confusion → Unclear role" in s["message"]
+        assert "Barriers/Unclear role" in s["options"]["codes"] and "Barriers/Role confusion" not in s["options"]["codes"]
+        t2 = c.post("/api/goto", json={"segment_id": "one.txt#t2"}, headers=origin).json()["item"]
+        assert {p["name"]: p["status"] for p in t2["proposals"]}["Unclear role"] == "accepted"
+        r = edit(action="rename", code_guid=g["Role confusion"], name="Again")  # the old name is out of use
+        assert r.status_code == 400 and "no longer in the codebook" in r.json()["error"]
+        assert edit(action="merge", code_guid=g["Space"], into_guid="nope").status_code == 400
+        assert edit(action="explode", code_guid=g["Space"]).status_code == 400
+        s = edit(action="merge", code_guid=g["Space"], into_guid=g["Training"]).json()
+        assert "Merged Barriers/Space into Facilitators/Training" in s["message"]
+        t4 = c.post("/api/goto", json={"segment_id": "one.txt#t4"}, headers=origin).json()["item"]
+        assert {p["name"]: p["status"] for p in t4["proposals"]}.get("Training") == "accepted"  # bob's Space decision
+        s = edit(action="retire", code_guid=g["Training"]).json()
+        assert "Retired Facilitators/Training" in s["message"]
+        t4 = s["item"]
+        assert [(p["name"], p["retired"]) for p in t4["proposals"] if p["status"] != "proposed"] == [("Space", "retired")]
+        codes = c.get("/api/codes", params={"segment_id": seg, "action": "edit"}).json()["codes"]
+        assert [x["name"] for x in codes] == ["Unclear role"]  # the lists offer codes in use only
+    with Store(store) as st:
+        assert [(e.kind, e.coder) for e in st.code_events()] == [("rename", "bob"), ("merge", "bob"), ("retire", "bob")]
+
+
+def test_rename_merge_retire_in_a_real_browser(project, tmp_path):
+    from pipeline.code_edit import write_codebook
+
+    _cfg, store, g = project
+    with _real_browser(store, "ann") as (page, expect):
+        expect(page.locator("#seg-title")).to_contain_text("Dana")
+        page.keyboard.press("e")
+        expect(page.locator("#picker-title")).to_have_text("Edit which code of the codebook?")
+        page.keyboard.type("role")
+        page.keyboard.press("Enter")
+        expect(page.locator("#edit-title")).to_have_text("Edit code “Barriers/Role confusion”")
+        page.fill("#edit-name", "Unclear role")
+        page.click("#edit-rename")
+        expect(page.locator("#status")).to_contain_text("Renamed Barriers/Role confusion → Unclear role")
+
+        page.click("#b-edit")
+        page.keyboard.type("space")
+        page.keyboard.press("Enter")
+        page.select_option("#edit-into", label="Facilitators/Training")
+        page.click("#edit-merge")
+        expect(page.locator("#status")).to_contain_text("Merged Barriers/Space into Facilitators/Training")
+        expect(page.locator("#proposals")).not_to_contain_text("Space")  # its proposal follows Training
+
+        page.keyboard.press("e")
+        page.keyboard.type("train")
+        page.keyboard.press("Enter")
+        page.once("dialog", lambda d: d.dismiss())  # cancelled: nothing happens
+        page.click("#edit-retire")
+        expect(page.locator("#code-edit")).to_be_visible()
+        page.once("dialog", lambda d: d.accept())
+        page.click("#edit-retire")
+        expect(page.locator("#status")).to_contain_text("Retired Facilitators/Training")
+        expect(page.locator("#proposals")).not_to_contain_text("Training")  # no longer proposed
+        page.keyboard.press("+")
+        page.keyboard.type("train")
+        expect(page.locator("#code-new")).to_contain_text("Create “train” as a new code")  # not offered
+        page.keyboard.press("Escape")
+    with Store(store) as st:
+        assert [(e.kind, e.coder) for e in st.code_events()] == [("rename", "ann"), ("merge", "ann"), ("retire", "ann")]
+        y = write_codebook(st, tmp_path / "back.yaml")
+        q = write_codebook(st, tmp_path / "back.qdc")
+    for path in (y, q):
+        assert [c.path for c in load_codebook(path).codes] == ["Barriers/Unclear role"], path

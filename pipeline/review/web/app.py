@@ -258,7 +258,8 @@ class _Review:
             "recent": self._recent(s, decisions, in_view),
             "flag_legend": FLAG_LEGEND,
             "options": {"documents": documents, "roles": roles, "flags": flags, "statuses": list(STATUSES),
-                        "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values()}, key=str.casefold)},
+                        "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values() if not c.retired},
+                                                                key=str.casefold)},
         }
 
     @staticmethod
@@ -277,7 +278,7 @@ class _Review:
             "proposals": [{"guid": p.code.guid, "path": p.code.path, "name": p.code.name, "category": p.code.category,
                            "description": p.code.description, "score": p.score, "rank": p.rank, "flags": p.flags,
                            "evidence": p.evidence, "status": p.status, "memo": memos.get(p.code.guid, ""),
-                           "learned": p.learned}
+                           "learned": p.learned, "retired": p.code.retired}
                           for p in item.proposals],
         }
 
@@ -438,6 +439,30 @@ class _Review:
         self._follow_order(b, s)
         return self.state(b, f"created {code.path} (in vivo) and added it · u undoes the coding", "ok", code.guid)
 
+    def edit_code(self, b: _Browser, body: dict) -> dict:
+        """Edit the codebook: ``action`` rename (``name``), merge (into ``into_guid``) or retire the code
+        ``code_guid``; an append-only event with this coder and the time, effective for every coder."""
+        s = self._session(b)
+        action, code = body.get("action"), s.codes.get(_guid(body, "code_guid"))
+        if action not in ("rename", "merge", "retire"):
+            raise WebError("action must be rename, merge or retire")
+        if code is None:
+            raise WebError("unknown code")
+        if action == "rename":
+            new = s.rename_code(code.guid, _clean(body.get("name"), "the new name", 200))
+            message, focus = f"✎ Renamed {code.path} → {new.name}: its decisions follow", new.guid
+        elif action == "merge":
+            into = s.codes.get(_guid(body, "into_guid"))
+            if into is None:
+                raise WebError("unknown code to merge into")
+            new = s.merge_code(code.guid, into.guid)
+            message, focus = f"✎ Merged {code.path} into {new.path}: its decisions follow", new.guid
+        else:
+            s.retire_code(code.guid)
+            message, focus = f"✎ Retired {code.path}: no longer offered; its decisions are kept as orphaned", None
+        self._follow_order(b, s)
+        return self.state(b, message, "ok", focus)
+
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
@@ -470,6 +495,8 @@ class _Review:
         s = self._session(b)
         item = self._item(b, s, segment_id)
         if action == "recode":
+            skip = {code_guid}
+        elif action in ("edit", "merge"):  # codebook edits: every code in use (merge: but the one merged)
             skip = {code_guid}
         else:
             skip = {p.code.guid for p in item.proposals if p.status in ("accepted", "added")}
@@ -641,6 +668,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
         Route("/api/span", post(review.code_span), methods=["POST"]),
         Route("/api/code", post(review.create_code), methods=["POST"]),
+        Route("/api/codebook", post(review.edit_code), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
     ]
 
