@@ -70,6 +70,28 @@ def test_edit_events_follow_decisions_and_write_back(project, tmp_path, bow):
         assert [(d.coder, d.verdict, why) for d, why in orphans(st)] == [("ann", "add", "code retired")]
         assert len(st.codebook_versions()) == 5  # the run's and one per edit
 
+    # edits made in the project (as from the review screens) reach agreement and the exports at once
+    from pipeline.project import project_codings
+
+    codings = sorted(project_codings(store, None)[0])
+    assert codings == [("ann", "one.txt#t2", "Barriers/Unclear role"),
+                       ("ann", "one.txt#t4", "Facilitators/Staff training (orphaned: retired)"),
+                       ("bob", "one.txt#t2", "Barriers/Unclear role"), ("bob", "one.txt#t4", "Facilitators/Training")]
+    for fmt in ("xlsx", "qdpx"):
+        _ok("export", store, "-f", fmt, "-o", tmp_path / f"e.{fmt}")
+    from openpyxl import load_workbook
+
+    ws = load_workbook(tmp_path / "e.xlsx", read_only=True).worksheets[0]
+    values = [[("" if v is None else str(v)) for v in row] for row in ws.iter_rows(values_only=True)]
+    head = values[0]
+    got = {(r[head.index("code")], r[head.index("coder")], r[head.index("flags")]) for r in values[1:]}
+    assert {("Unclear role", "ann", ""), ("Training", "bob", ""), ("Staff training", "ann", "orphaned:retired")} <= got
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "e.qdpx") as z:
+        qde = z.read("project.qde").decode("utf-8")
+    assert 'name="Unclear role"' in qde and 'name="Staff training"' in qde and 'name="Role confusion"' not in qde
+
     y, q = tmp_path / "edited.yaml", tmp_path / "edited.qdc"
     _ok("codebook", "write", store, "-o", y)
     _ok("codebook", "write", store, "-o", q)
