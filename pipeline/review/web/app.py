@@ -6,7 +6,8 @@ Security model (the page shows participants' words, so it must not leak to other
 * a random one-time token in the printed URL is exchanged, on first visit, for an HttpOnly,
   SameSite=Strict session cookie, and the browser is sent on to the URL without the token; a request
   without a valid session gets 403, and the token does not work a second time;
-* a request whose Host header is not ``127.0.0.1:PORT`` or ``localhost:PORT`` gets 400 (DNS rebinding);
+* a request whose Host header is not ``127.0.0.1:PORT`` or ``localhost:PORT`` gets 400 (DNS rebinding):
+  the name through Starlette's ``TrustedHostMiddleware``, the port (once :func:`serve` knows it) here;
 * a POST must come from the page itself (its ``Origin`` is the page's origin) with a JSON body and the
   session cookie; anything else gets 403 / 415;
 * strict Content-Security-Policy: the page loads its own script and stylesheet, nothing else.
@@ -41,6 +42,7 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -138,11 +140,12 @@ class _Review:
 
     # -- access (event loop thread) ---------------------------------------------------------------
     def host_ok(self, host: str) -> bool:
+        """The Host header's port (its name is checked before, by TrustedHostMiddleware)."""
         host = host.strip().lower()
         if self.allowed_hosts is not None:
             return host in self.allowed_hosts
-        name, sep, port = host.partition(":")
-        return name in LOOPBACK_NAMES and (not sep or port.isdigit())
+        _name, sep, port = host.partition(":")
+        return not sep or port.isdigit()
 
     def redeem(self, token: str) -> bool:
         """True once: for the first request carrying the right token."""
@@ -516,12 +519,11 @@ def _deny(message: str, status: int = 403) -> Response:
     return PlainTextResponse(message, status)
 
 
-class _Guard:
-    """Host check, token -> cookie exchange, session check, same-origin POSTs, security headers."""
+class _Secured:
+    """The outermost layer: HTTP only (a websocket is closed), the security headers on every response."""
 
-    def __init__(self, app, review: _Review):
+    def __init__(self, app):
         self.app = app
-        self.review = review
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -539,6 +541,20 @@ class _Guard:
                         headers[k] = v
             await send(message)
 
+        await self.app(scope, receive, secured)
+
+
+class _Guard:
+    """Host port check, token -> cookie exchange, session check, same-origin POSTs (inside :class:`_Secured`
+    and Starlette's ``TrustedHostMiddleware``, which refuses other host names)."""
+
+    def __init__(self, app, review: _Review):
+        self.app = app
+        self.review = review
+
+    async def __call__(self, scope, receive, secured):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, secured)
         review, headers = self.review, Headers(scope=scope)
         host = headers.get("host", "")
         if not review.host_ok(host):
@@ -701,7 +717,10 @@ def make_app(store_path: Path, coder: str | None = None, token: str | None = Non
         yield
         await review.close()
 
-    app = Starlette(routes=_routes(review), middleware=[Middleware(_Guard, review=review)], lifespan=lifespan)
+    names = sorted({*LOOPBACK_NAMES, *(h.rsplit(":", 1)[0] for h in review.allowed_hosts or ())})
+    app = Starlette(routes=_routes(review), lifespan=lifespan, middleware=[
+        Middleware(_Secured), Middleware(TrustedHostMiddleware, allowed_hosts=names, www_redirect=False),
+        Middleware(_Guard, review=review)])
     app.state.review = review
     app.state.token = review.token
     app.state.cookie_name = review.cookie_name
