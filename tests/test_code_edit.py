@@ -244,6 +244,8 @@ def test_rename_merge_retire_from_the_terminal_review(project, tmp_path):
         screen = render_text(st)
         assert "1 ✓ Unclear role" in screen  # ann's decision follows the new name
         assert st.item.segment_id == "one.txt#t2"  # the screen stays on its segment
+        keys(st, "e", "enter", "r", "ctrl-u", *"Space", "enter")  # a name in use in its category: refused
+        assert "not renamed: codebook 'tiny': cannot rename 'Barriers/Unclear role' to 'Space'" in st.message, st.message
 
         keys(st, "e", *"space", "enter", "m")
         assert "merge Barriers/Space into which code?" in render_text(st)
