@@ -370,3 +370,23 @@ def test_rename_merge_retire_in_a_real_browser(project, tmp_path):
         q = write_codebook(st, tmp_path / "back.qdc")
     for path in (y, q):
         assert [c.path for c in load_codebook(path).codes] == ["Barriers/Unclear role"], path
+
+
+def test_codebook_edits_keep_the_segments_under_review(project):
+    """Under a filter (here: segments ann has not reviewed), a code created or renamed on the screen does
+    not make the segment on screen jump away, though it is reviewed now."""
+    from pipeline.review.core import Filters, ReviewSession
+    from pipeline.review.tui import TuiState, handle_key
+
+    _cfg, store, _g = project
+    s = ReviewSession(store, "ann", Filters(status="unreviewed"), "document", learn=False)
+    try:
+        st = TuiState(s)
+        assert [i.segment_id for i in s.items] == ["one.txt#t4"]
+        for k in ("+", *"Staff training", "enter", "e", *"staff", "enter", "r", "ctrl-u", *"Training staff", "enter"):
+            handle_key(st, k)
+        assert "renamed Staff training → Training staff" in st.message, st.message
+        assert [i.segment_id for i in s.items] == ["one.txt#t4"] and st.item.reviewed
+        assert [(p.code.name, p.status) for p in st.item.proposals if p.status != "proposed"] == [("Training staff", "added")]
+    finally:
+        s.close()

@@ -305,7 +305,14 @@ class ReviewSession:
 
             embedder = getattr(self.learner, "_embedder", None) or self._embedder  # a model loaded already is kept
             self.learner = LiveLearner(self.store_path, self.coder, embedder, store=self.store)
-        self.reload()
+        keep, filters = [i.segment_id for i in self.items], self.filters
+        self.filters = Filters()  # the same segments in the same order: nothing jumps away under the coder
+        try:
+            self.reload()
+        finally:
+            self.filters = filters
+        by_id = {i.segment_id: i for i in self.items}
+        self.items = [by_id[x] for x in keep if x in by_id]
         if code is None:
             return None
         book = book or next(c.codebook for c in self.codes.values() if c.name == code.name)

@@ -144,7 +144,8 @@ def _create_in_vivo(state: TuiState) -> None:
         return
     state.memos.pop(item.segment_id, None)
     state.say(f"+ created {code.path} (in vivo) and added it", MARKS["added"][1])
-    state.selected = next((i for i, p in enumerate(item.proposals) if p.code.guid == code.guid), state.selected)
+    proposals = state.item.proposals if state.item else []  # the items were read again
+    state.selected = next((i for i, p in enumerate(proposals) if p.code.guid == code.guid), state.selected)
 
 
 # -- codebook edits: rename, merge, retire (append-only events with the coder and the time) -----------
