@@ -258,7 +258,8 @@ class ReviewSession:
         book = self.store.codebook_of_study(item.study)
         code = create_code(self.store, name, self.coder, codebook=book,
                            category=category, segment_id=item.segment_id, example=example, memo=memo)
-        return self._codebook_changed(code, book)
+        self._codebook_changed()
+        return self._shown(code, book)
 
     # -- codebook edits (append-only events with this coder and the time: pipeline.code_edit) ----------
     def _in_use(self, guid: str) -> CodeInfo:
@@ -274,8 +275,9 @@ class ReviewSession:
         from ..code_edit import rename_code
 
         old = self._in_use(guid)
-        return self._codebook_changed(rename_code(self.store, old.path, new_name, self.coder, codebook=old.codebook),
-                                      old.codebook)
+        new = rename_code(self.store, old.path, new_name, self.coder, codebook=old.codebook)
+        self._codebook_changed()
+        return self._shown(new, old.codebook)
 
     def merge_code(self, guid: str, into: str) -> CodeInfo:
         """Merge a code into another: its decisions and proposals now belong to ``into``."""
@@ -284,8 +286,9 @@ class ReviewSession:
         src, dst = self._in_use(guid), self._in_use(into)
         if src.codebook != dst.codebook:
             raise StoreError(f"'{src.path}' and '{dst.path}' are in different codebooks")
-        return self._codebook_changed(merge_codes(self.store, src.path, dst.path, self.coder, codebook=src.codebook),
-                                      src.codebook)
+        merge_codes(self.store, src.path, dst.path, self.coder, codebook=src.codebook)
+        self._codebook_changed()
+        return self.codes[dst.guid]
 
     def retire_code(self, guid: str) -> CodeInfo:
         """Retire a code: no longer offered or proposed; its decisions are kept (orphaned, marked)."""
@@ -293,12 +296,11 @@ class ReviewSession:
 
         old = self._in_use(guid)
         retire_code(self.store, old.path, self.coder, codebook=old.codebook)
-        self._codebook_changed(None, old.codebook)
+        self._codebook_changed()
         return self.codes[guid]
 
-    def _codebook_changed(self, code, book: str | None) -> CodeInfo | None:
-        """Read the codes again, restart the live learner on the edited codebook, and reload the items;
-        returns ``code`` (a :class:`~pipeline.records.Code` of codebook ``book``) as shown here."""
+    def _codebook_changed(self) -> None:
+        """Read the codes again, restart the live learner on the edited codebook, and reload the items."""
         self.codes = self._codes()
         if self.learner is not None:
             from .live import LiveLearner
@@ -313,8 +315,9 @@ class ReviewSession:
             self.filters = filters
         by_id = {i.segment_id: i for i in self.items}
         self.items = [by_id[x] for x in keep if x in by_id]
-        if code is None:
-            return None
+
+    def _shown(self, code, book: str | None) -> CodeInfo:
+        """``code`` (a :class:`~pipeline.records.Code` of codebook ``book``, None: the only one) as shown here."""
         book = book or next(c.codebook for c in self.codes.values() if c.name == code.name)
         return self.codes[code.guid(book)]
 

@@ -157,11 +157,14 @@ def _edit_codebook(state: TuiState, action: str, target: CodeInfo | None = None)
     session, old = state.session, state.edited
     seg = state.item.segment_id if state.item else None
     state.mode = "browse"
+    if old is None or (action == "merge" and target is None):
+        state.say("no code to edit", "yellow")
+        return
     try:
         if action == "rename":
             new = session.rename_code(old.guid, state.name_text)
             what = f"{old.path} → {new.name} (decisions follow)"
-        elif action == "merge":
+        elif action == "merge" and target is not None:
             new = session.merge_code(old.guid, target.guid)
             what = f"{old.path} into {new.path} (its decisions follow)"
         else:
