@@ -298,8 +298,8 @@ def test_rename_merge_retire_from_the_browser_api(project):
     with TestClient(make_app(store, coder="bob", token="t", learn=False), base_url=base, follow_redirects=False) as c:
         assert c.get("/?token=t").status_code == 303
         seg = c.get("/api/state").json()["item"]["segment_id"]
-        codes = c.get("/api/codes", params={"segment_id": seg, "action": "edit"}).json()["codes"]
-        assert sorted(x["name"] for x in codes) == ["Role confusion", "Space", "Training"]
+        codes = c.get("/api/codes", params={"segment_id": seg, "action": "edit", "code_guid": g["Training"]}).json()
+        assert [x["name"] for x in codes["codes"]] == ["Training", "Role confusion", "Space"]
 
         def edit(**body):
             return c.post("/api/codebook", json=body, headers=origin)
@@ -332,10 +332,12 @@ def test_rename_merge_retire_in_a_real_browser(project, tmp_path):
 
     _cfg, store, g = project
     with _real_browser(store, "ann") as (page, expect):
-        expect(page.locator("#seg-title")).to_contain_text("Dana")
+        expect(page.locator("#seg-text")).to_contain_text("Training for staff")  # where ann has not decided
+        page.keyboard.press("p")
+        expect(page.locator("#seg-text")).to_contain_text("Nobody knows what the peer role is.")
         page.keyboard.press("e")
         expect(page.locator("#picker-title")).to_have_text("Edit which code of the codebook?")
-        page.keyboard.type("role")
+        expect(page.locator("#code-0")).to_contain_text("Role confusion")  # the selected proposal's code first
         page.keyboard.press("Enter")
         expect(page.locator("#edit-title")).to_have_text("Edit code “Barriers/Role confusion”")
         page.fill("#edit-name", "Unclear role")

@@ -499,13 +499,14 @@ class _Review:
         item = self._item(b, s, segment_id)
         if action == "recode":
             skip = {code_guid}
-        elif action in ("edit", "merge"):  # codebook edits: every code in use (merge: but the one merged)
-            skip = {code_guid}
+        elif action == "edit":  # a codebook edit: every code in use, the selected proposal's (code_guid) first
+            skip = set()
         else:
             skip = {p.code.guid for p in item.proposals if p.status in ("accepted", "added")}
+        found = sorted((c for c in s.search_codes("", item.study) if c.guid not in skip),
+                       key=lambda c: action == "edit" and c.guid != code_guid)
         return {"codes": [{"guid": c.guid, "path": c.path, "name": c.name, "category": c.category,
-                           "description": c.description}
-                          for c in s.search_codes("", item.study) if c.guid not in skip]}
+                           "description": c.description} for c in found]}
 
     def document(self, b: _Browser, document_id: str) -> dict:
         s = self._session(b)

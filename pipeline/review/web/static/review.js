@@ -387,7 +387,7 @@
         return say(it ? "Nothing to recode — + adds a code." : "Nothing to review here.", "warn");
       }
       picker.segment = it.segment_id;
-      picker.old = action === "recode" ? p.guid : null;
+      picker.old = (action === "recode" || action === "edit") && p ? p.guid : null;
       if (action === "recode") $("picker-title").textContent = `Recode “${p.name}” as…`;
       if (picker.span) $("picker-title").textContent = `Code the selection “${picker.span.text.trim().slice(0, 60)}” as…`;
       const q = new URLSearchParams({ segment_id: it.segment_id, action, code_guid: picker.old || "" });
