@@ -151,9 +151,31 @@ def cached_embed(store_path: str | Path, embedder=None):
     return embed
 
 
+ORPHAN_MARK = " (orphaned: {})"  # after a code path in agreement: a code retired or split since its decisions
+
+
+def coding_label(code) -> str:
+    """A code's name in agreement tables: its path, marked when the code was retired or split since
+    (its decisions are still counted, under the old code, never merged with a code in use)."""
+    return code.path + (ORPHAN_MARK.format(code.retired) if getattr(code, "retired", "") else "")
+
+
+def orphan_note(codings) -> str:
+    """One line saying how many codings are counted under a code retired or split since ("" when none)."""
+    marked = [c for c in codings if c[2].endswith(")") and " (orphaned: " in c[2]]
+    if not marked:
+        return ""
+    codes = sorted({c[2] for c in marked})
+    return (f"{len(marked)} coding(s) on codes retired or split since are counted under their old code, marked "
+            f"'orphaned': {', '.join(codes)} (`precode codebook orphans PROJECT` lists the decisions)")
+
+
 def project_codings(store_path: Path, coders: list[str] | None):
     """(coder, segment, code path) of confirmed codings, the units two or more coders reviewed, the coders,
-    code path -> category, and coder -> the segments that coder reviewed (made any decision on)."""
+    code path -> category, and coder -> the segments that coder reviewed (made any decision on).
+
+    Decisions follow renamed, moved and merged codes (counted under the code in use); decisions on codes
+    retired or split since are counted under the old code, its path marked (:func:`coding_label`)."""
     from .decisions import current_state, load
 
     data = load_project(store_path)
@@ -174,8 +196,7 @@ def project_codings(store_path: Path, coders: list[str] | None):
     codings, categories = [], {}
     for (seg, guid, coder), st in state.items():
         if coder in reviewed and st.status in ("accepted", "added") and guid in index:
-            code = index[guid][1]
-            codings.append((coder, seg, code.path))
+            codings.append((coder, seg, coding_label(index[guid][1])))
     for book, code in index.values():
-        categories[code.path] = code.category
+        categories[coding_label(code)] = code.category
     return codings, sorted(units), chosen, categories, reviewed
