@@ -33,7 +33,7 @@ from .store import Store
 # every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
 PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "tokenizers", "spacy", "numpy", "scipy",
             "scikit-learn", "bertopic", "umap-learn", "hdbscan", "krippendorff", "pydantic", "typer", "python-docx",
-            "openpyxl", "charset-normalizer", "lxml"]
+            "openpyxl", "lxml"]
 SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.txt", "speakers.yaml"}
 
 
