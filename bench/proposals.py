@@ -50,7 +50,8 @@ from _data import data_dir, load_annomi, load_esconv, split_conversations  # noq
 from pipeline.embed import Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
 from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
-from pipeline.learn import CodedExample, FewShotProposer, SegmentViews  # noqa: E402
+from pipeline.features import learner_views  # noqa: E402
+from pipeline.learn import CodedExample, FewShotProposer  # noqa: E402
 from pipeline.lexical import name_matches, name_terms  # noqa: E402
 from pipeline.propose import PROPOSERS, label_texts, prior_features, select  # noqa: E402
 from pipeline.records import Code, Codebook, Segment  # noqa: E402
@@ -203,17 +204,18 @@ def nearest_description(b: Bench, v: Views) -> tuple:
 
 
 def fit_precode(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, now: bool, pool: np.ndarray) -> FewShotProposer:
-    examples, rows = [], []
-    for i in train:
-        for c in np.where(b.Y[i])[0]:
-            examples.append(CodedExample(int(c), b.texts[i], group=b.groups[i]))
-            rows.append(i)
-    rows = np.array(rows)
-    params = NOW if now else BEFORE
-    return FewShotProposer(**params).fit(
-        b.codebook, v.labels, v.label_vecs, examples=examples, example_vecs=v.S[rows], example_forms=v.F[rows],
-        label_layers=v.label_layers, example_layers=v.L[rows],
-        unlabelled=SegmentViews(v.S[pool], v.F[pool], v.L[pool], [b.texts[i] for i in pool]))
+    examples = [CodedExample(int(c), b.texts[i], group=b.groups[i]) for i in train for c in np.where(b.Y[i])[0]]
+    learner = FewShotProposer(**(NOW if now else BEFORE))
+    row = {t: i for i, t in enumerate(b.texts)}
+    lab = {lt.text: i for i, lt in enumerate(v.labels)}
+
+    def lookup(items: np.ndarray, label_rows: np.ndarray):
+        return lambda texts: {t: items[row[t]] if t in row else label_rows[lab[t]] for t in texts}
+
+    views = learner_views(learner, [lt.text for lt in v.labels], [e.text for e in examples], [b.texts[i] for i in pool],
+                          lookup(v.S, v.label_vecs), lookup(v.L, v.label_layers),
+                          lambda groups: [v.F[[row[t] for t in g]] for g in groups])
+    return learner.fit_views(b.codebook, v.labels, views, examples)
 
 
 def learned(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, now: bool, pool: np.ndarray,

@@ -409,8 +409,6 @@ class FewShotProposer:
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 
-    name = "precode.fewshot.v4"
-
     def __init__(self, min_examples: int = 5, C: float = 1.0, prior_weight: float = 3.0, negative_weight: float = 1.0,
                  zero_shot: str = "precode.similarity.v3", center: float | None = None, scale: float | None = None,
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
@@ -418,23 +416,12 @@ class FewShotProposer:
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
                  calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False,
                  name_match: bool = False):
-        if form_weight < 0 or layer_weight < 0:
-            raise ValueError("form_weight and layer_weight must be >= 0")
-        if not 0 <= self_train < 1 or pseudo_weight < 0 or max_pseudo < 0:
-            raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
+        # scikit-learn's contract: __init__ stores the parameters; fit() checks them and works
         self.form_weight = form_weight
         self.layer_weight = layer_weight
         self.self_train = self_train
         self.pseudo_weight = pseudo_weight
         self.max_pseudo = max_pseudo
-        self.name = ("precode.fewshot.v3" if layer_weight > 0 else
-                     "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1")
-        if self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
-            self.name = "precode.fewshot.v4" if layer_weight > 0 else self.name + "+self-training"
-        if calibrate:  # v5 = v4 + calibrated scores (the chance that a person accepts the code)
-            self.name = "precode.fewshot.v5" if self.name == "precode.fewshot.v4" else self.name + "+calibrated"
-        if name_match:  # v6 = v5 + the code's name words in the segment (pipeline.lexical)
-            self.name = "precode.fewshot.v6" if self.name == "precode.fewshot.v5" else self.name + "+name-match"
         self.name_match = name_match
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
@@ -450,6 +437,25 @@ class FewShotProposer:
         self.use_question = use_question
         self.context_weight = context_weight
         self.question_min = question_min
+
+    @property
+    def name(self) -> str:
+        """The registered learner these parameters amount to (v1-v6), or the closest one with what differs."""
+        name = ("precode.fewshot.v3" if self.layer_weight > 0 else
+                "precode.fewshot.v2" if self.form_weight > 0 else "precode.fewshot.v1")
+        if self.self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
+            name = "precode.fewshot.v4" if self.layer_weight > 0 else name + "+self-training"
+        if self.calibrate:  # v5 = v4 + calibrated scores (the chance that a person accepts the code)
+            name = "precode.fewshot.v5" if name == "precode.fewshot.v4" else name + "+calibrated"
+        if self.name_match:  # v6 = v5 + the code's name words in the segment (pipeline.lexical)
+            name = "precode.fewshot.v6" if name == "precode.fewshot.v5" else name + "+name-match"
+        return name
+
+    def _check_params(self) -> None:
+        if self.form_weight < 0 or self.layer_weight < 0:
+            raise ValueError("form_weight and layer_weight must be >= 0")
+        if not 0 <= self.self_train < 1 or self.pseudo_weight < 0 or self.max_pseudo < 0:
+            raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
 
     @property
     def calibrated(self) -> bool:
@@ -481,9 +487,21 @@ class FewShotProposer:
         them, for self-training (``self_train > 0``; those whose text is an example are left out);
         ``None``: none.
         """
+        self._check_params()
         with _single_thread():
             return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
                              example_forms, label_layers, example_layers, unlabelled)
+
+    def fit_views(self, codebook: Codebook, labels: list[LabelText], views, examples: Sequence[CodedExample] = (),
+                  questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None) -> "FewShotProposer":
+        """:meth:`fit` on the views :func:`pipeline.features.learner_views` built (label texts, examples,
+        and the segments it self-trains on)."""
+        if len(views.labels.vecs) != len(labels) or len(views.examples.vecs) != len(examples):
+            raise ValueError("the views must hold one row per label text and per example")
+        ex = views.examples
+        return self.fit(codebook, labels, views.labels.vecs, questions, question_vecs, examples,
+                        ex.vecs if len(examples) else None, ex.forms, views.labels.layers, ex.layers,
+                        views.segments if self.self_train > 0 else None)
 
     def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
              example_forms=None, label_layers=None, example_layers=None, unlabelled=None) -> "FewShotProposer":

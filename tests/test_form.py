@@ -14,7 +14,10 @@ from pipeline.form import (FormVectorizer, LazyTagger, form_matrices, form_strin
                            tagger_id)
 from pipeline.learn import LEARNED_PROPOSERS, CodedExample, FewShotProposer
 from pipeline.propose import category_questions, label_texts
+from pipeline.records import Code, Codebook
 from pipeline.store import Store
+
+CB_TWO = Codebook("two", (Code("A", description="a"), Code("B", description="b")))
 
 ASKING = ["Do you think the clinic staff would help?", "Would the nurses find it useful?",
           "How did the manager feel about the budget?", "Could you tell me about the training?",
@@ -148,8 +151,8 @@ def test_learners_registered_under_versioned_names():
     assert (v3.form_weight, v3.layer_weight, v3.self_train, v3.name) == (1.5, 2.0, 0.0, "precode.fewshot.v3")
     assert (v4.form_weight, v4.layer_weight, v4.self_train, v4.name) == (1.5, 2.0, 0.7, "precode.fewshot.v4")
     for bad in ({"form_weight": -1}, {"layer_weight": -0.5}, {"self_train": 1.0}, {"self_train": -0.1}):
-        with pytest.raises(ValueError):
-            FewShotProposer(**bad)
+        with pytest.raises(ValueError):  # checked when fitted (scikit-learn's contract: __init__ only stores)
+            FewShotProposer(**bad).fit(CB_TWO, label_texts(CB_TWO), np.eye(2, 4, dtype=np.float32))
 
 
 TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"
