@@ -14,7 +14,7 @@ from pipeline.run import run_batch
 from .conftest import ROOT
 
 TEMPLATES = {"pipeline.export": ["templates/report.html.j2", "templates/report_macros.html.j2", "templates/report.css"],
-             "pipeline.review.web": ["static/index.html", "static/review.js"]}
+             "pipeline.review.web": ["templates/discovery.html.j2", "static/discovery.js", "static/discovery.css", "static/index.html"]}
 
 
 def test_templates_are_found_as_package_resources():
