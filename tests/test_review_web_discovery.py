@@ -186,6 +186,12 @@ def test_accept_rename_and_merge_in_a_real_browser(store_path):
     with Store(store_path) as st:
         assert [e.kind for e in st.code_events()][-2:] == ["create", "create"]
 
+    # the report's emergent themes say what became of each topic
+    from pipeline.export.report import build_report
+
+    html = build_report(load_project(store_path), store_path, store_path.parent / "r.html", "t")[0].read_text()
+    assert "accepted as &#39;Getting to the clinic&#39;" in html and "merged into &#39;Daily working conditions&#39;" in html
+
     # the next discovery (what `precode discover` lists) shows the decisions: an accepted topic is a code
     # of the codebook now (a zero-shot topic) or listed with its status, never proposed again
     later = discover(store_path, embedder=BagOfWordsEmbedder(), zeroshot_min_similarity=0.45)
