@@ -78,6 +78,12 @@ def test_page_before_discovery_and_the_guard(discovered):
         assert c.post("/api/discovery/reject", json={"id": "emergent-x"}).status_code == 403
         r = c.post("/api/discovery/reject", json={"id": "emergent-x"}, headers={"origin": BASE})
         assert r.status_code == 400 and "precode discover" in r.json()["error"]
+        found = undiscovered.parent / "discovery" / "candidates.json"
+        found.parent.mkdir(exist_ok=True)
+        found.write_text('{"candidates": [{"id": 1}]}')  # not what `precode discover` writes
+        r = c.get("/discovery")
+        assert r.status_code == 500 and "not readable as discovery results" in r.text and "Traceback" not in r.text
+        found.unlink()
 
 
 def test_reject_and_errors_through_the_api(store_path):

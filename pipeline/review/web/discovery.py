@@ -49,9 +49,14 @@ def page_state(store_path: Path, coder: str | None, fixed_coder: bool) -> dict:
         return state
     import json
 
-    state["notes"] = json.loads(found.read_text(encoding="utf-8")).get("notes", [])
+    try:
+        state["notes"] = list(json.loads(found.read_text(encoding="utf-8")).get("notes", []))
+        cands = load_candidates(store_path)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise PrecodeError(f"{found}: not readable as discovery results ({type(e).__name__}); run `precode discover` "
+                           "again") from None
     reviews = load_reviews(store_path)
-    for k, c in enumerate(load_candidates(store_path), 1):
+    for k, c in enumerate(cands, 1):
         status = review_status(c.id, c.members, reviews)
         state["topics"].append({
             "number": k, "id": c.id, "name": c.name, "keywords": ", ".join(c.keywords[:8]), "size": c.size,
