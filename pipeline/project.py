@@ -44,6 +44,8 @@ class ProjectData:
     # retired or split codes people decided on, by codebook name: each a codebook named
     # "NAME (orphaned codes)" whose codes carry ``retired`` (the exports mark them, never drop them)
     orphan_books: dict[str, Codebook] = field(default_factory=dict)
+    # segment memos: (segment, coder) -> memos.SegmentMemo, the standing one of each coder
+    memos: dict = field(default_factory=dict)
 
     def code_index(self) -> dict[str, tuple[Codebook, object]]:
         """code guid -> (codebook, code), over every codebook of the project (orphaned codes last)."""
@@ -99,6 +101,9 @@ def load_project(store_path: str | Path) -> ProjectData:
                 data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
         data.orphan_books = orphan_books(st, {g for (_s, g, _c) in data.states}, data.code_index())
+        from .memos import current_memos
+
+        data.memos = current_memos(st)
     return data
 
 

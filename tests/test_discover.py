@@ -280,12 +280,30 @@ def test_topic_names_rank_phrases_against_the_topic(result, project):
     taken = {"training"}
     assert readable_names([["training"], []], [np.ones(2), np.ones(2)], embed, taken) == ["Training (2)", "Emergent topic"]
     res, _ = result
-    assert "MMR" in res.params["names"] or "marginal relevance" in res.params["names"]
+    assert "noun phrases" in res.params["names"] and "marginal relevance" in res.params["names"]
     data = load_project(project[0])
     text = {s.id: s.text.casefold() for s in data.segments}
-    for c in res.candidates:  # every word of a name is used in most of the topic's segments... or at least some
-        first = c.name.split(" / ")[0].casefold()
+    for c in res.candidates:  # a name is words the participants used, in a good share of the topic's segments
+        assert " / " not in c.name, c.name  # a phrase, not a keyword pair
+        first = c.name.split(" and ")[0].casefold()
         assert sum(first in text[m] for m in c.members) >= c.size / 4, (c.name, c.keywords)
+        assert sum(first in t for t in text.values()) <= 1.25 * sum(first in text[m] for m in c.members), c.name
+
+
+def test_noun_phrases_and_phrase_names():
+    import numpy as np
+
+    from pipeline.discover.names import noun_phrases, phrase_names
+    from pipeline.form import load_tagger
+
+    texts = ["Um, the bus passes ran out again.", "We need bus passes and a private room on clinic days.",
+             "My peer salary is low, Dana.", "The peer salary barely covers rent.", "People say things."]
+    found = noun_phrases(texts, load_tagger(), {"um", "dana", "say", "things"})
+    assert found[0] == {"bus passes"} and found[1] == {"bus passes", "private room on clinic days"}
+    assert found[2] == {"peer salary"} and "people" not in found[4]  # generic words and speaker names are no names
+    X = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0], [0.5, 0.5]])
+    taken = {"bus passes"}
+    assert phrase_names([[0, 1], [2, 3], [4]], found, X, taken) == ["Bus passes (2)", "Peer salary", None]
 
 
 def test_accept_by_the_number_in_the_list(fresh):

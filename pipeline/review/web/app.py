@@ -52,6 +52,7 @@ from ...errors import PrecodeError
 from ...flags import FLAG_LEGEND
 from ...store import StoreError
 from ..core import Filters, ReviewItem, ReviewSession
+from .discovery import routes as discovery_routes
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
@@ -687,6 +688,7 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/code", post(review.create_code), methods=["POST"]),
         Route("/api/codebook", post(review.edit_code), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
+        *discovery_routes(review, browser, post),  # /discovery: topics from `precode discover` (discovery.py)
     ]
 
 
