@@ -219,7 +219,11 @@ def metrics(y: list[str], p: list[str], codes: list[str]) -> dict:
 
 
 def _from_confusion(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(accuracy, macro-F1, kappa) for a stack of confusion matrices [B, K, K] (rows: truth)."""
+    """(accuracy, macro-F1, kappa) for a stack of confusion matrices [B, K, K] (rows: truth).
+
+    Written out rather than scikit-learn's ``cohen_kappa_score`` / ``f1_score``: those take label
+    sequences, one resample at a time; this scores thousands of bootstrap resamples in one array
+    operation. The point estimate is checked against scikit-learn's (``main``, ``boot.point``)."""
     n = cm.sum(axis=(1, 2))
     tp = np.diagonal(cm, axis1=1, axis2=2)
     rows, cols = cm.sum(axis=2), cm.sum(axis=1)

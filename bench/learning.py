@@ -52,6 +52,7 @@ from pipeline.embed import DEFAULT_CACHE, EmbedStats, Embedder, embed_texts, enc
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
 from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, SELF_TRAIN, UNCERTAINTY_TEMPERATURE, CodedExample,  # noqa: E402
                             FewShotProposer, SegmentViews, review_order)
+from pipeline.features import learner_views  # noqa: E402
 from pipeline.propose import label_texts  # noqa: E402
 from pipeline.records import Code, Codebook  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -111,18 +112,12 @@ class Data:
         return self.texts + [lt.text for lt in self.labels]
 
     def attach(self, lookup: dict[str, np.ndarray], layers: dict[str, np.ndarray]) -> None:
+        self.lookup, self.layer_lookup = lookup, layers
         self.X = np.stack([lookup[t] for t in self.texts])
         self.label_vecs = np.stack([lookup[lt.text] for lt in self.labels])
         self.Lv = np.stack([layers[t] for t in self.texts])  # the layer view (fewshot.v3)
         self.label_layers = np.stack([layers[lt.text] for lt in self.labels])
 
-    def undecided(self) -> SegmentViews:
-        """The training half as the head sees it: what fewshot.v4 self-trains on (the turns that are
-        examples are left out by the head itself). The held-out half is never used."""
-        if getattr(self, "_undecided", None) is None:
-            tr = self.train
-            self._undecided = SegmentViews(self.X[tr], self.F[tr], self.Lv[tr], [self.texts[i] for i in tr])
-        return self._undecided
 
 
 def embed_all(datas: list[Data], cache: Path | None) -> dict:
@@ -184,19 +179,25 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 # -- the proposer --------------------------------------------------------------------------------------
 
+# the learner `precode run` uses by default (precode.fewshot.v6 over precode.similarity.v4); ``params`` override
+DEFAULTS = {"name_match": True, "zero_shot": "precode.similarity.v4"}
+
+
 def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewShotProposer:
     """The proposer fitted on ``examples``; ``rows[i]`` is the data row of ``examples[i]`` (its
     vector and form vector). The training half is the undecided material (fewshot.v4 self-trains on it)."""
     rows = np.asarray(rows, dtype=np.int64)
-    return FewShotProposer(**params).fit(d.codebook, d.labels, d.label_vecs, examples=examples,
-                                         example_vecs=d.X[rows] if len(rows) else None,
-                                         example_forms=d.F[rows] if len(rows) else None,
-                                         label_layers=d.label_layers, example_layers=d.Lv[rows] if len(rows) else None,
-                                         unlabelled=d.undecided())
+    learner = FewShotProposer(**{**DEFAULTS, **params})
+    # the texts' form rows: an example's is the row of its turn; a segment's its own
+    form_row = {d.texts[i]: i for i in np.concatenate([d.train, rows])}
+    views = learner_views(learner, [lt.text for lt in d.labels], [e.text for e in examples],
+                          [d.texts[i] for i in d.train], lambda texts: d.lookup, lambda texts: d.layer_lookup,
+                          lambda groups: [d.F[[form_row[t] for t in g]] for g in groups])
+    return learner.fit_views(d.codebook, d.labels, views, examples)
 
 
 def scores_of(p: FewShotProposer, d: Data, rows) -> np.ndarray:
-    return p.score(d.X[rows], seg_forms=d.F[rows], seg_layers=d.Lv[rows])[0]
+    return p.score(d.X[rows], seg_forms=d.F[rows], seg_layers=d.Lv[rows], seg_texts=[d.texts[i] for i in rows])[0]
 
 
 def predict(p: FewShotProposer, d: Data, rows) -> np.ndarray:
@@ -701,7 +702,7 @@ def main() -> None:
     seeds = 1 if args.quick else SEEDS
     res = {"command": command, "date": now, "draws": draws, "seeds": seeds, "embedding": emb,
            "uncertainty_temperature": UNCERTAINTY_TEMPERATURE,
-           "fewshot_defaults": {k: v for k, v in vars(FewShotProposer()).items()}, "tasks": {}}
+           "fewshot_defaults": {**vars(FewShotProposer(**DEFAULTS)), "name": FewShotProposer(**DEFAULTS).name}, "tasks": {}}
     titles = {"esconv": "ESConv supporter strategies", "annomi": "AnnoMI therapist behaviour"}
     for name, d in datas.items():
         t: dict = {"title": titles[name], "codes": d.codes, "n_train": len(d.train), "n_test": len(d.test),

@@ -49,13 +49,17 @@ from _data import data_dir, load_annomi, load_esconv, split_conversations  # noq
 from pipeline.embed import DEFAULT_CACHE, Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
 from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
-from pipeline.learn import CodedExample, FewShotProposer, SegmentViews  # noqa: E402
+from pipeline.features import learner_views  # noqa: E402
+from pipeline.learn import CodedExample, FewShotProposer  # noqa: E402
+from pipeline.lexical import name_matches, name_terms  # noqa: E402
 from pipeline.propose import PROPOSERS, label_texts, prior_features, select  # noqa: E402
 from pipeline.records import Code, Codebook, Segment  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 BEFORE = {"zero_shot": "precode.similarity.v2", "calibrate": False}  # fewshot.v4 over similarity.v2
+NOW_ZERO_SHOT = "precode.similarity.v4"
+NOW = {"select_form": True, "name_match": True, "zero_shot": NOW_ZERO_SHOT}  # precode.fewshot.v6 as `precode run` fits it
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
 COVERAGE = 0.9
 
@@ -183,9 +187,9 @@ def proposer_sets(b: Bench, prop, P: np.ndarray, ev: np.ndarray, rows: np.ndarra
 
 
 def zero_shot(b: Bench, v: Views, now: bool) -> tuple:
-    prop = PROPOSERS["precode.similarity.v3" if now else "precode.similarity.v2"]().fit(b.codebook, v.labels, v.label_vecs)
+    prop = PROPOSERS[NOW_ZERO_SHOT if now else "precode.similarity.v2"]().fit(b.codebook, v.labels, v.label_vecs)
     rows = np.arange(len(b.texts))
-    P, ev, _, _ = prop.score(v.S)
+    P, ev, _, _ = prop.score(v.S, seg_texts=b.texts)
     return P, proposer_sets(b, prop, P, ev, rows, now), prop, ev
 
 
@@ -198,23 +202,25 @@ def nearest_description(b: Bench, v: Views) -> tuple:
 
 
 def fit_precode(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, now: bool, pool: np.ndarray) -> FewShotProposer:
-    examples, rows = [], []
-    for i in train:
-        for c in np.where(b.Y[i])[0]:
-            examples.append(CodedExample(int(c), b.texts[i], group=b.groups[i]))
-            rows.append(i)
-    rows = np.array(rows)
-    params = {"select_form": True} if now else BEFORE  # as `precode run` fits it
-    return FewShotProposer(**params).fit(
-        b.codebook, v.labels, v.label_vecs, examples=examples, example_vecs=v.S[rows], example_forms=v.F[rows],
-        label_layers=v.label_layers, example_layers=v.L[rows],
-        unlabelled=SegmentViews(v.S[pool], v.F[pool], v.L[pool], [b.texts[i] for i in pool]))
+    examples = [CodedExample(int(c), b.texts[i], group=b.groups[i]) for i in train for c in np.where(b.Y[i])[0]]
+    learner = FewShotProposer(**(NOW if now else BEFORE))
+    row = {t: i for i, t in enumerate(b.texts)}
+    lab = {lt.text: i for i, lt in enumerate(v.labels)}
+
+    def lookup(items: np.ndarray, label_rows: np.ndarray):
+        return lambda texts: {t: items[row[t]] if t in row else label_rows[lab[t]] for t in texts}
+
+    views = learner_views(learner, [lt.text for lt in v.labels], [e.text for e in examples], [b.texts[i] for i in pool],
+                          lookup(v.S, v.label_vecs), lookup(v.L, v.label_layers),
+                          lambda groups: [v.F[[row[t] for t in g]] for g in groups])
+    return learner.fit_views(b.codebook, v.labels, views, examples)
 
 
 def learned(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, now: bool, pool: np.ndarray,
             targets=()) -> tuple:
     prop = fit_precode(b, v, train, test, now, pool)
-    P, ev, _, _ = prop.score(v.S[test], seg_forms=v.F[test], seg_layers=v.L[test])
+    P, ev, _, _ = prop.score(v.S[test], seg_forms=v.F[test], seg_layers=v.L[test],
+                             seg_texts=[b.texts[i] for i in test])
     extra = {t: proposer_sets(b, prop, P, ev, test, True, t) for t in targets}
     if targets:  # the coverage sets (split conformal on the folds' out-of-fold scores)
         sugg = select(segments_of(b, test), P, ev, prop, np.full(len(test), -1), top_k=3, coverage=COVERAGE)
@@ -351,7 +357,8 @@ def run_single(b: Bench, v: Views, draws: int, per_code: int = 20) -> dict:
 
 def prior_rows(b: Bench, v: Views, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[n * codes, 5] (prototype cosine, closest label text cosine, gap, lead; see
-    pipeline.propose.prior_features), targets."""
+    pipeline.propose.prior_features; the share of the code's name words the text uses, see
+    pipeline.lexical), targets."""
     prop = PROPOSERS["precode.similarity.v2"]().fit(b.codebook, v.labels, v.label_vecs)
     X = v.S[rows]
     proto = X @ prop.prototypes_.T
@@ -360,7 +367,8 @@ def prior_rows(b: Bench, v: Views, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     for j, c in enumerate(prop.label_code_):
         single[:, c] = np.maximum(single[:, c], sims[:, j])
     gap, lead = prior_features(proto)
-    return np.stack([proto.ravel(), single.ravel(), gap.ravel(), lead.ravel()], axis=1), b.Y[rows].ravel()
+    names = name_matches([b.texts[i] for i in rows], name_terms(b.codebook))
+    return np.stack([proto.ravel(), single.ravel(), gap.ravel(), lead.ravel(), names.ravel()], axis=1), b.Y[rows].ravel()
 
 
 def with_exemplars(b: Bench, n: int = 3, seed: int = 0) -> tuple[Bench, np.ndarray]:
@@ -377,9 +385,10 @@ def with_exemplars(b: Bench, n: int = 3, seed: int = 0) -> tuple[Bench, np.ndarr
     return Bench(b.name + "/exemplars", cb, b.texts, b.Y, b.groups, b.single, b.train, b.test), rows
 
 
-def fit_prior(benches: list[tuple[Bench, Views]], max_items: int = 1500) -> dict:
-    """similarity.v3's prior: one logistic regression a kind of code (with a description, a bare name,
-    with exemplars), on every benchmark, each data set weighing the same."""
+def fit_prior(benches: list[tuple[Bench, Views]], max_items: int = 1500, names: bool = False) -> dict:
+    """similarity.v3's prior (v4's with ``names``: the name match too): one logistic regression a kind
+    of code (with a description, a bare name, with exemplars), on every benchmark, each data set
+    weighing the same."""
     out = {}
     for kind in ("described", "bare", "exemplars"):
         Xs, ys, ws = [], [], []
@@ -394,11 +403,13 @@ def fit_prior(benches: list[tuple[Bench, Views]], max_items: int = 1500) -> dict
             if len(rows) > max_items:
                 rows = np.sort(np.random.default_rng(0).choice(rows, max_items, replace=False))
             X, y = prior_rows(b, v, rows)
+            X = X if names else X[:, :4]
             Xs.append(X), ys.append(y), ws.append(np.full(len(y), 1.0 / len(y)))  # every data set weighs the same
         X, y, w = np.vstack(Xs), np.concatenate(ys), np.concatenate(ws)
         m = LogisticRegression(C=10.0, max_iter=5000).fit(X, y, sample_weight=w * len(w) / len(ws))
         coef = [round(float(c), 3) for c in m.coef_[0]]
-        out[kind] = {"sim": coef[0], "single": coef[1], "gap": coef[2], "lead": coef[3], "bias": round(float(m.intercept_[0]), 3)}
+        out[kind] = {"sim": coef[0], "single": coef[1], "gap": coef[2], "lead": coef[3],
+                     **({"name": coef[4]} if names else {}), "bias": round(float(m.intercept_[0]), 3)}
     return out
 
 
@@ -548,7 +559,9 @@ def main() -> None:
         vs[name] = views(b, args.cache)
     with threadpool_limits(1):
         if args.fit_prior:
-            print(json.dumps(fit_prior([(benches[n], vs[n]) for n in benches]), indent=2))
+            pairs = [(benches[n], vs[n]) for n in benches]
+            print(json.dumps({"precode.similarity.v3": fit_prior(pairs), "precode.similarity.v4": fit_prior(pairs, names=True)},
+                             indent=2))
             return
         draws = 2 if args.quick else args.draws
         res: dict = {"date": f"{dt.date.today()}", "draws": draws}

@@ -66,8 +66,8 @@ class EmbeddingConfig(_Strict):
 
 
 class ProposeConfig(_Strict):
-    # zero-shot proposer (v3: scores are the estimated chance that a person accepts the code)
-    proposer: str = "precode.similarity.v3"
+    # zero-shot proposer (v3: scores are the estimated chance that a person accepts the code; v4: v3 + the code name's words)
+    proposer: str = "precode.similarity.v4"
     top_k: int = Field(default=3, ge=1)  # at most this many codes a segment
     # calibrated proposers: each segment gets the 0..top_k codes that keep the proposals' expected precision at
     # this target (0.6: bench/results/proposals.md); a segment where none clears it is `uncoded`. null: the
@@ -91,11 +91,12 @@ class ProposeConfig(_Strict):
     min_examples: int = Field(default=5, ge=1)  # codes with fewer examples stay zero-shot
     # head used once there are examples (v4: v3 + self-training on the undecided segments; v3: embedding + layer
     # view + form; v2: without the layer view; v1: embedding only)
-    # (v5: v4 with calibrated scores, the chance that a person accepts the code)
-    learner: Literal["precode.fewshot.v5", "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2",
-                     "precode.fewshot.v1"] = "precode.fewshot.v5"
+    # (v5: v4 with calibrated scores, the chance that a person accepts the code; v6: v5 + whether the segment
+    # uses the words of the code's name, weighed on the project's examples)
+    learner: Literal["precode.fewshot.v6", "precode.fewshot.v5", "precode.fewshot.v4", "precode.fewshot.v3",
+                     "precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v6"
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v5: weight of the form features beside the embedding
-    # fewshot.v5 in a batch run: keep the form features only where they lower the out-of-fold log-loss of the
+    # fewshot.v5/v6 in a batch run: keep the form features only where they lower the out-of-fold log-loss of the
     # project's coded examples (they help codes that are acts of speech, add noise where codes are topics);
     # the review follows the run's choice
     select_form: bool = True

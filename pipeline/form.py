@@ -16,8 +16,7 @@ form vector the learned head (:class:`pipeline.learn.FewShotProposer`, ``precode
 reads beside the embedding. The head decides per code how much form matters, from the examples:
 a code about content learns small form weights.
 
-Measured in ``bench/results/learning.md``: ESConv, 20 examples per code, kappa 0.26 -> 0.33; all
-training turns 0.39 -> 0.46.
+What form features add is measured in ``bench/results/learning.md`` (with and without them).
 
 Form strings depend only on the text and the spaCy pipeline; they are cached in the project store
 (table ``forms``) like the embeddings, so a refit never tags a text twice.
@@ -28,12 +27,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import math
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -191,35 +188,45 @@ def missing_forms(texts: Iterable[str], nlp, store) -> list[str]:
 
 @dataclass
 class FormVectorizer:
-    """TF-IDF over word 1- and 2-grams of form strings, rows scaled to unit length.
+    """TF-IDF over word 1- and 2-grams of form strings, rows scaled to unit length (scikit-learn's
+    ``TfidfVectorizer``: sublinear tf, smooth idf, l2 rows).
 
     Fitted without labels on a project's segments (``min_df``: a gram must occur in that many
-    segments; ``max_features``: the most frequent grams kept, ties by the gram). Deterministic: the
-    same strings in any order give the same vocabulary and weights. Implemented here (not
-    scikit-learn's vectorizer) so that it is small, dependency-free and picklable as plain data.
+    segments; ``max_features``: the grams in the most segments kept, ties by the gram). Deterministic:
+    the same strings in any order give the same vocabulary and weights. ``max_features`` is applied
+    here, not by scikit-learn, which ranks grams by their count over the corpus (a gram said five times
+    in one segment would outrank one in four segments) and breaks ties by an unstable sort.
     """
 
     min_df: int = 2
     max_features: int = 4096
     vocabulary_: dict[str, int] = field(default_factory=dict)
     idf_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _tfidf: Any = field(default=None, repr=False, compare=False)  # the fitted TfidfVectorizer
 
     @staticmethod
-    def grams(form: str) -> list[str]:
-        w = form.split()
-        return w + [f"{a} {b}" for a, b in zip(w, w[1:])]
+    def _sklearn(vocabulary=None, min_df: int = 1):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+                               min_df=min_df, vocabulary=vocabulary, sublinear_tf=True, dtype=np.float64)
 
     def fit(self, forms: Iterable[str]) -> "FormVectorizer":
-        df: Counter[str] = Counter()
-        n = 0
-        for f in forms:
-            n += 1
-            df.update(set(self.grams(f)))
-        kept = sorted((g for g, c in df.items() if c >= self.min_df), key=lambda g: (-df[g], g))[: self.max_features]
-        kept.sort()
-        self.vocabulary_ = {g: i for i, g in enumerate(kept)}
-        # smooth idf (as scikit-learn's default): log((1 + n) / (1 + df)) + 1
-        self.idf_ = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float64)
+        forms = list(forms)
+        vec = self._sklearn(min_df=self.min_df)
+        try:
+            X = vec.fit_transform(forms)
+        except ValueError:  # no gram in min_df segments (or too few segments): an empty vocabulary
+            self.vocabulary_, self.idf_, self._tfidf = {}, np.zeros(0), None
+            return self
+        if len(vec.vocabulary_) > self.max_features:
+            df = np.bincount(X.indices, minlength=len(vec.vocabulary_))  # segments each gram occurs in
+            names = vec.get_feature_names_out()
+            top = sorted(range(len(names)), key=lambda j: (-df[j], names[j]))[: self.max_features]
+            vec = self._sklearn(vocabulary=sorted(names[j] for j in top)).fit(forms)
+        self.vocabulary_ = {str(g): int(i) for g, i in vec.vocabulary_.items()}
+        self.idf_ = np.asarray(vec.idf_, dtype=np.float64)
+        self._tfidf = vec
         return self
 
     @property
@@ -230,20 +237,9 @@ class FormVectorizer:
         """Sparse matrix [len(forms), n_features] (scipy CSR), sublinear tf * idf, unit rows."""
         from scipy.sparse import csr_matrix
 
-        indptr, indices, data = [0], [], []
-        for f in forms:
-            counts = Counter(g for g in self.grams(f) if g in self.vocabulary_)
-            items = sorted((self.vocabulary_[g], c) for g, c in counts.items())
-            cols = [i for i, _ in items]
-            vals = np.array([(1.0 + math.log(c)) * self.idf_[i] for i, c in items], dtype=np.float64)
-            norm = float(np.sqrt((vals * vals).sum())) if len(vals) else 0.0
-            if norm > 0:
-                vals = vals / norm
-            indices.extend(cols)
-            data.extend(vals.tolist())
-            indptr.append(len(indices))
-        return csr_matrix((np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), np.array(indptr)),
-                          shape=(len(forms), self.n_features))
+        if self._tfidf is None:
+            return csr_matrix((len(forms), 0), dtype=np.float64)
+        return self._tfidf.transform(list(forms)).tocsr()
 
 
 def form_matrices(groups: Sequence[Sequence[str]], nlp, store=None, progress: Callable[[int], None] | None = None,

@@ -56,6 +56,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import InputError
+from .lexical import name_matches, name_terms
 from .propose import PROPOSERS, LabelText, _sigmoid
 from .records import Codebook
 
@@ -362,26 +363,31 @@ MIN_SLOPE = 0.05
 
 
 def _fit_platt(logit: np.ndarray, target: np.ndarray, weight: np.ndarray, strength: float = 1.0,
-               center: tuple[float, float] = (1.0, 0.0)) -> tuple[float, float]:
-    """score = sigmoid(a * logit + b) by weighted logistic regression, shrunk toward ``center``
-    (default the identity map, a=1, b=0) with ``strength`` pseudo-weight. ``a >= MIN_SLOPE`` keeps the map strictly
-    increasing: a zero-shot code keeps its ranking even when the decisions say that similarity to
-    the descriptions is little evidence (it is compressed, never flattened or reversed).
-    ``target`` is 1 / 0."""
+               center: tuple[float, float] = (1.0, 0.0), extra: np.ndarray | None = None) -> tuple[float, ...]:
+    """score = sigmoid(a * logit + b [+ beta . extra]) by weighted logistic regression, shrunk toward
+    ``center`` (default the identity map, a=1, b=0; beta toward 0) with ``strength`` pseudo-weight.
+    ``a >= MIN_SLOPE`` keeps the map strictly increasing: a zero-shot code keeps its ranking even when
+    the decisions say that similarity to the descriptions is little evidence (it is compressed, never
+    flattened or reversed). ``extra`` [n, m]: features shared by every code (fewshot.v6: the name
+    match), with weights ``beta >= 0``. ``target`` is 1 / 0. Returns (a, b) or (a, b, *beta)."""
     from scipy.optimize import minimize
 
     s = 2.0 * target - 1.0
+    E = np.zeros((len(logit), 0)) if extra is None else np.asarray(extra, dtype=np.float64).reshape(len(logit), -1)
+    m_extra = E.shape[1]
+    a0, b0 = center
+    c0 = np.array([a0, b0] + [0.0] * m_extra)
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        a, b = theta
-        m = s * (a * logit + b)
+        a, b, beta = theta[0], theta[1], theta[2:]
+        m = s * (a * logit + b + E @ beta)
         r = -weight * s * _sigmoid(-m)
-        loss = float((weight * np.logaddexp(0.0, -m)).sum()) + 0.5 * strength * ((a - a0) ** 2 + (b - b0) ** 2)
-        return loss, np.array([(r * logit).sum() + strength * (a - a0), r.sum() + strength * (b - b0)])
+        loss = float((weight * np.logaddexp(0.0, -m)).sum()) + 0.5 * strength * float(((theta - c0) ** 2).sum())
+        grad = np.concatenate([[(r * logit).sum(), r.sum()], E.T @ r]) + strength * (theta - c0)
+        return loss, grad
 
-    a0, b0 = center
-    res = minimize(f, np.array([a0, b0]), jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)])
-    return float(res.x[0]), float(res.x[1])
+    res = minimize(f, c0, jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)] + [(0.0, None)] * m_extra)
+    return tuple(float(x) for x in res.x)
 
 
 class FewShotProposer:
@@ -403,29 +409,20 @@ class FewShotProposer:
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 
-    name = "precode.fewshot.v4"
-
     def __init__(self, min_examples: int = 5, C: float = 1.0, prior_weight: float = 3.0, negative_weight: float = 1.0,
                  zero_shot: str = "precode.similarity.v3", center: float | None = None, scale: float | None = None,
                  question_weight: float = 0.05, use_question: bool = True, context_weight: float = 0.0,
                  question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT,
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
-                 calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False):
-        if form_weight < 0 or layer_weight < 0:
-            raise ValueError("form_weight and layer_weight must be >= 0")
-        if not 0 <= self_train < 1 or pseudo_weight < 0 or max_pseudo < 0:
-            raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
+                 calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False,
+                 name_match: bool = False):
+        # scikit-learn's contract: __init__ stores the parameters; fit() checks them and works
         self.form_weight = form_weight
         self.layer_weight = layer_weight
         self.self_train = self_train
         self.pseudo_weight = pseudo_weight
         self.max_pseudo = max_pseudo
-        self.name = ("precode.fewshot.v3" if layer_weight > 0 else
-                     "precode.fewshot.v2" if form_weight > 0 else "precode.fewshot.v1")
-        if self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
-            self.name = "precode.fewshot.v4" if layer_weight > 0 else self.name + "+self-training"
-        if calibrate:  # v5 = v4 + calibrated scores (the chance that a person accepts the code)
-            self.name = "precode.fewshot.v5" if self.name == "precode.fewshot.v4" else self.name + "+calibrated"
+        self.name_match = name_match
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
         self.select_form = select_form
@@ -440,6 +437,25 @@ class FewShotProposer:
         self.use_question = use_question
         self.context_weight = context_weight
         self.question_min = question_min
+
+    @property
+    def name(self) -> str:
+        """The registered learner these parameters amount to (v1-v6), or the closest one with what differs."""
+        name = ("precode.fewshot.v3" if self.layer_weight > 0 else
+                "precode.fewshot.v2" if self.form_weight > 0 else "precode.fewshot.v1")
+        if self.self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
+            name = "precode.fewshot.v4" if self.layer_weight > 0 else name + "+self-training"
+        if self.calibrate:  # v5 = v4 + calibrated scores (the chance that a person accepts the code)
+            name = "precode.fewshot.v5" if name == "precode.fewshot.v4" else name + "+calibrated"
+        if self.name_match:  # v6 = v5 + the code's name words in the segment (pipeline.lexical)
+            name = "precode.fewshot.v6" if name == "precode.fewshot.v5" else name + "+name-match"
+        return name
+
+    def _check_params(self) -> None:
+        if self.form_weight < 0 or self.layer_weight < 0:
+            raise ValueError("form_weight and layer_weight must be >= 0")
+        if not 0 <= self.self_train < 1 or self.pseudo_weight < 0 or self.max_pseudo < 0:
+            raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
 
     @property
     def calibrated(self) -> bool:
@@ -471,9 +487,21 @@ class FewShotProposer:
         them, for self-training (``self_train > 0``; those whose text is an example are left out);
         ``None``: none.
         """
+        self._check_params()
         with _single_thread():
             return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
                              example_forms, label_layers, example_layers, unlabelled)
+
+    def fit_views(self, codebook: Codebook, labels: list[LabelText], views, examples: Sequence[CodedExample] = (),
+                  questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None) -> "FewShotProposer":
+        """:meth:`fit` on the views :func:`pipeline.features.learner_views` built (label texts, examples,
+        and the segments it self-trains on)."""
+        if len(views.labels.vecs) != len(labels) or len(views.examples.vecs) != len(examples):
+            raise ValueError("the views must hold one row per label text and per example")
+        ex = views.examples
+        return self.fit(codebook, labels, views.labels.vecs, questions, question_vecs, examples,
+                        ex.vecs if len(examples) else None, ex.forms, views.labels.layers, ex.layers,
+                        views.segments if self.self_train > 0 else None)
 
     def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
              example_forms=None, label_layers=None, example_layers=None, unlabelled=None) -> "FewShotProposer":
@@ -524,6 +552,9 @@ class FewShotProposer:
         W = np.where(rejected, self.negative_weight + (S < 0), W)
         S = np.where(rejected, -1.0, S)
 
+        # fewshot.v6: which codes' name words each example text uses (a feature with one weight for all codes)
+        self.name_terms_ = name_terms(codebook) if self.name_match else None
+        Mt = name_matches(list(text_index), self.name_terms_) if self.name_terms_ is not None else None
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
         self.n_examples_ = {c.path: (int(n_pos[i]), int(n_neg[i])) for i, c in enumerate(codebook.codes)}
@@ -575,7 +606,7 @@ class FewShotProposer:
             self.intercept_[cols] = b
             # codes left zero-shot: their similarity score, mapped monotonically onto the scale of the
             # learned codes (class-balanced, like the head) by two numbers fitted on every decision
-            zs_scores = np.clip(zs.score(Xt)[0], 1e-9, 1 - 1e-9)
+            zs_scores = np.clip(zs.score(Xt, seg_texts=list(text_index))[0], 1e-9, 1 - 1e-9)
             known = S != 0
             logit = np.log(zs_scores / (1 - zs_scores))[known]
             target = (S[known] > 0).astype(float)
@@ -583,12 +614,12 @@ class FewShotProposer:
                 w = np.ones_like(target)
             else:
                 w = _balanced(W[known][:, None], (2 * target - 1)[:, None])[:, 0]
-            self.calibration_ = _fit_platt(logit, target, w)
+            self.calibration_ = _fit_platt(logit, target, w, extra=Mt[known] if Mt is not None else None)
             if self.calibrate:
                 groups = [""] * n_text
                 for ex, r in zip(examples, rows):
                     groups[r] = groups[r] or ex.group
-                X, F = self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups)
+                X, F = self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups, Mt)
             if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs) and len(cols) >= MIN_LEARNED:
                 self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
         else:
@@ -610,7 +641,7 @@ class FewShotProposer:
         return np.array([fold_of[g] for g in keys])
 
     def _fit_calibration(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, zs_scores,
-                         groups: Sequence[str]) -> tuple:
+                         groups: Sequence[str], M: np.ndarray | None = None) -> tuple:
         """fewshot.v5: make a learned code's score the chance that a person accepts it.
 
         The head is class-balanced, so its logit is shifted by the code's prior log-odds among the
@@ -622,6 +653,8 @@ class FewShotProposer:
         the reliability of the scores on this project's own examples. With ``select_form``, the head is
         also fitted out of fold without the form features, and they are dropped (the head refitted
         without them) when that lowers the out-of-fold log-loss; ``form_selected_`` says which.
+        With ``name_match`` (v6), ``M`` holds the example texts' name matches and the map gains a third
+        number, the weight of the name match (``sigmoid(a * (logit + prior) + b + beta * match)``).
         Returns the (X, F) the rest of the fit uses."""
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
@@ -634,12 +667,12 @@ class FewShotProposer:
         fold = self._folds(groups) if len(cols) else None
         if fold is None:
             return X, F
-        z, ab, loss = self._out_of_fold(X, F, S_all, W_all, cols, S, fold)
+        z, ab, loss = self._out_of_fold(X, F, S_all, W_all, cols, S, fold, M=M)
         if self.select_form and F is not None:
             # learn the mix: keep the form features only if they lower the out-of-fold log-loss (they help
             # codes that are acts of speech, and add noise where codes are topics)
             dx = X.shape[1]
-            z0, ab0, loss0 = self._out_of_fold(X, None, S_all, W_all, cols, S, fold, init=self.coef_[:dx])
+            z0, ab0, loss0 = self._out_of_fold(X, None, S_all, W_all, cols, S, fold, init=self.coef_[:dx], M=M)
             if loss0 < loss * (1 - FORM_MARGIN):
                 coef, bias = _fit_ovr_logistic(X, S_all[:, cols], _balanced(W_all, S_all)[:, cols], self.C,
                                                init=(self.coef_[:dx, cols], self.intercept_[cols]))
@@ -650,9 +683,8 @@ class FewShotProposer:
         self.oof_loss_ = loss
         if ab is not None:
             self.head_calibration_, self.head_calibration_fitted_ = ab, True
-        a, b = self.head_calibration_
-        P = self._calibrated(zs_scores)
-        P[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
+        P = self._calibrated(zs_scores, M)
+        P[:, cols] = self._head_map(z, cols, M)
         pos = S > 0
         has = pos.any(axis=1)
         self.oof_ = (P, S)
@@ -660,7 +692,7 @@ class FewShotProposer:
         return X, F
 
     def _out_of_fold(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, fold: np.ndarray,
-                     init: np.ndarray | None = None) -> tuple[np.ndarray, tuple[float, float] | None, float]:
+                     init: np.ndarray | None = None, M: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None, float]:
         """Out-of-fold logits of the learned codes ``cols`` for the example texts (the label-text rows
         always train), the calibration map (a, b) fitted on them (None when they hold one class only),
         and the calibrated scores' mean log-loss."""
@@ -683,9 +715,11 @@ class FewShotProposer:
         known = S[:, cols] != 0
         x = (z + self.prior_logit_[cols])[known]
         t = (S[:, cols] > 0)[known].astype(float)
-        ab = _fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0)) if t.any() and not t.all() else None
-        a, b = ab or (DEFAULT_SLOPE, 0.0)
-        p = np.clip(_sigmoid(a * x + b), 1e-9, 1 - 1e-9)
+        e = M[:, cols][known] if M is not None else None
+        ab = (_fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0), extra=e)
+              if t.any() and not t.all() else None)
+        a, b, *beta = ab or (DEFAULT_SLOPE, 0.0)
+        p = np.clip(_sigmoid(a * x + b + (beta[0] * e if beta and e is not None else 0.0)), 1e-9, 1 - 1e-9)
         loss = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()) if len(x) else 0.0
         return z, ab, loss
 
@@ -703,11 +737,27 @@ class FewShotProposer:
         q = s[min(rank, n - 1)] if rank < n else 1.0
         return float(max(1.0 - q, 0.0)), n
 
-    def _calibrated(self, zero_shot_scores: np.ndarray) -> np.ndarray:
-        """Zero-shot scores on the learned codes' scale (the monotone map ``calibration_``)."""
-        a, b = self.calibration_
+    def _calibrated(self, zero_shot_scores: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
+        """Zero-shot scores on the learned codes' scale (the monotone map ``calibration_``; in v6 plus
+        the weight of the name match ``M`` [n, codes])."""
+        a, b, *beta = self.calibration_
         zs = np.clip(zero_shot_scores, 1e-9, 1 - 1e-9)
-        return _sigmoid(a * np.log(zs / (1 - zs)) + b)
+        x = a * np.log(zs / (1 - zs)) + b
+        return _sigmoid(x + beta[0] * M if beta and M is not None else x)
+
+    def _head_map(self, z: np.ndarray, cols: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
+        """v5+: the learned codes' calibrated scores from the head's logits ``z`` [n, len(cols)]."""
+        a, b, *beta = self.head_calibration_
+        x = a * (z + self.prior_logit_[cols]) + b
+        return _sigmoid(x + beta[0] * M[:, cols] if beta and M is not None else x)
+
+    def _name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray | None:
+        """v6: the segments' name matches (None for a learner without them)."""
+        if getattr(self, "name_terms_", None) is None:
+            return None
+        if texts is None or len(texts) != n:
+            raise ValueError(f"this learner matches code names: pass seg_texts, one text per segment ({n})")
+        return name_matches(texts, self.name_terms_)
 
     def _logits(self, vecs: np.ndarray, forms, layers, cols: np.ndarray) -> np.ndarray:
         """The head's logits of codes ``cols`` (no question shift)."""
@@ -744,7 +794,9 @@ class FewShotProposer:
         best = z.argmax(axis=1)
         top = _sigmoid(z.max(axis=1))
         if len(cols) < S_all.shape[1]:  # the rank-1 code over all codes must be a learned one
-            others = np.delete(self._calibrated(self.zero_shot_.score(vecs)[0]), cols, axis=1)
+            texts = [u.texts[i] for i in rows] if u.texts is not None else None
+            M = self._name_matches(texts, len(rows)) if texts is not None else None
+            others = np.delete(self._calibrated(self.zero_shot_.score(vecs, seg_texts=texts)[0], M), cols, axis=1)
             top = np.where(top > others.max(axis=1), top, 0.0)
         sure = np.where(top >= self.self_train)[0]
         if self.max_pseudo and len(sure) > self.max_pseudo:  # a seeded sample keeps the mix of codes
@@ -770,13 +822,15 @@ class FewShotProposer:
 
     def score(self, seg_vecs: np.ndarray, q_vecs: np.ndarray | None = None, has_q: np.ndarray | None = None,
               prev_vecs: np.ndarray | None = None, seg_forms=None,
-              seg_layers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              seg_layers: np.ndarray | None = None,
+              seg_texts: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n]).
 
         ``seg_forms`` / ``seg_layers``: the segments' form vectors (same vectorizer as in ``fit``)
-        and layer views; required when the head was fitted with them.
+        and layer views; required when the head was fitted with them. ``seg_texts``: the segments'
+        texts, required by a learner that matches code names (v6) once it has learned a code.
         """
-        scores, evidence, cat, cat_sim = self.zero_shot_.score(seg_vecs, q_vecs, has_q, prev_vecs)
+        scores, evidence, cat, cat_sim = self.zero_shot_.score(seg_vecs, q_vecs, has_q, prev_vecs, seg_texts=seg_texts)
         if not self.learned_.any() or len(seg_vecs) == 0:
             return scores, evidence, cat, cat_sim
         if self.form_dim_ and (seg_forms is None or seg_forms.shape != (len(seg_vecs), self.form_dim_)):
@@ -793,10 +847,10 @@ class FewShotProposer:
         z = self._logits(v, seg_forms, seg_layers, cols)
         fits = (cat[:, None] >= 0) & (self.zero_shot_.code_category_[None, cols] == cat[:, None])
         z = z + np.where(fits, self.zero_shot_.question_shift, 0.0)
-        scores = self._calibrated(scores)
+        M = self._name_matches(seg_texts, len(seg_vecs))
+        scores = self._calibrated(scores, M)
         if self.calibrate:
-            a, b = self.head_calibration_
-            scores[:, cols] = _sigmoid(a * (z + self.prior_logit_[cols]) + b)
+            scores[:, cols] = self._head_map(z, cols, M)
         else:
             scores[:, cols] = _sigmoid(z)
         # evidence of a learned code: its closest label text or training example
@@ -823,19 +877,26 @@ def _fewshot_v3(**params) -> FewShotProposer:
     return FewShotProposer(**{**params, "self_train": 0.0, "calibrate": False})
 
 
+def _fewshot_v6(**params) -> FewShotProposer:
+    """v5 + whether the segment uses the words of the code's name (one weight for every code, fitted
+    with the calibration on the project's examples: :mod:`pipeline.lexical`)."""
+    return FewShotProposer(**{"zero_shot": "precode.similarity.v4", **params, "name_match": True})
+
+
 def _fewshot_v4(**params) -> FewShotProposer:
     """v3 + self-training (before calibrated scores: a learned code's score is class-balanced)."""
     return FewShotProposer(**{**params, "calibrate": False})
 
 
-LEARNED_PROPOSERS = {"precode.fewshot.v5": FewShotProposer, "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
+LEARNED_PROPOSERS = {"precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
+                     "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
                      "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
 
 
 def make_learner(p) -> FewShotProposer:
     """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-    extra = {"select_form": p.select_form} if p.learner == "precode.fewshot.v5" else {}
+    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6") else {}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
         use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,

@@ -52,6 +52,8 @@ class ProjectData:
     # retired or split codes people decided on, by codebook name: each a codebook named
     # "NAME (orphaned codes)" whose codes carry ``retired`` (the exports mark them, never drop them)
     orphan_books: dict[str, Codebook] = field(default_factory=dict)
+    # segment memos: (segment, coder) -> memos.SegmentMemo, the standing one of each coder
+    memos: dict = field(default_factory=dict)
 
     def code_index(self) -> dict[str, tuple[Codebook, Code]]:
         """code guid -> (codebook, code), over every codebook of the project (orphaned codes last)."""
@@ -108,6 +110,9 @@ def load_project(store_path: str | Path) -> ProjectData:
                     data.codebooks.setdefault(seg.study, next(iter(books.values())))
         data.states = current_state(load(st))
         data.orphan_books = orphan_books(st, {g for (_s, g, _c) in data.states}, data.code_index())
+        from .memos import current_memos
+
+        data.memos = current_memos(st)
     return data
 
 
@@ -160,9 +165,31 @@ def cached_embed(store_path: str | Path, embedder=None):
     return embed
 
 
+ORPHAN_MARK = " (orphaned: {})"  # after a code path in agreement: a code retired or split since its decisions
+
+
+def coding_label(code) -> str:
+    """A code's name in agreement tables: its path, marked when the code was retired or split since
+    (its decisions are still counted, under the old code, never merged with a code in use)."""
+    return code.path + (ORPHAN_MARK.format(code.retired) if getattr(code, "retired", "") else "")
+
+
+def orphan_note(codings) -> str:
+    """One line saying how many codings are counted under a code retired or split since ("" when none)."""
+    marked = [c for c in codings if c[2].endswith(")") and " (orphaned: " in c[2]]
+    if not marked:
+        return ""
+    codes = sorted({c[2] for c in marked})
+    return (f"{len(marked)} coding(s) on codes retired or split since are counted under their old code, marked "
+            f"'orphaned': {', '.join(codes)} (`precode codebook orphans PROJECT` lists the decisions)")
+
+
 def project_codings(store_path: Path, coders: list[str] | None):
     """(coder, segment, code path) of confirmed codings, the units two or more coders reviewed, the coders,
-    code path -> category, and coder -> the segments that coder reviewed (made any decision on)."""
+    code path -> category, and coder -> the segments that coder reviewed (made any decision on).
+
+    Decisions follow renamed, moved and merged codes (counted under the code in use); decisions on codes
+    retired or split since are counted under the old code, its path marked (:func:`coding_label`)."""
     from .decisions import current_state, load
 
     data = load_project(store_path)
@@ -183,8 +210,7 @@ def project_codings(store_path: Path, coders: list[str] | None):
     codings, categories = [], {}
     for (seg, guid, coder), cs in state.items():
         if coder in reviewed and cs.status in ("accepted", "added") and guid in index:
-            code = index[guid][1]
-            codings.append((coder, seg, code.path))
+            codings.append((coder, seg, coding_label(index[guid][1])))
     for book, code in index.values():
-        categories[code.path] = code.category
+        categories[coding_label(code)] = code.category
     return codings, sorted(units), chosen, categories, reviewed

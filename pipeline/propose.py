@@ -99,8 +99,11 @@ class SimilarityProposer:
         return np.where(ok, best, -1), best_sim
 
     def score(self, seg_vecs: np.ndarray, q_vecs: np.ndarray | None = None, has_q: np.ndarray | None = None,
-              prev_vecs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n])."""
+              prev_vecs: np.ndarray | None = None,
+              seg_texts: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return (scores [n, codes] in [0,1], evidence label index [n, codes], matched category [n], its sim [n]).
+
+        ``seg_texts``: the segments' texts, read by a proposer that matches code names (v4) only."""
         v = seg_vecs
         if prev_vecs is not None and self.context_weight > 0:
             v = (1 - self.context_weight) * seg_vecs + self.context_weight * prev_vecs
@@ -122,7 +125,21 @@ class SimilarityProposer:
         else:
             cat, cat_sim = np.full(n, -1), np.zeros(n)
         bonus = np.where((cat[:, None] >= 0) & (self.code_category_[None, :] == cat[:, None]), self.question_weight, 0.0)
+        if self.name_match:
+            return self._to_score(best + bonus, single + bonus, self.name_matches(seg_texts, n)), evidence, cat, cat_sim
         return self._to_score(best + bonus, single + bonus), evidence, cat, cat_sim
+
+    name_match = False  # v4: whether the segment uses the words of the code's name is part of the score
+
+    def name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray:
+        """[n, codes]: the share of each code's name words the segment uses (:mod:`pipeline.lexical`)."""
+        from .lexical import name_matches, name_terms
+
+        if texts is None or len(texts) != n:
+            raise ValueError(f"{self.name} matches code names: pass seg_texts, one text per segment ({n})")
+        if getattr(self, "name_terms_", None) is None:
+            self.name_terms_ = name_terms(self.codebook_)
+        return name_matches(texts, self.name_terms_)
 
     def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
         """Similarity (plus the question bonus) -> score in [0, 1]: a fixed logistic squash. ``single``:
@@ -209,25 +226,46 @@ class CalibratedPrototypeProposer(PrototypeProposer):
         self.exemplars_ = np.array([bool(c.examples) for c in codebook.codes], dtype=bool)
         return self
 
-    def logits(self, sim: np.ndarray, single: np.ndarray) -> np.ndarray:
-        d, b, e = self.prior or PRIOR_DESCRIBED, self.bare_prior or PRIOR_BARE, PRIOR_EXEMPLARS
+    priors = (PRIOR_DESCRIBED, PRIOR_EXEMPLARS, PRIOR_BARE)  # (described, with exemplars, bare name)
+
+    def logits(self, sim: np.ndarray, single: np.ndarray, names: np.ndarray | None = None) -> np.ndarray:
+        described, exemplars, bare = self.priors
+        d, b, e = self.prior or described, self.bare_prior or bare, exemplars
         w = {k: np.where(self.bare_, b[k], np.where(self.exemplars_, e[k], d[k])) for k in d}
         gap, lead = prior_features(sim)
-        return w["sim"] * sim + w["single"] * single + w["gap"] * gap + w["lead"] * lead + w["bias"]
+        z = w["sim"] * sim + w["single"] * single + w["gap"] * gap + w["lead"] * lead + w["bias"]
+        return z + w["name"] * names if names is not None and "name" in w else z
 
-    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
-        return _sigmoid(self.logits(sim, sim if single is None else single))
+    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None, names: np.ndarray | None = None) -> np.ndarray:
+        return _sigmoid(self.logits(sim, sim if single is None else single, names))
 
     @property
     def question_shift(self) -> float:
-        d = self.prior or PRIOR_DESCRIBED
+        d = self.prior or self.priors[0]
         return self.question_weight * float(d["sim"] + d["single"])
+
+
+# similarity.v4's prior: v3's features and ``name`` (the share of the code's name words the segment uses,
+# pipeline.lexical), fitted the same way (`python bench/proposals.py --fit-prior`, bench/results/proposals.md).
+PRIOR4_DESCRIBED = {"sim": -0.857, "single": -0.857, "gap": 9.278, "lead": 9.842, "name": 1.368, "bias": -0.717}
+PRIOR4_EXEMPLARS = {"sim": -0.297, "single": -1.17, "gap": 7.974, "lead": 9.526, "name": 1.282, "bias": -0.504}
+PRIOR4_BARE = {"sim": -0.376, "single": -0.376, "gap": 8.198, "lead": 5.074, "name": 0.914, "bias": -0.701}
+
+
+class NamedPrototypeProposer(CalibratedPrototypeProposer):
+    """Zero-shot, v4: v3 and whether the segment uses the words of the code's name (a passage that says
+    "nostalgic" is likelier to be coded *Nostalgia*); scoring needs the segments' texts."""
+
+    name = "precode.similarity.v4"
+    name_match = True
+    priors = (PRIOR4_DESCRIBED, PRIOR4_EXEMPLARS, PRIOR4_BARE)
 
 
 PROPOSERS: dict[str, Callable[..., SimilarityProposer]] = {
     SimilarityProposer.name: SimilarityProposer,
     PrototypeProposer.name: PrototypeProposer,
     CalibratedPrototypeProposer.name: CalibratedPrototypeProposer,
+    NamedPrototypeProposer.name: NamedPrototypeProposer,
 }
 
 
@@ -383,4 +421,4 @@ def score_segments(proposer, segments: list[Segment], vectors: dict[str, np.ndar
     prev_v = (np.stack([vectors[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segments)])
               if use_previous else None)
     extra = {k: v for k, v in (("seg_forms", seg_forms), ("seg_layers", seg_layers)) if v is not None}
-    return proposer.score(seg_v, q_v, has_q, prev_v, **extra)
+    return proposer.score(seg_v, q_v, has_q, prev_v, seg_texts=[s.text for s in segments], **extra)

@@ -22,17 +22,18 @@ from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_tex
 from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .ingest import inside_folder as _inside, read_document, supported, wildcard_root as _wildcard_root
-from .learn import SegmentViews, make_learner
+from .learn import make_learner
 from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion, utc_now as _now
 from .segment import RoleMap, load_spacy, segment_document
+from .features import learner_views
 from .store import Store
 
 # every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
 PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "tokenizers", "spacy", "numpy", "scipy",
             "scikit-learn", "bertopic", "umap-learn", "hdbscan", "krippendorff", "pydantic", "typer", "python-docx",
-            "openpyxl", "charset-normalizer", "lxml"]
+            "openpyxl", "lxml"]
 SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.txt", "speakers.yaml"}
 
 
@@ -349,28 +350,29 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             seg_forms = seg_layers = None
             if examples:
                 proposer = make_learner(p)
-                # decisions are on segments, whose vectors are at hand; only other texts are looked up
-                new = sorted({e.text for e in examples} - lookup.keys())
-                if new:
-                    lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
-                ev = np.stack([lookup[e.text] for e in examples])
-                seg_layers = ex_layers = lab_layers = None
-                if proposer.layer_weight > 0 and res.layer is not None:
-                    views = embed_texts([s.text for s in segs] + [e.text for e in examples]
-                                        + [lt.text for lt in labels[study.name]], embedder, cache, view="layer")
-                    seg_layers, ex_layers, lab_layers = np.split(views, [len(segs), len(segs) + len(examples)])
-                ex_forms = None
-                if proposer.form_weight > 0:
+
+                def vectors(texts: list[str]) -> dict[str, np.ndarray]:
+                    # decisions are on segments, whose vectors are at hand; only other texts are embedded
+                    new = sorted(set(texts) - lookup.keys())
+                    if new:
+                        lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
+                    return lookup
+
+                def layers(texts: list[str]) -> dict[str, np.ndarray]:
+                    return dict(zip(texts, embed_texts(texts, embedder, cache, view="layer")))
+
+                def forms(groups: list[list[str]]):
                     from .form import LazyTagger, form_matrices
 
+                    nonlocal tagger
                     tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
-                    seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
-                                                        tagger, store)
-                # fewshot.v4 also learns from the segments it is sure of (self-training; never a decision)
-                undecided = SegmentViews(np.stack([lookup[s.text] for s in segs]), seg_forms, seg_layers,
-                                         [s.text for s in segs]) if proposer.self_train > 0 else None
-                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv, examples, ev, ex_forms,
-                             lab_layers, ex_layers, undecided)
+                    return form_matrices(groups, tagger, store)
+
+                views = learner_views(proposer, [lt.text for lt in labels[study.name]], [e.text for e in examples],
+                                      [s.text for s in segs], vectors, layers if res.layer is not None else None, forms)
+                seg_forms, seg_layers = views.segments.forms, views.segments.layers
+                # fewshot.v4+ also learns from the segments it is sure of (self-training; never a decision)
+                proposer.fit_views(cb, labels[study.name], views, examples, questions[study.name], qv)
                 learning[study.name] = {"learner": proposer.name, "examples": len(examples),
                                         # the form features' weight used (fewshot.v5 may drop them; the review follows)
                                         "form_weight": getattr(proposer, "form_selected_", p.form_weight),

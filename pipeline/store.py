@@ -474,7 +474,7 @@ class Store:
     def save_document(self, doc, study: str, segments) -> None:
         """Insert or refresh a document and its segments in one transaction.
 
-        Segments no longer produced are removed only if no decision refers to them; decisions
+        Segments no longer produced are removed only if no decision or segment memo refers to them; decisions
         themselves are never touched (a changed text shows as an orphaned decision).
         """
         with self.transaction() as c:
@@ -493,7 +493,8 @@ class Store:
             )
             c.execute(
                 f"""DELETE FROM segments WHERE document_id=? AND id NOT IN ({','.join('?' * len(ids))})
-                    AND id NOT IN (SELECT segment_id FROM decisions)""",
+                    AND id NOT IN (SELECT segment_id FROM decisions)
+                    AND id NOT IN (SELECT segment_id FROM segment_memos)""",
                 (doc.id, *ids),
             )
             c.executemany(

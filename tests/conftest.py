@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import random
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from pipeline.ingest.text import parse_transcript
+from pipeline.records import Document, text_sha
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -262,3 +267,98 @@ def signed_in(c, token: str):
     r = c.get(f"/?token={token}")
     assert r.status_code == 303 and r.headers["location"] == "/"
     return c
+
+
+# -- the discovery corpus (tests/test_discover.py, tests/test_review_web_discovery.py) --------------------
+DISCOVERY_THEMES = {
+    "transport": ["the bus to the clinic", "bus route changes", "the ride takes hours", "missed the bus again",
+                  "transport vouchers ran out", "no car and the train station is far", "the bus driver"],
+    "pay": ["the pay is low", "my salary barely covers rent", "a second job on weekends", "no raise in years",
+            "the wage for peers", "paycheck stretched thin", "salary and benefits"],
+    "food": ["lunch in the cafeteria", "the food is cold", "kitchen closes early", "cafeteria menu never changes",
+             "eating lunch at my desk", "the vending machine food", "soup and sandwiches"],
+    "training": ["training courses for staff", "education and training sessions", "staff training courses",
+                 "training and education for new staff", "courses on education for staff"],
+}
+DISCOVERY_PEOPLE = {"Interviewer": "interviewer", "Dana Whitfield": "peer specialist", "Pat": "peer specialist",
+          "Alex": "supervisor", "Samir": "nurse"}
+DISCOVERY_CODEBOOK = """
+name: mini
+categories:
+  - name: Facilitators
+    codes:
+      - name: Training
+        description: training courses and education for staff
+      - name: Parking
+        description: parking garage permits
+"""
+
+
+def discovery_corpus(folder: Path) -> None:
+    """8 focus groups, 25 participant turns each, from four clearly distinct themes (one the codebook covers)."""
+    rng = random.Random(7)
+    speakers = [p for p in DISCOVERY_PEOPLE if p != "Interviewer"]
+    names = ["Dana", "Pat", "Alex", "Samir"]
+    for d in range(8):
+        lines = []
+        for t in range(25):
+            theme = list(DISCOVERY_THEMES)[(d * 25 + t) % 4]
+            phrases = rng.sample(DISCOVERY_THEMES[theme], 3)
+            text = ", ".join(phrases)
+            if rng.random() < 0.5:
+                text = rng.choice(["Um, ", "Yeah, you know, ", "Uh, I mean, "]) + text
+            if rng.random() < 0.3:
+                text += f", like {rng.choice(names)} said"
+            lines.append(f"Interviewer: Tell me about question {t}?")
+            lines.append(f"{rng.choice(speakers)}: {text[0].upper() + text[1:]}.")
+        (folder / f"group{d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# -- REFI-QDA (tests/test_refi*.py) ------------------------------------------------------------------------
+SHARED_SCHEMAS = ROOT.parent / "shared" / "standards" / "refi-qda"
+# ../shared when present (the published files), else the copy shipped in the package
+SCHEMAS = SHARED_SCHEMAS if SHARED_SCHEMAS.exists() else ROOT / "pipeline" / "refi" / "schemas"
+
+
+@functools.lru_cache(maxsize=None)
+def refi_schema(name: str):
+    """The REFI-QDA XML schema ``name`` (skips without xmlschema or the schema files)."""
+    xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is needed to validate against the REFI schemas")
+    path = SCHEMAS / name
+    if not path.exists():
+        pytest.skip(f"REFI-QDA schema not found at {path} (the shared standards folder is absent)")
+    text = path.read_text(encoding="utf-8")
+    # Codebook.xsd as published writes its GUID and RGB patterns with U+2010 HYPHENs, so `[0‐9a‐f]` is a
+    # set of literal characters and no real GUID validates; mend that in memory (see test_codebook_xsd_defect).
+    return xmlschema.XMLSchema(text.replace("\u2010", "-"), base_url=str(SCHEMAS))
+
+
+def refi_doc(doc_id: str, text: str) -> Document:
+    """A transcript document as ingest reads it."""
+    return Document(doc_id, f"{doc_id}.txt", "text", text_sha(text), text, parse_transcript(text)[0])
+
+
+def span_of(text: str, piece: str) -> tuple[int, int]:
+    """Where ``piece`` first stands in ``text``."""
+    i = text.index(piece)
+    return i, i + len(piece)
+
+
+def demo_project(tmp_path: Path, embedder):
+    """The demo project run with ``embedder``: (its config, its data)."""
+    import shutil
+
+    from pipeline.config import load_config
+    from pipeline.project import load_project
+    from pipeline.run import run_batch
+
+    shutil.copytree(ROOT / "corpora", tmp_path / "corpora")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    demo = tmp_path / "configs" / "demo.yaml"
+    # the bag-of-words stand-in is not calibrated: propose the top 3 of every segment (old top-k behaviour)
+    demo.write_text(demo.read_text().replace("propose:\n", "propose:\n  threshold: 0.0\n  learner: precode.fewshot.v4\n", 1)
+                    .replace("proposer: precode.similarity.v3", "proposer: precode.similarity.v2")
+                    .replace("target_precision: 0.6", "target_precision: null"))
+    cfg = load_config(demo)
+    run_batch(cfg, embedder=embedder)
+    return cfg, load_project(cfg.store_path)

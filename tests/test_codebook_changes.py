@@ -162,6 +162,23 @@ def test_rerun_after_codebook_changes_decisions_follow_and_orphans_are_kept(evol
     assert coders == ["ann", "bob"]
     assert ("ann", "one.txt#t2", "Barriers/Unclear role") in codings and ("bob", "one.txt#t2", "Barriers/Unclear role") in codings
     assert ("bob", "one.txt#t4", "Facilitators/Training") in codings
+    assert ("ann", "one.txt#t4", "Barriers/Leadership") in codings  # moved
+    # retired and split codes: counted under the old code, marked, never dropped or merged with a code in use
+    assert ("ann", "one.txt#t2", "Barriers/Space (orphaned: split)") in codings
+    assert ("bob", "one.txt#t2", "Barriers/Staffing (orphaned: retired)") in codings
+    assert len(codings) == 7  # ann: Unclear role, Space, Training, Leadership; bob: Unclear role, Training, Staffing
+    r = runner.invoke(app, ["agreement", str(store), "--by", "code", "-o", str(tmp_path / "agree.csv")])
+    assert r.exit_code == 0, r.output
+    assert "2 coding(s) on codes retired or split since are counted under their old code" in " ".join(r.output.split())
+    with open(tmp_path / "agree.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["name"]: row for row in csv.DictReader(fh) if row["level"] == "code"}
+    applied = {name: (row["applied:ann"], row["applied:bob"]) for name, row in rows.items()}
+    assert applied["Barriers/Unclear role"] == ("1", "1") and rows["Barriers/Unclear role"]["cohen_kappa"] == "1.000"
+    assert applied["Facilitators/Training"] == ("1", "1")  # bob's Funding, merged into Training, agrees with ann
+    assert applied["Barriers/Space (orphaned: split)"] == ("1", "0")
+    assert applied["Barriers/Staffing (orphaned: retired)"] == ("0", "1")
+    assert rows["Barriers/Staffing (orphaned: retired)"]["category"] == "Barriers"
+    assert not any(name in rows for name in ("Barriers/Role confusion", "Facilitators/Funding", "Barriers/Space"))
 
 
 def test_a_rename_and_back_resolves_to_the_code_in_use(evolved, write, bow, tmp_path):

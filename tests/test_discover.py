@@ -10,12 +10,10 @@ nothing, and write byte-identical outputs twice.
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -30,52 +28,13 @@ from pipeline.errors import PrecodeError  # noqa: E402
 from pipeline.project import load_project  # noqa: E402
 from pipeline.run import run_batch  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from tests.conftest import DISCOVERY_CODEBOOK as CODEBOOK  # noqa: E402
+from tests.conftest import DISCOVERY_PEOPLE as PEOPLE  # noqa: E402
+from tests.conftest import DISCOVERY_THEMES as THEMES  # noqa: E402
 from tests.conftest import ROOT, BagOfWordsEmbedder  # noqa: E402
+from tests.conftest import discovery_corpus as _corpus  # noqa: E402
 
-THEMES = {
-    "transport": ["the bus to the clinic", "bus route changes", "the ride takes hours", "missed the bus again",
-                  "transport vouchers ran out", "no car and the train station is far", "the bus driver"],
-    "pay": ["the pay is low", "my salary barely covers rent", "a second job on weekends", "no raise in years",
-            "the wage for peers", "paycheck stretched thin", "salary and benefits"],
-    "food": ["lunch in the cafeteria", "the food is cold", "kitchen closes early", "cafeteria menu never changes",
-             "eating lunch at my desk", "the vending machine food", "soup and sandwiches"],
-    "training": ["training courses for staff", "education and training sessions", "staff training courses",
-                 "training and education for new staff", "courses on education for staff"],
-}
 COVERED = "training"
-PEOPLE = {"Interviewer": "interviewer", "Dana Whitfield": "peer specialist", "Pat": "peer specialist",
-          "Alex": "supervisor", "Samir": "nurse"}
-CODEBOOK = """
-name: mini
-categories:
-  - name: Facilitators
-    codes:
-      - name: Training
-        description: training courses and education for staff
-      - name: Parking
-        description: parking garage permits
-"""
-
-
-def _corpus(folder: Path) -> None:
-    rng = random.Random(7)
-    speakers = [p for p in PEOPLE if p != "Interviewer"]
-    names = ["Dana", "Pat", "Alex", "Samir"]
-    for d in range(8):
-        lines = []
-        for t in range(25):
-            theme = list(THEMES)[(d * 25 + t) % 4]
-            phrases = rng.sample(THEMES[theme], 3)
-            text = ", ".join(phrases)
-            if rng.random() < 0.5:
-                text = rng.choice(["Um, ", "Yeah, you know, ", "Uh, I mean, "]) + text
-            if rng.random() < 0.3:
-                text += f", like {rng.choice(names)} said"
-            lines.append(f"Interviewer: Tell me about question {t}?")
-            lines.append(f"{rng.choice(speakers)}: {text[0].upper() + text[1:]}.")
-        (folder / f"group{d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def _theme_of(text: str) -> str:
     return max(THEMES, key=lambda th: sum(p in text.lower() for p in THEMES[th]))
 
@@ -280,12 +239,30 @@ def test_topic_names_rank_phrases_against_the_topic(result, project):
     taken = {"training"}
     assert readable_names([["training"], []], [np.ones(2), np.ones(2)], embed, taken) == ["Training (2)", "Emergent topic"]
     res, _ = result
-    assert "MMR" in res.params["names"] or "marginal relevance" in res.params["names"]
+    assert "noun phrases" in res.params["names"] and "marginal relevance" in res.params["names"]
     data = load_project(project[0])
     text = {s.id: s.text.casefold() for s in data.segments}
-    for c in res.candidates:  # every word of a name is used in most of the topic's segments... or at least some
-        first = c.name.split(" / ")[0].casefold()
+    for c in res.candidates:  # a name is words the participants used, in a good share of the topic's segments
+        assert " / " not in c.name, c.name  # a phrase, not a keyword pair
+        first = c.name.split(" and ")[0].casefold()
         assert sum(first in text[m] for m in c.members) >= c.size / 4, (c.name, c.keywords)
+        assert sum(first in t for t in text.values()) <= 1.25 * sum(first in text[m] for m in c.members), c.name
+
+
+def test_noun_phrases_and_phrase_names():
+    import numpy as np
+
+    from pipeline.discover.names import noun_phrases, phrase_names
+    from pipeline.form import load_tagger
+
+    texts = ["Um, the bus passes ran out again.", "We need bus passes and a private room on clinic days.",
+             "My peer salary is low, Dana.", "The peer salary barely covers rent.", "People say things."]
+    found = noun_phrases(texts, load_tagger(), {"um", "dana", "say", "things"})
+    assert found[0] == {"bus passes"} and found[1] == {"bus passes", "private room on clinic days"}
+    assert found[2] == {"peer salary"} and "people" not in found[4]  # generic words and speaker names are no names
+    X = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0], [0.5, 0.5]])
+    taken = {"bus passes"}
+    assert phrase_names([[0, 1], [2, 3], [4]], found, X, taken) == ["Bus passes (2)", "Peer salary", None]
 
 
 def test_accept_by_the_number_in_the_list(fresh):

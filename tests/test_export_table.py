@@ -216,6 +216,6 @@ def test_every_csv_writer_for_people_neutralises_formulas(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "pipeline"
-    for rel in ("cli.py", "evaluate.py", "commands/compare.py", "export/quotes.py", "discover/outputs.py"):
+    for rel in ("cli.py", "evaluate/render.py", "commands/compare.py", "export/quotes.py", "discover/outputs.py"):
         text = (root / rel).read_text(encoding="utf-8")
         assert "csv.writer(" not in text and "csv.DictWriter(" not in text, rel

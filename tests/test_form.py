@@ -14,7 +14,10 @@ from pipeline.form import (FormVectorizer, LazyTagger, form_matrices, form_strin
                            tagger_id)
 from pipeline.learn import LEARNED_PROPOSERS, CodedExample, FewShotProposer
 from pipeline.propose import category_questions, label_texts
+from pipeline.records import Code, Codebook
 from pipeline.store import Store
+
+CB_TWO = Codebook("two", (Code("A", description="a"), Code("B", description="b")))
 
 ASKING = ["Do you think the clinic staff would help?", "Would the nurses find it useful?",
           "How did the manager feel about the budget?", "Could you tell me about the training?",
@@ -58,6 +61,15 @@ def test_vectorizer_is_order_free_and_unit_length():
     assert X.shape == (4, a.n_features)
     assert np.allclose(np.linalg.norm(X, axis=1), 1.0)
     assert a.transform(["xyz"]).nnz == 0  # unknown grams: an empty row, not an error
+
+
+def test_vectorizer_max_features_keeps_the_grams_in_most_segments():
+    # "NN" is said six times but in one segment; "so" and "you" in three segments each, "i" in two
+    forms = ["so you NN NN NN NN NN NN", "so you", "so you i", "i ."]
+    v = FormVectorizer(min_df=1, max_features=3).fit(forms)
+    assert sorted(v.vocabulary_) == ["so", "so you", "you"]  # ties (3 segments each) broken by the gram
+    assert FormVectorizer(min_df=1, max_features=4).fit(forms).vocabulary_.keys() == {"i", "so", "so you", "you"}
+    assert FormVectorizer(min_df=5).fit(forms).transform(forms).shape == (4, 0)  # nothing in 5 segments
 
 
 def test_form_strings_are_cached_in_the_store(tmp_path, nlp):
@@ -128,17 +140,19 @@ def test_a_head_fitted_with_forms_needs_them_to_score(write, nlp, bow):
 
 
 def test_learners_registered_under_versioned_names():
-    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4, 5)}
+    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4, 5, 6)}
     v5 = LEARNED_PROPOSERS["precode.fewshot.v5"](C=2.0)
-    assert (v5.self_train, v5.calibrate, v5.name) == (0.6, True, "precode.fewshot.v5")
+    assert (v5.self_train, v5.calibrate, v5.name_match, v5.name) == (0.6, True, False, "precode.fewshot.v5")
+    v6 = LEARNED_PROPOSERS["precode.fewshot.v6"](C=2.0)
+    assert (v6.calibrate, v6.name_match, v6.name) == (True, True, "precode.fewshot.v6")
     v1, v2, v3, v4 = (LEARNED_PROPOSERS[f"precode.fewshot.v{i}"](C=2.0, self_train=0.7) for i in (1, 2, 3, 4))
     assert (v1.form_weight, v1.layer_weight, v1.self_train, v1.name) == (0.0, 0.0, 0.0, "precode.fewshot.v1")
     assert (v2.form_weight, v2.layer_weight, v2.self_train, v2.name) == (1.5, 0.0, 0.0, "precode.fewshot.v2")
     assert (v3.form_weight, v3.layer_weight, v3.self_train, v3.name) == (1.5, 2.0, 0.0, "precode.fewshot.v3")
     assert (v4.form_weight, v4.layer_weight, v4.self_train, v4.name) == (1.5, 2.0, 0.7, "precode.fewshot.v4")
     for bad in ({"form_weight": -1}, {"layer_weight": -0.5}, {"self_train": 1.0}, {"self_train": -0.1}):
-        with pytest.raises(ValueError):
-            FewShotProposer(**bad)
+        with pytest.raises(ValueError):  # checked when fitted (scikit-learn's contract: __init__ only stores)
+            FewShotProposer(**bad).fit(CB_TWO, label_texts(CB_TWO), np.eye(2, 4, dtype=np.float32))
 
 
 TRANSCRIPT = ("Interviewer: What would be the greatest barriers?\n"

@@ -66,6 +66,15 @@ def test_ingest_encodings(write, encoding, bom):
     assert "\r" not in doc.text
 
 
+@pytest.mark.parametrize("data,encoding", [("Ana: caf\u00e9".encode("cp1252"), "cp1252"),
+                                           ("Ana: caf\u00e9 \u2014 s\u00ed.\n".encode("utf-16-be"), "utf-16"),
+                                           (codecs.BOM_UTF16_LE + "Ana: caf\u00e9.\n".encode("utf-16-le"), "utf-16")])
+def test_ingest_short_legacy_and_utf16_text(write, data, encoding):
+    """A short Windows-1252 line (where encoding detectors guess cp1006) and UTF-16 without/with a BOM."""
+    doc = read_document(write("short.txt", data))
+    assert doc.turns[0].text.startswith("caf\u00e9") and doc.metadata["encoding"] == encoding
+
+
 @pytest.mark.parametrize("name,content,message", [
     ("empty.txt", b"", "file is empty"),
     ("blank.txt", b"   \n\n", "no text"),

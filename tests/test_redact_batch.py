@@ -51,6 +51,17 @@ def test_file_names_are_not_guessed_from_other_files_or_near_spellings(nlp, writ
     assert [(r["document"], r["status"]) for r in rows] == [("summary_Quillfeather.txt", "kept: check")]
 
 
+def test_listed_name_in_a_file_name_exact_or_misspelled(nlp, write):
+    """A listed name in a file name takes its pseudonym even when the text never mentions it, spelled
+    right or with a small misspelling (the known-names recognizer's variants and fuzzy targets)."""
+    known = KnownNames(participants=["Chidi Okonkwo"])
+    docs = [_doc(write, name, "Interviewer: Hi.\n\nP1: We had no desk.\n")
+            for name in ("interview_Okonkwo.txt", "notes_Okonkow.txt", "memo_Okafor.txt")]
+    _, res = _redact(nlp, [(d.id, d) for d in docs], known)
+    assert [r.doc.id for r in res][:2] == ["interview_PARTICIPANT_1.txt", "notes_PARTICIPANT_1.txt"]
+    assert res[2].doc.id == "memo_Okafor.txt"  # too far from any listed name: kept, for a person to check
+
+
 def test_result_does_not_depend_on_file_order(nlp, write):
     a = _doc(write, "a_Vandermeer.txt", "Interviewer: Hi.\n\nP1: Tobiah Vandermeer here. Ms. Quintanar helped me.\n")
     b = _doc(write, "b.txt", "Interviewer: Hi.\n\nP2: quintanar and vandermeer were both there. Ms. Quintanar too.\n")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import functools
 import io
 import os
 import struct
@@ -11,8 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.ingest.text import parse_transcript
-from pipeline.records import Category, Code, Codebook, Document, text_sha
+from pipeline.records import Category, Code, Codebook
 from pipeline.refi import (
     MACHINE_USER,
     RefiCoding,
@@ -25,32 +23,13 @@ from pipeline.refi import (
 )
 from pipeline.refi.safety import read_capped
 
-SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "standards" / "refi-qda"
-# ../shared when present (the published files), else the copy shipped in the package
-SCHEMAS = SHARED_SCHEMAS if SHARED_SCHEMAS.exists() else Path(__file__).resolve().parents[1] / "pipeline" / "refi" / "schemas"
+from .conftest import SCHEMAS
+from .conftest import refi_doc as _doc
+from .conftest import refi_schema as _schema
+from .conftest import span_of as _span
+
 DATA = Path(__file__).resolve().parent / "data" / "refi"
 NS = {"q": "urn:QDA-XML:project:1.0"}
-
-
-@functools.lru_cache(maxsize=None)
-def _schema(name: str):
-    xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is needed to validate against the REFI schemas")
-    path = SCHEMAS / name
-    if not path.exists():
-        pytest.skip(f"REFI-QDA schema not found at {path} (the shared standards folder is absent)")
-    text = path.read_text(encoding="utf-8")
-    # Codebook.xsd as published writes its GUID and RGB patterns with U+2010 HYPHENs, so `[0‐9a‐f]` is a
-    # set of literal characters and no real GUID validates; mend that in memory (see test_codebook_xsd_defect).
-    return xmlschema.XMLSchema(text.replace("\u2010", "-"), base_url=str(SCHEMAS))
-
-
-def _doc(doc_id: str, text: str) -> Document:
-    return Document(doc_id, f"{doc_id}.txt", "text", text_sha(text), text, parse_transcript(text)[0])
-
-
-def _span(text: str, piece: str) -> tuple[int, int]:
-    i = text.index(piece)
-    return i, i + len(piece)
 
 
 T1 = "Interviewer: What is hard here?\nAna: Honestly \U0001F642 the caf\u00e9 is closed and the rota is empty.\n"
@@ -271,8 +250,11 @@ def test_import_maxqda_style_project_with_unknown_parts(tmp_path):
     text = " | ".join(p.warnings)
     for piece in ("not imported: AudioSource (1)", "skipped 1 coding(s) on PictureSource",
                   "1 codings on a category (not codable); skipped", "1 codings referring to no code",
-                  "1 selections without a code (annotations); skipped"):
+                  "1 memos without an author (imported as by 'Ana Souza')"):
         assert piece in text
+    # a selection with a Description and no coding is a comment on the span: a memo, not a coding
+    assert [(m.document_id, texts[m.document_id][m.start:m.end], m.coder, m.text) for m in p.memos] == [
+        ("Interview 1.docx", "Honestly", "Ana Souza", "an annotation, not a coding")]
 
 
 def test_import_qualcoder_style_codebook():
@@ -650,12 +632,14 @@ def test_maxqda_project_round_trips_element_by_element(tmp_path):
         "PictureSource": ["361bcdb8-7d11-4343-a4cd-4130693eff76"], "PictureSelection": ["361bcdb8-7d11-4343-a4cd-4130693eff77"],
         "AudioSource": ["df370983-f009-4d47-8615-711633fa9de6"],
         "Graph": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e2f"], "Vertex": ["7a0c1e2d-3f4b-4c5d-8e6f-7a8b9c0d1e30"],
-        "PlainTextSelection": ["95916796-d0a0-4b49-80b0-5a5c8b94ae14", "95916796-d0a0-4b49-80b0-5a5c8b94ae15",
-                               "95916796-d0a0-4b49-80b0-5a5c8b94ae16"],  # on a category, an annotation, an unknown code
+        "PlainTextSelection": ["95916796-d0a0-4b49-80b0-5a5c8b94ae14",
+                               "95916796-d0a0-4b49-80b0-5a5c8b94ae16"],  # on a category, on an unknown code
         "Coding": ["361bcdb8-7d11-4343-a4cd-4130693eff78", "5c931701-6cd4-4a2b-a553-f1dde2eac46f",
                    "5c931701-6cd4-4a2b-a553-f1dde2eac470"],
     }
-    assert not set().union(*after.values()) - set().union(*before.values()) - {
+    memo_notes = {g for g, n in _by_guid(out, "Note").items() if n.get("name", "").startswith("Memo by ")}
+    assert len(memo_notes) == 2  # the memos that came as <Description>s (on a coding, on a span) are Notes too now
+    assert not set().union(*after.values()) - set().union(*before.values()) - memo_notes - {
         g for g in after["PlainTextSelection"]}  # nothing new but the second selection of a span with two codings
     # element by element: names, tree, colours, descriptions, users, notes, sets, references
     b, a = _by_guid(original, "Code"), _by_guid(out, "Code")
@@ -670,7 +654,7 @@ def test_maxqda_project_round_trips_element_by_element(tmp_path):
         assert a[guid].get("isCodable") == b[guid].get("isCodable")
     assert {g: (u.get("name")) for g, u in _by_guid(out, "User").items()} == {
         g: u.get("name") for g, u in _by_guid(original, "User").items()}
-    (note,) = _by_guid(out, "Note").values()
+    (note,) = (n for g, n in _by_guid(out, "Note").items() if g not in memo_notes)
     assert note.get("name") == "Memo on clinic A" and note.findtext("q:PlainTextContent", namespaces=NS) == "Follow up on the café closure."
     (st,) = _by_guid(out, "Set").values()
     assert [m.get("targetGUID").lower() for m in st.findall("q:MemberSource", NS)] == ["8e7fddfe-db36-48dc-b464-80c3a4decd90"]

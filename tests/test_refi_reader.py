@@ -9,17 +9,15 @@ needs PyQt6 and a QualCoder checkout, which CI does not have.
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from pipeline.config import load_config
 from pipeline.export.refi_project import export_qdpx
-from pipeline.project import load_project
-from pipeline.run import run_batch
+
+from .conftest import demo_project
 
 ROOT = Path(__file__).resolve().parents[1]
 Q = "{urn:QDA-XML:project:1.0}"
@@ -62,16 +60,7 @@ def name_keyed_reader(path: Path) -> dict:
 
 @pytest.mark.slow
 def test_demo_export_loses_no_coding_in_a_name_keyed_reader(tmp_path, bow):
-    shutil.copytree(ROOT / "corpora", tmp_path / "corpora")
-    shutil.copytree(ROOT / "configs", tmp_path / "configs")
-    demo = tmp_path / "configs" / "demo.yaml"
-    # the bag-of-words stand-in is not calibrated: propose the top 3 of every segment (old top-k behaviour)
-    demo.write_text(demo.read_text().replace("propose:\n", "propose:\n  threshold: 0.0\n  learner: precode.fewshot.v4\n", 1)
-                    .replace("proposer: precode.similarity.v3", "proposer: precode.similarity.v2")
-                    .replace("target_precision: 0.6", "target_precision: null"))
-    cfg = load_config(demo)
-    run_batch(cfg, embedder=bow)
-    data = load_project(cfg.store_path)
+    cfg, data = demo_project(tmp_path, bow)
     notes: list[str] = []
     target = export_qdpx(data, tmp_path / "demo.qdpx", include_proposals=True, store_path=cfg.store_path, notes=notes)
     got = name_keyed_reader(target)

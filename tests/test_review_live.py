@@ -252,3 +252,19 @@ def test_a_run_and_the_review_after_it_read_the_layer_view(project, layered_bow)
     # the descriptions mislead zero-shot (at most 4 of 8 right); the stand-in's trigram views are noisy
     assert sum(_top(i) == _truth(i) for i in left) >= 6
     assert all(p.learned is (p.code.name != "Space") for i in left for p in i.proposals)
+
+
+def test_codebook_edits_while_learning_keep_what_was_learned(project):
+    """A rename or a retire during the review restarts the live learner on the edited codebook: the
+    decisions (now on the renamed code) still teach it, and a retired code is no longer proposed."""
+    s = ReviewSession(project, "ann")
+    _teach(s)
+    left = {i.segment_id: _top(i) for i in s.items if not i.reviewed}
+    s.rename_code(_code(s, "Cost").guid, "Money")
+    s.retire_code(_code(s, "Space").guid)
+    status = s.learning_status()
+    assert sorted(status.learned) == ["Barriers/Money", "Barriers/Training"] and status.zero_shot == []
+    after = {i.segment_id: _top(i) for i in s.items if not i.reviewed}
+    assert after == {k: "Money" if v == "Cost" else v for k, v in left.items()}
+    assert not any(p.code.name in ("Cost", "Space") for i in s.items for p in i.proposals)
+    assert {c.name for c in s.search_codes("")} == {"Money", "Training"}

@@ -163,6 +163,45 @@ def test_review_in_a_real_terminal(store_path):
     s.close()
 
 
+def test_codebook_edits_in_a_real_terminal(store_path):
+    """Rename, merge and retire codes with keys in a real terminal: the screen shows the codebook as edited."""
+    pexpect = pytest.importorskip("pexpect")
+
+    child = spawn(store_path)
+    child.expect("Nobody knows what the peer role is.")
+    child.send("a")
+    child.expect("✓ accepted Role confusion")
+    child.send("e")
+    child.expect("edit which code of the codebook")
+    child.send("\r")
+    child.expect(r"rename it \(decisions follow the new name\)")
+    child.send("r")
+    child.expect("new name:")
+    child.send("\x15Unclear role\r")  # Ctrl-U clears the old name
+    child.expect("renamed Barriers/Role confusion → Unclear role")
+    child.send("e")
+    child.expect("edit which code")
+    child.send("spa\rm")
+    child.expect(r"into which code\? \(its decisions follow\)")
+    child.send("train\r")
+    child.expect("merged Barriers/Space into Facilitators/Training")
+    child.send("e")
+    child.expect("edit which code")
+    child.send("train\rd")
+    child.expect("y retires it")
+    child.send("y")
+    child.expect("retired Facilitators/Training")
+    child.send("q")
+    child.expect("ann: 1 decision")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    with Store(store_path) as st:
+        assert [(e.kind, e.coder) for e in st.code_events()] == [("rename", "ann"), ("merge", "ann"), ("retire", "ann")]
+        unclear = next(r.guid for r in st.code_rows() if r.name == "Unclear role")
+    assert [(d.verdict, d.code_guid) for d in decisions(store_path)] == [("accept", unclear)]
+
+
 def test_ctrl_c_restores_the_terminal_and_kill_loses_nothing(store_path):
     pexpect = pytest.importorskip("pexpect")
 

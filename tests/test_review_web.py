@@ -29,7 +29,10 @@ def test_token_cookie_host_and_headers(store_path):
         assert c.get("/api/state").status_code == 403
         assert c.get("/static/review.js").status_code == 403
         assert c.get("/?token=wrong").status_code == 403
-        assert c.get("/?token=secret-token", headers={"host": "evil.example:8765"}).status_code == 400  # not spent
+        bad = c.get("/?token=secret-token", headers={"host": "evil.example:8765"})
+        assert bad.status_code == 400 and "default-src 'none'" in bad.headers["content-security-policy"]  # not spent
+        for host in ("127.0.0.1.evil.example:8765", "localhost.:8765", "127.0.0.1:80x"):
+            assert c.get("/", headers={"host": host}).status_code == 400, host
         r = c.get("/?token=secret-token&x=1")
         assert r.status_code == 303 and r.headers["location"] == "/?x=1"
         cookie = r.headers["set-cookie"].lower()

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ._app import PROJECT_HELP, app, err, fail, out
 from ..errors import PrecodeError
-from ..project import project_codings
+from ..project import orphan_note, project_codings
 
 
 def _print(report) -> None:
@@ -40,6 +40,7 @@ def agreement(
         store = find_store(project)
         codings, units, chosen, categories, reviewed = project_codings(store, coders)
         report = compute(codings, units, chosen, categories, by, reviewed=reviewed)
+        report.warnings += [note for note in [orphan_note(codings)] if note]
     except (PrecodeError, ValueError) as e:
         fail(PrecodeError(str(e)))
     out.print(f"{len(units)} segments reviewed by two or more of: {', '.join(chosen)} "

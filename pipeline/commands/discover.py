@@ -52,7 +52,7 @@ def discover(
         table.add_column(col, overflow="fold")
     for k, c in enumerate(result.candidates, 1):
         table.add_row(str(k), escape(c.name), escape(", ".join(c.keywords[:6])), str(c.size), str(c.n_documents),
-                      escape(", ".join(f"{r} {n}" for r, n in sorted(c.roles.items()))), c.status, c.id)
+                      escape(", ".join(f"{r} {n}" for r, n in sorted(c.roles.items()))), escape(disc.status_text(c.review)), c.id)
     out.print(table)
     out.print(f"{len(result.covered)} codebook codes matched as zero-shot topics; "
               f"{result.reencoded} segment texts had to be encoded (0 when `precode run` embedded them)")

@@ -120,6 +120,6 @@ def import_(
         err.print(f"[dim]warning:[/] {escape(w)}", soft_wrap=True)
     out.print(f"imported {summary['documents']} documents, {summary['codes']} codes, {summary['codings']} codings by "
               f"{', '.join(summary['users']) or 'nobody'} into {store} (study '{summary['study']}'); "
-              f"{summary['decisions_added']} new human decisions")
+              f"{summary['decisions_added']} new human decisions, {summary['memos_added']} new memos")
     out.print(f"positions read as {'UTF-16 code units' if summary['offsets'] == 'utf16' else 'Unicode code points'} "
               f"({escape(summary['offsets_reason'])})")

@@ -11,7 +11,8 @@ five representative quotes, its size and how many documents and speaker roles it
 
 Candidates are proposals like any other: ``status = proposed`` until a person accepts
 (:func:`accept_candidate`: the code is added to the project codebook, category ``Emergent``, its
-quotes as exemplars) or rejects (:func:`reject_candidate`) them. Reviews are append-only rows of the
+quotes as exemplars, under its proposed name or another; :func:`merge_candidates`: several topics as
+one code) or rejects (:func:`reject_candidate`) them. Reviews are append-only rows of the
 project store (table ``discovery_reviews``), and a later discovery shows a topic reviewed before
 (same segments, or at least ``REVIEW_MATCH`` of them) with its verdict instead of proposing it again.
 
@@ -30,11 +31,12 @@ from .model import (
 )
 from ..project import latest_manifest
 from .outputs import candidates_csv, dumps, load_candidates
-from .reviews import accept_candidate, load_reviews, reject_candidate
+from .reviews import accept_candidate, load_reviews, merge_candidates, reject_candidate, review_status, status_text
 from .topics import discover, enable_numba_cache
 
 __all__ = [
-    "discover", "enable_numba_cache", "accept_candidate", "reject_candidate", "load_reviews", "load_candidates",
+    "discover", "enable_numba_cache", "accept_candidate", "merge_candidates", "reject_candidate", "review_status",
+    "status_text", "load_reviews", "load_candidates",
     "dumps", "candidates_csv", "CandidateCode", "CoveredCode", "DiscoveryResult", "Quote", "PhraseAnalyzer",
     "candidate_id", "content_words", "discovery_dir", "latest_manifest", "project_model", "propose_name",
     "scaled_min_topic_size", "stop_words", "EMERGENT_CATEGORY", "FILLERS", "FORMAT", "KEEP_WORDS", "MIN_SEGMENTS",

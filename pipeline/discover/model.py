@@ -197,7 +197,12 @@ def propose_name(keywords: Sequence[str], taken: set[str]) -> str:
                 parts.append(k)
                 break
         base = " / ".join(parts)
-        base = base[:1].upper() + base[1:]
+    return unique_name(base, taken)
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base`` capitalised, with " (2)", " (3)"... if its casefolded form is in ``taken`` (updated)."""
+    base = base[:1].upper() + base[1:]
     name, i = base, 2
     while name.casefold() in taken:
         name, i = f"{base} ({i})", i + 1

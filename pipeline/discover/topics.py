@@ -152,13 +152,27 @@ def discover(
         built = [_candidate(t, idx, segs, X, tm) for t, idx in sorted(by_topic.items())
                  if t != -1 and t not in zs_topic]
         built.sort(key=lambda c: (-c.size, c.id))
-        from .names import DIVERSITY, phrase_vectors, readable_names
+        from .names import DIVERSITY, noun_phrases, phrase_names, phrase_vectors, readable_names
 
         row = {s.id: i for i, s in enumerate(segs)}
-        names = readable_names([c.keywords for c in built], [X[[row[m] for m in c.members]].mean(axis=0) for c in built],
-                               phrase_vectors(docs, X), taken)
-        res.params["names"] = (f"keywords ranked by maximal marginal relevance (diversity {DIVERSITY}) to the topic "
-                               "centroid; a phrase's vector is the mean of the cached vectors of the segments using it")
+        members = [[row[m] for m in c.members] for c in built]
+        nlp = _tagger() if built else None
+        names: list[str | None] = [None] * len(built)
+        if nlp is not None:
+            phrases = noun_phrases([" ".join(ANNOTATION.sub(" ", s.text).split()) for s in segs], nlp, stop_set)
+            names = phrase_names(members, phrases, X, taken)
+        missing = [k for k, name in enumerate(names) if name is None]
+        if missing:
+            for k, name in zip(missing, readable_names([built[k].keywords for k in missing],
+                                                       [X[members[k]].mean(axis=0) for k in missing],
+                                                       phrase_vectors(docs, X), taken)):
+                names[k] = name
+        res.params["names"] = (
+            (f"noun phrases (spaCy {nlp.meta.get('name', '')} {nlp.meta.get('version', '')}) scored by the share of "
+             "the topic using them x the share of their use in the topic x cosine to the topic centroid; else "
+             if nlp is not None else "")
+            + f"keywords ranked by maximal marginal relevance (diversity {DIVERSITY}) to the topic centroid; a phrase's "
+            "vector is the mean of the cached vectors of the segments using it")
         for c, name in zip(built, names):
             c.name = name
             match = _match_review(c.members, reviews)
@@ -180,6 +194,17 @@ def discover(
         res.outputs["json"] = write_private(out / "candidates.json", dumps(res))
         res.outputs["csv"] = write_private(out / "candidates.csv", candidates_csv(res.candidates))
     return res
+
+
+def _tagger():
+    """spaCy's part-of-speech tagger for topic names, or None (names from keywords) when it is not installed."""
+    from ..errors import ModelError
+    from ..form import load_tagger
+
+    try:
+        return load_tagger()
+    except ModelError:
+        return None
 
 
 def _version(pkg: str) -> str:

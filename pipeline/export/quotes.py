@@ -1,4 +1,10 @@
-"""Exports for writing up: quotes grouped by theme (Markdown) and a wide segment x code matrix."""
+"""Exports for writing up: quotes grouped by theme (Markdown) and a wide segment x code matrix.
+
+Memos in the Markdown, each once: a memo on a decision under the quotation of that coding; a memo on a
+segment under the segment's first quotation (later quotations of it point there); memos on segments
+quoted nowhere and on decisions that are not codings (a rejection, "no code applies") in a last section,
+"Other memos", with their segment.
+"""
 
 from __future__ import annotations
 
@@ -55,8 +61,26 @@ def _books_in_use(data: ProjectData) -> list[tuple[str, Codebook]]:
     return pairs
 
 
+def _who(seg: Segment) -> str:
+    speaker = seg.speaker or "participant"
+    return f"{speaker}, {seg.role}" if seg.role else speaker
+
+
+def _memo_lines(memos: list[tuple[str, str, str]]) -> str:
+    """Blockquote lines for (coder, what it is on, memo) triples."""
+    return "".join(f">\n> *Memo ({who}, {on}):* {one_line(text)}\n" for who, on, text in memos)
+
+
 def write_markdown(data: ProjectData, path: Path, include_proposals: bool = False, coder: str | None = None) -> Path:
+    """Quotations grouped by codebook, category and code, with the memos of the module docstring."""
     pairs = coded_pairs(data, include_proposals, coder)
+    seg_memos: dict[str, list] = {}
+    for (seg_id, who), m in sorted(data.memos.items()):
+        if coder is None or who == coder:
+            seg_memos.setdefault(seg_id, []).append(m)
+    memo_placed: dict[str, str] = {}  # segment -> the code its memo is shown under
+    shown_decisions: set[tuple[str, str, str]] = set()
+    index = data.code_index()
     buf = io.StringIO()
     buf.write("# Coded quotations\n\n")
     n_conf = sum(1 for p in pairs if p[2] in CONFIRMED)
@@ -78,16 +102,56 @@ def write_markdown(data: ProjectData, path: Path, include_proposals: bool = Fals
                 buf.write(f"\n{'####' if cat else '###'} {code.name} ({_n(len({q[0].id for q in quotes}), 'segment')})\n\n")
                 if code.description:
                     buf.write(f"*{one_line(code.description)}*\n\n")
-                seen = set()
-                for seg, _, status, who in quotes:
-                    if seg.id in seen:
-                        continue
-                    seen.add(seg.id)
-                    speaker = seg.speaker or "participant"
-                    who_txt = f"{speaker}, {seg.role}" if seg.role else speaker
-                    mark = " *(proposed)*" if status == "proposed" else ""
-                    buf.write(f"> \"{one_line(seg.text)}\" — {who_txt} ({seg.document_id}){mark}\n\n")
+                guid = code.guid(book.name)
+                by_seg: dict[str, list] = {}
+                for q in quotes:
+                    by_seg.setdefault(q[0].id, []).append(q)
+                for rows in by_seg.values():
+                    seg = rows[0][0]
+                    mark = " *(proposed)*" if all(status == "proposed" for _, _, status, _ in rows) else ""
+                    buf.write(f"> \"{one_line(seg.text)}\" — {_who(seg)} ({seg.document_id}){mark}\n")
+                    memos = []
+                    for _, _, status, who in rows:
+                        st = data.states.get((seg.id, guid, who))
+                        if status in CONFIRMED and st is not None and st.memo:
+                            memos.append((who, "on this coding", st.memo))
+                            shown_decisions.add((seg.id, guid, who))
+                    if seg.id in seg_memos and seg.id not in memo_placed:
+                        memo_placed[seg.id] = code.path
+                        memos += [(m.coder, "on the segment", m.memo) for m in seg_memos[seg.id]]
+                    elif seg.id in seg_memos and memo_placed[seg.id] != code.path:
+                        buf.write(f">\n> *(a memo on this segment is under {memo_placed[seg.id]})*\n")
+                    buf.write(_memo_lines(memos) + "\n")
+    other = _other_memos(data, coder, seg_memos, memo_placed, shown_decisions, index)
+    if other:
+        buf.write("\n## Other memos\n\nOn segments not quoted above, and on decisions that are not codings.\n\n")
+        buf.write("\n".join(other))
     return write_private(path, buf.getvalue())
+
+
+def _other_memos(data: ProjectData, coder: str | None, seg_memos: dict, placed: dict, shown: set, index: dict) -> list[str]:
+    """One blockquote per segment whose memos (segment memos, memos on rejections and "no code applies")
+    no quotation above carries, in document order."""
+    from ..decisions import NO_CODE, NO_CODE_NAME
+
+    memos: dict[str, list[tuple[str, str, str]]] = {}
+    for seg_id, ms in seg_memos.items():
+        if seg_id not in placed:
+            memos.setdefault(seg_id, []).extend((m.coder, "on the segment", m.memo) for m in ms)
+    for (seg_id, guid, who), st in sorted(data.states.items()):
+        if not st.memo or (seg_id, guid, who) in shown or (coder and who != coder):
+            continue
+        if guid == NO_CODE:
+            on = NO_CODE_NAME
+        else:
+            code = index.get(guid, (None, None))[1]
+            on = f"{st.status} {code.path if code is not None else guid}"
+        memos.setdefault(seg_id, []).append((who, on, st.memo))
+    out = []
+    for seg in data.segments:
+        if seg.id in memos:
+            out.append(f"> \"{one_line(seg.text)}\" — {_who(seg)} ({seg.document_id})\n" + _memo_lines(memos[seg.id]))
+    return out
 
 
 def write_matrix(data: ProjectData, path: Path, include_proposals: bool = False, coder: str | None = None) -> Path:

@@ -10,7 +10,8 @@ from ..decisions import load as load_decisions
 from ..errors import PrecodeError
 from ..project import ProjectData
 from ..records import Codebook, Decision, Segment, text_sha
-from ..refi import MACHINE_USER, RefiCoding, RefiProject, read_qdpx, write_qdc, write_qdpx
+from ..memos import SegmentMemo, current_memos
+from ..refi import MACHINE_USER, RefiCoding, RefiMemo, RefiProject, read_qdpx, write_qdc, write_qdpx
 from ..segment import segment_document
 from ..store import Store
 
@@ -53,12 +54,17 @@ def export_qdpx(data: ProjectData, target: Path, coder: str | None = None, inclu
     """Write the project as a .qdpx; problems the user should know of (renamed codes, ...) go to ``notes``."""
     times: dict[int, str] = {}
     kept: list[dict] = []
+    memos: dict[tuple[str, str], SegmentMemo] = {}
     if store_path is not None:
         with Store(store_path) as st:
             times = {d.id: d.time for d in load_decisions(st) if d.id is not None}
             kept = [m["refi"] for _, m in sorted(st.study_metadata().items()) if isinstance(m.get("refi"), dict)]
+            memos = current_memos(st, coder)
     names = {str(k["name"]) for k in kept if k.get("name")}
     project = project_to_refi(data, times, coder, include_proposals, name=names.pop() if len(names) == 1 else target.stem)
+    segs = {s.id: s for s in data.segments}
+    project.memos = [RefiMemo(segs[m.segment_id].document_id, segs[m.segment_id].start, segs[m.segment_id].end,
+                              m.coder, m.memo, m.time) for m in memos.values() if m.segment_id in segs]
     project.extras, project.description = _merge_kept(kept), "\n\n".join(k["description"] for k in kept if k.get("description"))
     said = write_qdpx(project, target, include_machine_user=include_proposals)
     if notes is not None:
@@ -117,7 +123,8 @@ def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook
         texts = {d.id: d.text for d in project.documents}
         docs = {d.id: d for d in project.documents}
         spans: dict[str, list[Segment]] = {}
-        for c in project.codings:
+        marked: list[RefiCoding | RefiMemo] = [*project.codings, *project.memos]
+        for c in marked:  # a segment on each coded or memoed span
             seg = span_segment(docs[c.document_id], c.start, c.end, study)
             spans.setdefault(c.document_id, [])
             if seg.id not in {s.id for s in spans[c.document_id]}:
@@ -135,7 +142,17 @@ def import_qdpx(path: Path, store_path: Path, study: str | None = None, codebook
                                 c.created or now, c.memo))
             existing.add((seg_id, c.code_guid, c.coder))
         added = st.append_decisions(new)
+        standing = current_memos(st)
+        memos_added = 0
+        for m in project.memos:  # memos on spans (REFI Notes on selections): precode's segment memos
+            seg = span_segment(docs[m.document_id], m.start, m.end, study)
+            text = " ".join(m.text.split())
+            if standing.get((seg.id, m.coder)) and standing[(seg.id, m.coder)].memo == text:
+                continue  # importing the same file twice adds nothing
+            st.append_segment_memo(seg.id, text_sha(seg.text), m.coder, m.created or now, text)
+            memos_added += 1
     return {"study": study, "documents": len(project.documents), "codes": sum(len(b.codes) for b in project.codebooks),
-            "codings": len(project.codings), "decisions_added": added, "users": project.users,
+            "codings": len(project.codings), "decisions_added": added, "memos": len(project.memos),
+            "memos_added": memos_added, "users": project.users,
             "warnings": project.warnings, "unknown": project.unknown,
             "offsets": project.offset_unit, "offsets_reason": project.offset_reason}

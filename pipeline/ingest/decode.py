@@ -1,4 +1,10 @@
-"""Bytes to text: size and emptiness checks, BOM/encoding detection, line-ending normalisation."""
+"""Bytes to text: size and emptiness checks, BOM/encoding detection, line-ending normalisation.
+
+The encodings are tried in a fixed order (BOM, UTF-16 by its NUL bytes, UTF-8, then Windows-1252, what
+Word and Excel on Windows write) rather than guessed by a detector: charset-normalizer 3.5 was tried
+and, on short transcripts, named cp1006 for ``Ana: café`` in cp1252, cp1250 for a longer cp1252 turn
+and cp1257 for a Mac Roman one, so it would turn the common case into mojibake.
+"""
 
 from __future__ import annotations
 

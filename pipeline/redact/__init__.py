@@ -22,7 +22,10 @@ Replacements come from a :class:`PseudonymKey`, one per project: the same person
 written into the folder of redacted outputs.
 
 Modules: :mod:`.lexicon` (word lists, patterns), :mod:`.names` (spans, known names), :mod:`.key`
-(pseudonym key), :mod:`.detect` (the :class:`Redactor`), :mod:`.batch` (the two passes over a batch, shared
+(pseudonym key), :mod:`.analysis` (the spaCy analysis, word list and candidates every recognizer reads),
+one recognizer per source — :mod:`.known`, :mod:`.patterns`, :mod:`.cues` (names from the words around
+them), :mod:`.ner` —, :mod:`.merge` (candidates -> spans), :mod:`.replace` (the operator: pseudonyms
+written into the text), :mod:`.detect` (the :class:`Redactor` putting them together), :mod:`.batch` (the two passes over a batch, shared
 by ``redact`` and ``run``), :mod:`.filenames` (file names, ids and messages), :mod:`.tables` (tables
 written back as tables), :mod:`.files` (folders of transcripts).
 """

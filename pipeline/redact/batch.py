@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..records import Document
-from .detect import Redactor, _mapper
+from .detect import Redactor
+from .replace import mapper as _mapper
 from .filenames import Scrubber, pseudonymise_name
 from .key import PseudonymKey
 from .lexicon import NUMBERED

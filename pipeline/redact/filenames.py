@@ -88,8 +88,7 @@ def _entry_for(surface: str, redactor: "Redactor", key: "PseudonymKey", entries:
             return e
     if _needs_capital(redactor, v) and not surface[:1].isupper():
         return None  # a listed name that is also a word ('maple'), not found in the text: capitalised only
-    variants = getattr(redactor, "_variants", {}) or {}
-    owners = variants.get(v)
+    owners = redactor.known_variants.get(v)
     if owners and owners[0][0] is not None:
         name, typ, _, kind = owners[0]
         if kind != "cap" or surface[:1].isupper():
@@ -98,8 +97,8 @@ def _entry_for(surface: str, redactor: "Redactor", key: "PseudonymKey", entries:
     lim = fuzzy_limit(v)
     if lim and " " not in v and not redactor.is_word(v):
         best = None
-        for target in getattr(redactor, "_fuzzy_targets", []):
-            owners = variants.get(target)
+        for target in redactor.known_names.fuzzy_targets:
+            owners = redactor.known_variants.get(target)
             if not owners or owners[0][0] is None or target[0] != v[0]:
                 continue
             limit = min(lim, fuzzy_limit(target))

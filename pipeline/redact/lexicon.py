@@ -133,23 +133,32 @@ WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _MON = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
         r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _ORD = r"(?:st|nd|rd|th)"
-DATE_PATTERNS = [
+# Dates, by kind (the detectors choose among them by name; DATE_PATTERNS is every kind, in this order)
+MONTH_NAME_DATES = [  # "March 3rd", "3 March 2024", "March of 2019"
     re.compile(rf"(?i)\b{_MON}\.?[ \t]+\d{{1,2}}{_ORD}?\b(?:,?[ \t]+(?:of[ \t]+)?\d{{4}}\b)?"),
     re.compile(rf"(?i)\b(?:the[ \t]+)?\d{{1,2}}{_ORD}?[ \t]+(?:of[ \t]+)?{_MON}\b\.?(?:,?[ \t]+\d{{4}}\b)?"),
     re.compile(rf"(?i)\b{_MON}\.?,?[ \t]+(?:of[ \t]+)?(?:19|20)\d{{2}}\b"),
+]
+NUMERIC_FULL_DATES = [  # "2024-03-05", "3/5/2024", "3.5.24": with a year (a number of this shape is not an ID)
     re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b"),
     re.compile(r"(?<![\d/])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/])"),
-    re.compile(r"(?<![\d/.])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?![\d/])"),
-    re.compile(r"(?i)\b(?:the|every|on|by|before|after|until)[ \t]+(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b(?![ \t]+(?:time|times|floor|grade|place|one|"
-               r"ones|shift|step|round|year|quarter|visit|session|week|month|person|group|call|try|attempt|page|"
-               r"level|class|unit|line|ward|day|of[ \t]+(?:us|them|you)))"),
-    re.compile(r"\b(?:January|February|March|April|June|July|August|September|October|November|December|Sept)\b"),
-    re.compile(r"\b(?:Christmas(?:[ \t]+(?:Eve|Day))?|New[ \t]+Year['’]?s(?:[ \t]+(?:Eve|Day))?|Thanksgiving|Easter(?:[ \t]+Sunday)?|"
-               r"Halloween|Fourth[ \t]+of[ \t]+July|Independence[ \t]+Day|Memorial[ \t]+Day|Labor[ \t]+Day|Veterans['’]?[ \t]+Day|"
-               r"Valentine['’]?s(?:[ \t]+Day)?|Mother['’]?s[ \t]+Day|Father['’]?s[ \t]+Day)\b"),
-    re.compile(r"\b(?i:in|on|since|until|till|by|from|of|last|next|this|early|late|mid|through|around|before|"
-               r"after|during|every|that|mid-)[ \t]*(?P<d>May)\b"),
 ]
+NUMERIC_SHORT_DATE = re.compile(r"(?<![\d/.])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?![\d/])")  # "3/15"
+# "the 15th", "every 3rd" (not "the 3rd time")
+ORDINAL_DAY = re.compile(r"(?i)\b(?:the|every|on|by|before|after|until)[ \t]+(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b"
+                         r"(?![ \t]+(?:time|times|floor|grade|place|one|ones|shift|step|round|year|quarter|visit|session|week|month|"
+                         r"person|group|call|try|attempt|page|level|class|unit|line|ward|day|of[ \t]+(?:us|them|you)))")
+# a full month name on its own
+MONTH_ALONE = re.compile(r"\b(?:January|February|March|April|June|July|August|September|October|November|December|Sept)\b")
+HOLIDAYS = re.compile(r"\b(?:Christmas(?:[ \t]+(?:Eve|Day))?|New[ \t]+Year['’]?s(?:[ \t]+(?:Eve|Day))?|Thanksgiving|Easter(?:[ \t]+Sunday)?|"
+                      r"Halloween|Fourth[ \t]+of[ \t]+July|Independence[ \t]+Day|Memorial[ \t]+Day|Labor[ \t]+Day|Veterans['’]?[ \t]+Day|"
+                      r"Valentine['’]?s(?:[ \t]+Day)?|Mother['’]?s[ \t]+Day|Father['’]?s[ \t]+Day)\b")
+# "in May" (group d): the month, not the verb
+MAY_AFTER_CUE = re.compile(r"\b(?i:in|on|since|until|till|by|from|of|last|next|this|early|late|mid|through|around|before|"
+                           r"after|during|every|that|mid-)[ \t]*(?P<d>May)\b")
+# what makes a spaCy DATE entity specific enough to redact (not a holiday, a year or a duration)
+SPECIFIC_DATES = [*MONTH_NAME_DATES, *NUMERIC_FULL_DATES, NUMERIC_SHORT_DATE, ORDINAL_DAY, MONTH_ALONE]
+DATE_PATTERNS = [*SPECIFIC_DATES, HOLIDAYS, MAY_AFTER_CUE]
 BORN_YEAR = re.compile(r"(?i)\bborn\b[^.\n]{0,40}?\b((?:18|19|20)\d\d)\b")
 _DIGW = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)"
 _AGE_WORD = (r"(?:ninety(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|(?:a|one)[ \t]+hundred"
@@ -215,12 +224,13 @@ ID_KEYED = re.compile(
     rf"(?i)\b(?:{_ID_KEYS})[ \t]*(?:is|was|:|#|number)?[ \t]*(?:is[ \t]+|was[ \t]+)?(?:like[ \t]+|uh[ \t,]+|um[ \t,]+)?"
     rf"(?P<id>[A-Za-z]{{0,4}}[-#]?\d[\w-]*(?:[ \t]+\d[\w-]*)*|{_DIGW}(?:[ \t,.-]+{_DIGW}){{2,}})"
 )
-ID_PATTERNS = [
-    re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
-    re.compile(r"(?<![\w$.,/-])\d(?:[\d-]*\d)?(?![\w,/])"),  # >= 5 digits, checked in code
-    re.compile(r"(?<![\w-])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])|"
-               r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{6,}\b"),  # >= 3 digits, >= 6 chars, checked in code
-]
+ID_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+# >= 5 digits, checked in code
+ID_DIGITS = re.compile(r"(?<![\w$.,/-])\d(?:[\d-]*\d)?(?![\w,/])")
+# letters and digits: >= 3 digits, >= 6 characters, checked in code
+ID_CODE = re.compile(r"(?<![\w-])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])|"
+                     r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{6,}\b")
+ID_PATTERNS = [ID_SSN, ID_DIGITS, ID_CODE]
 INTRO_ANY = re.compile(
     r"(?i)\b(?:my[ \t]+name[ \t]+is|my[ \t]+name's|my[ \t]+name’s|name's|name’s|name[ \t]+is|call[ \t]+me|calls[ \t]+me|"
     r"called[ \t]+me|call[ \t]+(?:him|her|them)|calls[ \t]+(?:him|her|them)|called[ \t]+(?:him|her|them)|named|"

@@ -34,25 +34,36 @@ Decisions (see also the module docstrings of ``write`` and ``read``):
 - **Kept GUIDs.** Every GUID read (codes as ``Code.source_guid``, categories, sources, users, selections,
   codings, notes, sets) is written back; Notes (memos, journals), NoteRefs, Sets, colours and the project
   description travel in ``RefiProject.extras``. A kept GUID that is not a GUID is replaced by precode's own.
+- **Memos** travel as REFI ``<Note>``s (text inline) with ``<NoteRef>``s: a memo on a coding (precode's
+  decision memo) is also the selection's ``<Description>`` (QualCoder and MAXQDA read that) and a Note
+  referenced from inside the ``<Coding>``; a memo on a span (precode's segment memo) is a
+  ``<PlainTextSelection>`` of its own on that span, without a ``<Coding>``, by the memo's author, with the memo
+  as its ``<Description>`` (QualCoder stores it as an annotation) and a NoteRef to the memo's Note. On
+  import, Notes referenced from a Coding become that coding's memo, Notes referenced from a selection and
+  the ``<Description>`` of a selection without codings (ATLAS.ti's quotation comments) become memos on the
+  span; their Note GUIDs and names are kept. Notes referenced from elsewhere are carried as they are.
 - **Machine proposals.** Codings whose coder is :data:`MACHINE_USER` (precode's unconfirmed proposals)
   are left out unless ``include_machine_user=True``.
 """
 
 from __future__ import annotations
 
-from .model import MACHINE_USER, RefiCoding, RefiProject, codebook_guid, selection_guid, source_guid, user_guid
+from .model import (MACHINE_USER, RefiCoding, RefiMemo, RefiProject, codebook_guid, selection_guid, source_guid, span_key,
+                    user_guid)
 from .read import read_qdc, read_qdpx
 from .write import write_qdc, write_qdpx
 
 __all__ = [
     "MACHINE_USER",
     "RefiCoding",
+    "RefiMemo",
     "RefiProject",
     "codebook_guid",
     "read_qdc",
     "read_qdpx",
     "selection_guid",
     "source_guid",
+    "span_key",
     "user_guid",
     "write_qdc",
     "write_qdpx",

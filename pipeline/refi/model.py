@@ -32,12 +32,25 @@ class RefiCoding:
 
 
 @dataclass
+class RefiMemo:
+    """A memo on ``text[start:end]`` of a document by ``coder``, apart from any coding (precode's segment memo)."""
+
+    document_id: str
+    start: int
+    end: int
+    coder: str
+    text: str
+    created: str | None = None  # ISO date-time
+
+
+@dataclass
 class RefiProject:
     name: str
     documents: list[Document]
     codebooks: list[Codebook]
     codings: list[RefiCoding] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
+    memos: list[RefiMemo] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # on import: elements found but not understood, with counts
     warnings: list[str] = field(default_factory=list)
     # on import: the file's code/category GUID (lower case) -> precode's GUID of the code/category it became
@@ -50,7 +63,8 @@ class RefiProject:
     # users {name: guid}, categories {"<codebook>\x00<category>": guid}, colours {code/category guid: "#RRGGBB"},
     # selections {"<doc>\x00<start>\x00<end>": guid}, codings {"<doc>\x00<start>\x00<end>\x00<code guid>\x00<coder>": guid},
     # note_refs {"project" | "code:<guid>" | "source:<guid>" | "selection:<guid>": [note guids]},
-    # notes [<Note> XML with its text inline], sets [<Set> XML]
+    # notes [<Note> XML with its text inline], sets [<Set> XML],
+    # memo_notes {span key of a memo (with code GUID and coder for a coding's memo, "" and coder for a span's): {"guid", "name"}}
     extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,6 +75,11 @@ class RefiProject:
 def span_key(document_id: str, start: int, end: int, *rest: str) -> str:
     """Key of a selection (and, with code GUID and coder, of a coding) in ``RefiProject.extras``."""
     return "\x00".join([document_id, str(start), str(end), *rest])
+
+
+def memo_note_guid(key: str) -> str:
+    """GUID of the Note precode writes for a memo (``key``: :func:`span_key` with code GUID or ``""``, and coder)."""
+    return str(uuid.uuid5(REFI_NAMESPACE, f"memo\x00{key}"))
 
 
 def source_guid(document_id: str) -> str:

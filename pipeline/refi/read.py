@@ -30,6 +30,7 @@ from .model import (
     PATH_SEPARATOR,
     UNIQUE_JOIN,
     RefiCoding,
+    RefiMemo,
     RefiProject,
     codebook_guid,
     span_key,
@@ -280,7 +281,10 @@ class _Reader:
         self.non_text_codings: Counter = Counter()
         self.codes = _Codes(path, codebook_name or self.name, True, self.warnings, ours=self.origin == ORIGIN)
         self.users: dict[str, str] = {}
-        self.extras: dict = {"users": {}, "selections": {}, "codings": {}, "notes": [], "sets": []}
+        self.extras: dict = {"users": {}, "selections": {}, "codings": {}, "notes": [], "sets": [], "memo_notes": {}}
+        self.notes: dict[str, Element] = {}  # Note GUID -> the Note, text made inline (carried unless made a memo)
+        self.memo_notes: set[str] = set()  # GUIDs of Notes that became memos (not carried again)
+        self.memos: list[RefiMemo] = []
         self.description = ""
         self.documents: list[Document] = []
         self.doc_ids: set[str] = set()
@@ -389,6 +393,8 @@ class _Reader:
                     self.unknown[kind] += 1
                     if kind in NON_TEXT:
                         self.non_text_codings[kind] += sum(1 for c in src.iter() if _local(c) == "Coding")
+        self.extras["notes"] = [tostring(el, encoding="unicode") for g, el in self.notes.items()
+                                if g not in self.memo_notes]
         self.summarise()
         extras = {**self.extras, **self.codes.extras,
                   "note_refs": {**self.codes.extras["note_refs"], **self.extras.get("note_refs", {})}}
@@ -398,6 +404,7 @@ class _Reader:
             codebooks=self.codes.codebooks(f"{self.path}", sha),
             codings=self.codings,
             users=list(dict.fromkeys(self.users.values())),
+            memos=self._merged_memos(),
             unknown=[f"{k} ({n})" for k, n in sorted(self.unknown.items())],
             warnings=self.warnings,
             guid_map={**self.codes.category_map, **self.codes.code_map},
@@ -432,7 +439,7 @@ class _Reader:
                 item.insert(at, content)
                 for attr in ("plainTextPath", "richTextPath"):
                     item.attrib.pop(attr, None)
-                self.extras["notes"].append(tostring(item, encoding="unicode"))
+                self.notes[_g(item.get("guid")) or f"#{len(self.notes)}"] = item
             elif kind == "Sets" and _local(item) == "Set":
                 self.extras["sets"].append(tostring(item, encoding="unicode"))
 
@@ -445,10 +452,15 @@ class _Reader:
             rich = " (it has only rich text, which is not read)" if src.get("richTextPath") else ""
             self.warnings.append(f"text source {label} has no plain text{rich}; skipped")
             return None
-        if not plain.lower().startswith("internal://"):
+        if plain.lower().startswith("internal://"):
+            fname = plain[len("internal://"):]
+        elif "://" not in plain and self.zip.find(f"sources/{plain}") is not None:
+            fname = plain  # a bare file name (qc 1.3 writes them) that is in the archive's sources/: read it
+            self.warnings.append(f"text source {label}: plainTextPath '{plain}' has no internal:// (the standard "
+                                 "asks for it); read from the archive's sources/")
+        else:
             self.warnings.append(f"text source {label} lives outside the archive ({plain}); not read, skipped")
             return None
-        fname = plain[len("internal://"):]
         if not fname or "/" in fname or "\\" in fname or fname in (".", ".."):
             self.warnings.append(f"text source {label} has an unsafe path ({plain}); skipped")
             return None
@@ -478,6 +490,8 @@ class _Reader:
             self.warnings.append(f"two text sources are named '{name}'; the second was renamed '{doc_id}'")
         if not text.strip():
             self.warnings.append(f"text source '{doc_id}' is empty; skipped")
+            if n := sum(1 for c in src.iter() if _local(c) == "Coding"):
+                self.skipped["codings on empty text sources"] += n
             return
         self.doc_ids.add(doc_id)
         turns, meta = parse_transcript(text)
@@ -505,22 +519,34 @@ class _Reader:
 
     def selection(self, sel: Element, doc_id: str, text: str, to_cp: Callable, fold: Callable) -> int:
         codings = _kids(sel, "Coding")
-        if not codings:
-            self.skipped["selections without a code (annotations)"] += 1
+        description = _text_of(_first(sel, "Description")).strip()
+        sel_refs = _kids(sel, "NoteRef")
+        if not codings and not description and not self._texts_of(sel_refs):
+            self.skipped["selections without a code or a memo (annotations)"] += 1
             return 0
         start, end = _pos(sel.get("startPosition")), _pos(sel.get("endPosition"))
         if start is None or end is None or to_cp(start) < 0 or to_cp(end) < 0:
-            self.skipped["selections with unreadable positions"] += len(codings)
+            self.skipped["selections with unreadable positions"] += max(len(codings), 1)
             return 0
         start, end = fold(to_cp(start)), fold(to_cp(end))
         if not 0 <= start < end <= len(text):
-            self.skipped["selections outside their text or empty"] += len(codings)
+            self.skipped["selections outside their text or empty"] += max(len(codings), 1)
             return 1
-        memo = _text_of(_first(sel, "Description")).strip()
         sel_guid = _g(sel.get("guid"))
         if GUID.match(sel_guid):
             self.extras["selections"].setdefault(span_key(doc_id, start, end), sel_guid)
-            self.note_refs(f"selection:{sel_guid}", _kids(sel, "NoteRef"))
+        sel_user = self.users.get(_g(sel.get("creatingUser") or sel.get("modifyingUser")))
+        from_notes = self.span_memos(sel_refs, doc_id, start, end, sel_user, sel_guid)
+        if GUID.match(sel_guid):  # NoteRefs to Notes that did not become memos go back where they were
+            self.note_refs(f"selection:{sel_guid}", [r for r in sel_refs if _g(r.get("targetGUID")) not in self.memo_notes])
+        if not codings:  # a comment on the span (ATLAS.ti writes quotation comments so; precode the memo's text too)
+            if description and description not in from_notes:
+                if GUID.match(sel_guid):
+                    who = sel_user or self.users.get(_g(self.root.get("creatingUserGUID")), "unknown")
+                    self.extras["selections"].setdefault(span_key(doc_id, start, end, "", who), sel_guid)
+                self.memos.append(RefiMemo(doc_id, start, end, sel_user or self.memo_author(), description,
+                                           (sel.get("creationDateTime") or "").strip() or None))
+            return 0
         for coding in codings:
             ref = _first(coding, "CodeRef")
             target = _g(ref.get("targetGUID") if ref is not None else None)
@@ -536,12 +562,68 @@ class _Reader:
                 self.skipped["codings by an unknown user (imported as 'unknown')"] += 1
                 coder = "unknown"
             created = coding.get("creationDateTime") or sel.get("creationDateTime")
+            key = span_key(doc_id, start, end, self.codes.code_map[target], coder)
+            refs = _kids(coding, "NoteRef")
+            memo = "\n".join(dict.fromkeys(t for t in [description, *self._texts_of(refs)] if t))
+            self._consume(refs, key)
             self.codings.append(RefiCoding(doc_id, start, end, self.codes.code_map[target], coder,
                                            created.strip() if created else None, memo))
             if GUID.match(_g(coding.get("guid"))):
-                key = span_key(doc_id, start, end, self.codes.code_map[target], coder)
                 self.extras["codings"].setdefault(key, _g(coding.get("guid")))
+            if GUID.match(sel_guid):  # NVivo writes a selection per coding: each keeps its own GUID
+                self.extras["selections"].setdefault(key, sel_guid)
         return 0
+
+    def _texts_of(self, refs: list[Element]) -> list[str]:
+        """The texts of the Notes the NoteRefs point to (Notes without text left out)."""
+        notes = (self.notes.get(_g(r.get("targetGUID"))) for r in refs)
+        return [t for t in (_text_of(_first(n, "PlainTextContent")).strip() for n in notes if n is not None) if t]
+
+    def _consume(self, refs: list[Element], key: str) -> None:
+        """The Notes behind ``refs`` became a memo under ``key``: keep the first one's GUID and name, carry none."""
+        for r in refs:
+            guid = _g(r.get("targetGUID"))
+            note = self.notes.get(guid)
+            if note is None or not _text_of(_first(note, "PlainTextContent")).strip():
+                continue
+            if guid not in self.memo_notes and key not in self.extras["memo_notes"] and GUID.match(guid):
+                self.extras["memo_notes"][key] = {"guid": guid, "name": _clean(note.get("name"))}
+            self.memo_notes.add(guid)
+
+    def _merged_memos(self) -> list[RefiMemo]:
+        """One memo per span and author (precode keeps one): several are joined, a line each."""
+        merged: dict[tuple, RefiMemo] = {}
+        for m in self.memos:
+            key = (m.document_id, m.start, m.end, m.coder)
+            if key in merged and m.text not in merged[key].text.split("\n"):
+                merged[key] = replace(merged[key], text=f"{merged[key].text}\n{m.text}")
+            merged.setdefault(key, m)
+        return list(merged.values())
+
+    def memo_author(self) -> str:
+        """Who wrote a memo that names no author: the project's creator (counted in the warnings), else 'unknown'."""
+        who = self.users.get(_g(self.root.get("creatingUserGUID") or self.root.get("modifyingUserGUID")), "unknown")
+        self.skipped[f"memos without an author (imported as by '{who}')"] += 1
+        return who
+
+    def span_memos(self, refs: list[Element], doc_id: str, start: int, end: int, sel_user: str | None,
+                   sel_guid: str) -> list[str]:
+        """Notes referenced from a selection: a memo on the span each, by the Note's author. Returns their texts."""
+        texts = []
+        for r in refs:
+            note = self.notes.get(_g(r.get("targetGUID")))
+            text = _text_of(_first(note, "PlainTextContent")).strip() if note is not None else ""
+            if not text:
+                continue
+            coder = (self.users.get(_g(note.get("creatingUser") or note.get("modifyingUser"))) or sel_user
+                     or self.memo_author())
+            self._consume([r], span_key(doc_id, start, end, "", coder))
+            if GUID.match(sel_guid):
+                self.extras["selections"].setdefault(span_key(doc_id, start, end, "", coder), sel_guid)
+            created = (note.get("creationDateTime") or note.get("modifiedDateTime") or "").strip() or None
+            self.memos.append(RefiMemo(doc_id, start, end, coder, text, created))
+            texts.append(text)
+        return texts
 
     def summarise(self) -> None:
         if self.unknown:

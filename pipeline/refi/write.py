@@ -22,8 +22,10 @@ from .model import (
     PROJECT_NS,
     UNIQUE_JOIN,
     RefiCoding,
+    RefiMemo,
     RefiProject,
     codebook_guid,
+    memo_note_guid,
     selection_guid,
     source_guid,
     span_key,
@@ -261,11 +263,13 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
         notes.append(f"left out {machine} coding(s) by '{MACHINE_USER}' (unconfirmed proposals; "
                      "include_machine_user=True exports them)")
 
+    memos = _check_memos(project.memos, docs, path)
     extras = project.extras or {}
     kept_users = extras.get("users", {})
     users = set(project.users) | {c.coder for c in codings} | set(kept_users)
     if not include_machine_user:
         users.discard(MACHINE_USER)
+    users |= {m.coder for m in memos}
     user_guids = {name: kept_guid(kept_users.get(name), user_guid(name)) for name in users}
     root = _element(ns, "Project", {"name": _x(project.name), "origin": ORIGIN})
     if users:
@@ -277,6 +281,7 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
         notes += make_names_unique(codes_el)
         ET.SubElement(root, _q(ns, "CodeBook")).append(codes_el)
     files: dict[str, str] = {}
+    memo_notes = _MemoNotes(ns, extras, user_guids, path)
     if docs:
         sources = ET.SubElement(root, _q(ns, "Sources"))
         renamed = []
@@ -293,12 +298,17 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                                 {"guid": guid, "name": _x(name), "plainTextPath": f"internal://{guid}.txt"})
             mine = sorted((c for c in codings if c.document_id == doc.id),
                           key=lambda c: (c.start, c.end, c.code_guid, c.coder))
-            spans_done: set[tuple[int, int]] = set()
+            sel_used: set[str] = set()
+            kept_sels = extras.get("selections", {})
             for c in mine:
-                sel_guid = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
-                if (c.start, c.end) not in spans_done:  # the first coding on a span gets the kept selection GUID
-                    sel_guid = kept_guid(extras.get("selections", {}).get(span_key(doc.id, c.start, c.end)), sel_guid)
-                    spans_done.add((c.start, c.end))
+                # a selection GUID kept for this coding, else the span's (once), else precode's own
+                own = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder)
+                sel_guid = kept_guid(kept_sels.get(span_key(doc.id, c.start, c.end, c.code_guid, c.coder)), own)
+                if sel_guid.lower() in sel_used:
+                    sel_guid = kept_guid(kept_sels.get(span_key(doc.id, c.start, c.end)), own)
+                if sel_guid.lower() in sel_used:
+                    sel_guid = own
+                sel_used.add(sel_guid.lower())
                 attrs = {"guid": sel_guid, "startPosition": str(c.start), "endPosition": str(c.end),
                          "creatingUser": user_guids[c.coder]}
                 when = xsd_datetime(c.created, path) if c.created else None
@@ -314,25 +324,92 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                     cattrs["creationDateTime"] = when
                 coding = ET.SubElement(sel, _q(ns, "Coding"), cattrs)
                 ET.SubElement(coding, _q(ns, "CodeRef"), {"targetGUID": c.code_guid})
+                if c.memo:
+                    memo_notes.refer(coding, [c])
                 _note_refs(ns, sel, extras, f"selection:{sel_guid}")
+            for m in (m for m in memos if m.document_id == doc.id):
+                # a memo on a span: a selection of its own without a coding, by the memo's author, whose
+                # <Description> is the memo (QualCoder and MAXQDA read that as an annotation) and whose NoteRef
+                # points to the memo's Note
+                own = selection_guid(doc.id, m.start, m.end, "", m.coder + "\x00memo")
+                sel_guid = kept_guid(kept_sels.get(span_key(doc.id, m.start, m.end, "", m.coder)), own)
+                sel_guid = own if sel_guid.lower() in sel_used else sel_guid
+                sel_used.add(sel_guid.lower())
+                attrs = {"guid": sel_guid, "startPosition": str(m.start), "endPosition": str(m.end),
+                         "creatingUser": user_guids[m.coder]}
+                if m.created:
+                    attrs["creationDateTime"] = xsd_datetime(m.created, path)
+                sel = ET.SubElement(src, _q(ns, "PlainTextSelection"), attrs)
+                ET.SubElement(sel, _q(ns, "Description")).text = _x(m.text)
+                memo_notes.refer(sel, [m])
             _note_refs(ns, src, extras, f"source:{guid}")
         if renamed:
             notes.append(f"source names with a path in them were written without it: {', '.join(renamed)}")
-    _carried(ns, root, extras, project.description, path)
+    _carried(ns, root, extras, project.description, path, memo_notes.notes)
     return _serialise(root), files, notes
 
 
-def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: str | Path) -> None:
-    """Notes, Sets, the project description and its NoteRefs, in the schema's order."""
+def _check_memos(memos: list[RefiMemo], docs: dict, path: str | Path) -> list[RefiMemo]:
+    """Memos on spans, checked like codings; empty ones and repeats (same span and coder) left out."""
+    out: dict[tuple, RefiMemo] = {}
+    for i, m in enumerate(memos, 1):
+        where = f"memo {i} ({m.document_id} {m.start}-{m.end})"
+        if m.document_id not in docs:
+            raise InputError(path, f"{where}: no document with that id in the project")
+        if not 0 <= m.start < m.end <= len(docs[m.document_id].text):
+            raise InputError(path, f"{where}: span outside the document text (0-{len(docs[m.document_id].text)})")
+        if not m.coder.strip():
+            raise InputError(path, f"{where}: no coder")
+        if m.text.strip():
+            out.setdefault((m.document_id, m.start, m.end, m.coder), m)
+    return [out[k] for k in sorted(out)]
+
+
+class _MemoNotes:
+    """The Notes of memos, made as the selections and codings that refer to them are written."""
+
+    def __init__(self, ns: str, extras: dict, user_guids: dict[str, str], path: str | Path):
+        self.ns, self.kept, self.user_guids, self.path = ns, extras.get("memo_notes", {}), user_guids, path
+        self.taken = {g.lower() for g in re.findall(r'guid="([^"]+)"', " ".join(extras.get("notes", [])))}
+        self.notes: list[ET._Element] = []
+
+    def refer(self, holder: ET._Element, items: list[RefiCoding] | list[RefiMemo]) -> None:
+        """A Note for each memo (a coding's or a span's), and a NoteRef to it in ``holder``."""
+        for item in items:
+            if isinstance(item, RefiCoding):
+                key, text = span_key(item.document_id, item.start, item.end, item.code_guid, item.coder), item.memo
+            else:
+                key, text = span_key(item.document_id, item.start, item.end, "", item.coder), item.text
+            kept = self.kept.get(key) if isinstance(self.kept.get(key), dict) else {}
+            guid = kept_guid(kept.get("guid"), memo_note_guid(key))
+            if guid.lower() in self.taken:
+                guid = memo_note_guid(key)
+            self.taken.add(guid.lower())
+            attrs = {"guid": guid, "name": _x(kept.get("name") or f"Memo by {item.coder}"),
+                     "creatingUser": self.user_guids[item.coder]}
+            if item.created:
+                attrs["creationDateTime"] = xsd_datetime(item.created, self.path)
+            note = _element(self.ns, "Note", attrs)
+            ET.SubElement(note, _q(self.ns, "PlainTextContent")).text = _x(text)
+            self.notes.append(note)
+            ET.SubElement(holder, _q(self.ns, "NoteRef"), {"targetGUID": guid})
+
+
+def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: str | Path,
+             memo_notes: list[ET._Element] = ()) -> None:
+    """Notes (carried ones, then those of memos), Sets, the project description and its NoteRefs, in the schema's
+    order."""
     parser = ET.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     for kind, items in (("Notes", extras.get("notes", [])), ("Sets", extras.get("sets", []))):
-        if items:
+        if items or (kind == "Notes" and memo_notes):
             holder = ET.SubElement(root, _q(ns, kind))
             for xml in items:
                 try:
                     holder.append(ET.fromstring(xml.encode("utf-8"), parser))
                 except ET.XMLSyntaxError:
                     raise InputError(path, f"a kept {kind[:-1]} is not well-formed XML") from None
+            if kind == "Notes":
+                holder.extend(memo_notes)
     if description:
         ET.SubElement(root, _q(ns, "Description")).text = _x(description)
     _note_refs(ns, root, extras, "project")

@@ -19,6 +19,7 @@ class CodeInfo:
     category: str | None
     name: str
     description: str
+    retired: str = ""  # "" in use; else the codebook change that took it out of use (renamed, merged, retired, ...)
 
     @property
     def path(self) -> str:
@@ -112,6 +113,7 @@ class ReviewSession:
         self.store = Store(self.store_path).open()
         self.codes = self._codes()
         self.learner = None
+        self._embedder = embedder
         if learn:
             from .live import LiveLearner
 
@@ -123,17 +125,23 @@ class ReviewSession:
 
     # -- loading ---------------------------------------------------------------------------------
     def _codes(self) -> dict[str, CodeInfo]:
-        codes = {r.guid: CodeInfo(r.guid, r.codebook, r.category, r.name, r.description) for r in self.store.code_rows()}
+        # code guid -> (where its decisions now belong, or None when orphaned; the change), for codes out of use
+        self.resolution = self.store.code_resolution()
+        codes = {r.guid: CodeInfo(r.guid, r.codebook, r.category, r.name, r.description,
+                                  self.resolution.get(r.guid, (None, ""))[1]) for r in self.store.code_rows()}
         # the "no code applies" decision shows on the screens like a code (never in the lists of codes)
         codes[dec.NO_CODE] = CodeInfo(dec.NO_CODE, "", None, dec.NO_CODE_NAME, "no code of the codebook fits this segment")
         return codes
 
     def codes_for(self, study: str | None) -> list[CodeInfo]:
-        """The codes of the codebook used for ``study`` (all codes if unknown)."""
+        """The codes in use in the codebook used for ``study`` (all codes in use if unknown)."""
         name = self.store.codebook_of_study(study)
-        if name is None:
-            return [c for c in self.codes.values() if c.guid != dec.NO_CODE]
-        return [c for c in self.codes.values() if c.codebook == name]
+        return [c for c in self.codes.values() if not c.retired and c.guid != dec.NO_CODE
+                and (name is None or c.codebook == name)]
+
+    def _follow(self, guid: str) -> str | None:
+        """The code a proposal on ``guid`` now names (through renames and merges); None when retired or split."""
+        return self.resolution[guid][0] if guid in self.resolution else guid
 
     def reload(self) -> None:
         segs = self.store.segment_rows()
@@ -143,9 +151,10 @@ class ReviewSession:
             turn_text[key] = turn_text.get(key, "") + (" " if turn_text.get(key) else "") + r.text
         props: dict[str, list[Proposal]] = {}
         for row in self.store.latest_suggestion_rows():
-            if row.code_guid in self.codes:
-                props.setdefault(row.segment_id, []).append(
-                    Proposal(self.codes[row.code_guid], row.score, row.rank, row.flag_list, row.evidence, "proposed"))
+            guid = self._follow(row.code_guid)  # a code renamed or merged since the run: proposed under its new code
+            plist = props.setdefault(row.segment_id, [])
+            if guid in self.codes and all(p.code.guid != guid for p in plist):
+                plist.append(Proposal(self.codes[guid], row.score, row.rank, row.flag_list, row.evidence, "proposed"))
         state = dec.current_state(dec.load(self.store, self.coder))
         # a decision on a code split since is kept (an orphan) but the segment is to be reviewed again
         split = {g for g, (to, kind) in self.store.code_resolution().items() if to is None and kind == "split"}
@@ -192,7 +201,8 @@ class ReviewSession:
                                   for p in self._run_proposals.get(item.segment_id, []) if p.score is not None]
             else:
                 item.proposals = [Proposal(self.codes[lp.code_guid], lp.score, lp.rank, list(lp.flags), lp.evidence,
-                                           "proposed", lp.learned) for lp in live if lp.code_guid in self.codes]
+                                           "proposed", lp.learned) for lp in live
+                                  if lp.code_guid in self.codes and not self.codes[lp.code_guid].retired]
 
     def _relearn(self, after: ReviewItem | None) -> None:
         """Refit after a decision; in uncertainty order the segments after ``after`` are re-ordered."""
@@ -245,14 +255,71 @@ class ReviewSession:
         coder. An append-only codebook event (:mod:`pipeline.code_edit`)."""
         from ..code_edit import create_code
 
-        code = create_code(self.store, name, self.coder, codebook=self.store.codebook_of_study(item.study),
+        book = self.store.codebook_of_study(item.study)
+        code = create_code(self.store, name, self.coder, codebook=book,
                            category=category, segment_id=item.segment_id, example=example, memo=memo)
+        self._codebook_changed()
+        return self._shown(code, book)
+
+    # -- codebook edits (append-only events with this coder and the time: pipeline.code_edit) ----------
+    def _in_use(self, guid: str) -> CodeInfo:
+        code = self.codes.get(guid)
+        if code is None or code.guid == dec.NO_CODE:
+            raise StoreError(f"no code with guid '{guid}'")
+        if code.retired:
+            raise StoreError(f"'{code.path}' is no longer in the codebook ({code.retired})")
+        return code
+
+    def rename_code(self, guid: str, new_name: str) -> CodeInfo:
+        """Rename a code; its decisions (every coder's) and proposals follow to the new name."""
+        from ..code_edit import rename_code
+
+        old = self._in_use(guid)
+        new = rename_code(self.store, old.path, new_name, self.coder, codebook=old.codebook)
+        self._codebook_changed()
+        return self._shown(new, old.codebook)
+
+    def merge_code(self, guid: str, into: str) -> CodeInfo:
+        """Merge a code into another: its decisions and proposals now belong to ``into``."""
+        from ..code_edit import merge_codes
+
+        src, dst = self._in_use(guid), self._in_use(into)
+        if src.codebook != dst.codebook:
+            raise StoreError(f"'{src.path}' and '{dst.path}' are in different codebooks")
+        merge_codes(self.store, src.path, dst.path, self.coder, codebook=src.codebook)
+        self._codebook_changed()
+        return self.codes[dst.guid]
+
+    def retire_code(self, guid: str) -> CodeInfo:
+        """Retire a code: no longer offered or proposed; its decisions are kept (orphaned, marked)."""
+        from ..code_edit import retire_code
+
+        old = self._in_use(guid)
+        retire_code(self.store, old.path, self.coder, codebook=old.codebook)
+        self._codebook_changed()
+        return self.codes[guid]
+
+    def _codebook_changed(self) -> None:
+        """Read the codes again, restart the live learner on the edited codebook, and reload the items."""
         self.codes = self._codes()
-        info = next(c for c in reversed(list(self.codes.values()))
-                    if c.name == code.name and c.category == code.category)
-        self._refresh(item)
-        self._relearn(item)
-        return info
+        if self.learner is not None:
+            from .live import LiveLearner
+
+            embedder = getattr(self.learner, "_embedder", None) or self._embedder  # a model loaded already is kept
+            self.learner = LiveLearner(self.store_path, self.coder, embedder, store=self.store)
+        keep, filters = [i.segment_id for i in self.items], self.filters
+        self.filters = Filters()  # the same segments in the same order: nothing jumps away under the coder
+        try:
+            self.reload()
+        finally:
+            self.filters = filters
+        by_id = {i.segment_id: i for i in self.items}
+        self.items = [by_id[x] for x in keep if x in by_id]
+
+    def _shown(self, code, book: str | None) -> CodeInfo:
+        """``code`` (a :class:`~pipeline.records.Code` of codebook ``book``, None: the only one) as shown here."""
+        book = book or next(c.codebook for c in self.codes.values() if c.name == code.name)
+        return self.codes[code.guid(book)]
 
     def undo(self):
         """Cancel the coder's latest decision (a new 'undo' row). Returns it, or None."""

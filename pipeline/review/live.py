@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from ..config import ProposeConfig
 from ..errors import PrecodeError
+from ..features import learner_views
 from ..learn import run_training_files
 from ..project import latest_manifest
 
@@ -251,6 +252,19 @@ class LiveLearner:
         self.status.self_trained = self_trained
         return True
 
+    def _form_matrices(self, groups: list[list[str]]):
+        """Form matrices of the groups of texts (spaCy loaded once, when a text is not yet tagged)."""
+        from ..form import form_matrices
+
+        if self._tagger is None:
+            self._tagger = _tagger(self.spacy_model)
+        was_loaded, t0 = getattr(self._tagger, "loaded", True), time.perf_counter()
+        with self._open() as st:
+            out = form_matrices(groups, self._tagger, st, memo=self._forms)
+        if not was_loaded and self._tagger.loaded:  # spaCy was loaded (or waited for) meanwhile
+            self._load_seconds += min(self._tagger.load_seconds, time.perf_counter() - t0)
+        return out
+
     def _fit_and_propose(self, per_study) -> tuple[dict[str, list[LiveProposal]], list[str], list[str], int]:
         from ..learn import make_learner
         from ..propose import category_questions, label_texts, propose_sets, score_segments
@@ -278,35 +292,13 @@ class LiveLearner:
             if getattr(proposer, "select_form", False):  # follow the run's choice of views instead of choosing again
                 proposer.select_form = False
                 proposer.form_weight = self._form_weight.get(study, proposer.form_weight)
-            seg_forms = ex_forms = None
-            if proposer.form_weight > 0 and any(e.positive for e in examples):
-                from ..form import form_matrices
-
-                if self._tagger is None:
-                    self._tagger = _tagger(self.spacy_model)
-                was_loaded, t0 = getattr(self._tagger, "loaded", True), time.perf_counter()
-                with self._open() as st:
-                    seg_forms, ex_forms = form_matrices([[s.text for s in segs], [e.text for e in examples]],
-                                                        self._tagger, st, memo=self._forms)
-                if not was_loaded and self._tagger.loaded:  # spaCy was loaded (or waited for) meanwhile
-                    self._load_seconds += min(self._tagger.load_seconds, time.perf_counter() - t0)
-            lv = np.stack([vec[lt.text] for lt in labels])
+            views = learner_views(proposer, [lt.text for lt in labels], [e.text for e in examples], [s.text for s in segs],
+                                  lambda texts: vec,
+                                  (lambda texts: self._vectors(texts, view="layer")) if self.model.get("layer") else None,
+                                  self._form_matrices if any(e.positive for e in examples) else None)
             qv = np.stack([vec[q] for _, q in questions]) if questions else None
-            ev = np.stack([vec[e.text] for e in examples])
-            lab_layers = ex_layers = seg_layers = None
-            if proposer.layer_weight > 0 and self.model.get("layer"):  # the run computed the layer view
-                lay = self._vectors([lt.text for lt in labels] + [e.text for e in examples] + [s.text for s in segs],
-                                    view="layer")
-                lab_layers = np.stack([lay[lt.text] for lt in labels])
-                ex_layers = np.stack([lay[e.text] for e in examples])
-                seg_layers = np.stack([lay[s.text] for s in segs])
-            undecided = None
-            if proposer.self_train > 0:  # fewshot.v4: the segments it is sure of teach it too (never decisions)
-                from ..learn import SegmentViews
-
-                undecided = SegmentViews(np.stack([vec[s.text] for s in segs]), seg_forms, seg_layers,
-                                         [s.text for s in segs])
-            proposer.fit(cb, labels, lv, questions, qv, examples, ev, ex_forms, lab_layers, ex_layers, undecided)
+            proposer.fit_views(cb, labels, views, examples, questions, qv)
+            seg_forms, seg_layers = views.segments.forms, views.segments.layers
             scores, evidence, cat, _ = score_segments(proposer, segs, vec, use_q, seg_forms if proposer.form_dim_ else None,
                                                       seg_layers=seg_layers if proposer.layer_dim_ else None)
             learned = {cb.codes[i].path for i in np.where(proposer.learned_)[0]}

@@ -6,7 +6,8 @@ Security model (the page shows participants' words, so it must not leak to other
 * a random one-time token in the printed URL is exchanged, on first visit, for an HttpOnly,
   SameSite=Strict session cookie, and the browser is sent on to the URL without the token; a request
   without a valid session gets 403, and the token does not work a second time;
-* a request whose Host header is not ``127.0.0.1:PORT`` or ``localhost:PORT`` gets 400 (DNS rebinding);
+* a request whose Host header is not ``127.0.0.1:PORT`` or ``localhost:PORT`` gets 400 (DNS rebinding):
+  the name through Starlette's ``TrustedHostMiddleware``, the port (once :func:`serve` knows it) here;
 * a POST must come from the page itself (its ``Origin`` is the page's origin) with a JSON body and the
   session cookie; anything else gets 403 / 415;
 * strict Content-Security-Policy: the page loads its own script and stylesheet, nothing else.
@@ -41,6 +42,7 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -50,6 +52,8 @@ from ...errors import PrecodeError
 from ...flags import FLAG_LEGEND
 from ...store import StoreError
 from ..core import Filters, ReviewItem, ReviewSession
+from .discovery import routes as discovery_routes
+from .errors import WebError
 
 STATIC = Path(__file__).with_name("static")
 ASSETS = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
@@ -76,14 +80,6 @@ SECURITY_HEADERS = {
 
 DONE = {"accept": "✓ Accepted", "reject": "✗ Rejected", "recode": "Recoded", "add": "+ Added",
         "none": "✓ No code applies to"}
-
-
-class WebError(PrecodeError):
-    """A request the page cannot honour; its message is shown on the page."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -138,11 +134,12 @@ class _Review:
 
     # -- access (event loop thread) ---------------------------------------------------------------
     def host_ok(self, host: str) -> bool:
+        """The Host header's port (its name is checked before, by TrustedHostMiddleware)."""
         host = host.strip().lower()
         if self.allowed_hosts is not None:
             return host in self.allowed_hosts
-        name, sep, port = host.partition(":")
-        return name in LOOPBACK_NAMES and (not sep or port.isdigit())
+        _name, sep, port = host.partition(":")
+        return not sep or port.isdigit()
 
     def redeem(self, token: str) -> bool:
         """True once: for the first request carrying the right token."""
@@ -258,7 +255,8 @@ class _Review:
             "recent": self._recent(s, decisions, in_view),
             "flag_legend": FLAG_LEGEND,
             "options": {"documents": documents, "roles": roles, "flags": flags, "statuses": list(STATUSES),
-                        "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values()}, key=str.casefold)},
+                        "orders": list(ORDERS), "codes": sorted({c.path for c in s.codes.values() if not c.retired},
+                                                                key=str.casefold)},
         }
 
     @staticmethod
@@ -277,7 +275,7 @@ class _Review:
             "proposals": [{"guid": p.code.guid, "path": p.code.path, "name": p.code.name, "category": p.code.category,
                            "description": p.code.description, "score": p.score, "rank": p.rank, "flags": p.flags,
                            "evidence": p.evidence, "status": p.status, "memo": memos.get(p.code.guid, ""),
-                           "learned": p.learned}
+                           "learned": p.learned, "retired": p.code.retired}
                           for p in item.proposals],
         }
 
@@ -438,6 +436,30 @@ class _Review:
         self._follow_order(b, s)
         return self.state(b, f"created {code.path} (in vivo) and added it · u undoes the coding", "ok", code.guid)
 
+    def edit_code(self, b: _Browser, body: dict) -> dict:
+        """Edit the codebook: ``action`` rename (``name``), merge (into ``into_guid``) or retire the code
+        ``code_guid``; an append-only event with this coder and the time, effective for every coder."""
+        s = self._session(b)
+        action, code = body.get("action"), s.codes.get(_guid(body, "code_guid"))
+        if action not in ("rename", "merge", "retire"):
+            raise WebError("action must be rename, merge or retire")
+        if code is None:
+            raise WebError("unknown code")
+        if action == "rename":
+            new = s.rename_code(code.guid, _clean(body.get("name"), "the new name", 200))
+            message, focus = f"✎ Renamed {code.path} → {new.name}: its decisions follow", new.guid
+        elif action == "merge":
+            into = s.codes.get(_guid(body, "into_guid"))
+            if into is None:
+                raise WebError("unknown code to merge into")
+            new = s.merge_code(code.guid, into.guid)
+            message, focus = f"✎ Merged {code.path} into {new.path}: its decisions follow", new.guid
+        else:
+            s.retire_code(code.guid)
+            message, focus = f"✎ Retired {code.path}: no longer offered; its decisions are kept as orphaned", None
+        self._follow_order(b, s)
+        return self.state(b, message, "ok", focus)
+
     def set_memo(self, b: _Browser, body: dict) -> dict:
         s = self._session(b)
         item = self._item(b, s, body.get("segment_id"))
@@ -471,11 +493,14 @@ class _Review:
         item = self._item(b, s, segment_id)
         if action == "recode":
             skip = {code_guid}
+        elif action == "edit":  # a codebook edit: every code in use, the selected proposal's (code_guid) first
+            skip = set()
         else:
             skip = {p.code.guid for p in item.proposals if p.status in ("accepted", "added")}
+        found = sorted((c for c in s.search_codes("", item.study) if c.guid not in skip),
+                       key=lambda c: action == "edit" and c.guid != code_guid)
         return {"codes": [{"guid": c.guid, "path": c.path, "name": c.name, "category": c.category,
-                           "description": c.description}
-                          for c in s.search_codes("", item.study) if c.guid not in skip]}
+                           "description": c.description} for c in found]}
 
     def document(self, b: _Browser, document_id: str) -> dict:
         s = self._session(b)
@@ -489,12 +514,11 @@ def _deny(message: str, status: int = 403) -> Response:
     return PlainTextResponse(message, status)
 
 
-class _Guard:
-    """Host check, token -> cookie exchange, session check, same-origin POSTs, security headers."""
+class _Secured:
+    """The outermost layer: HTTP only (a websocket is closed), the security headers on every response."""
 
-    def __init__(self, app, review: _Review):
+    def __init__(self, app):
         self.app = app
-        self.review = review
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -512,6 +536,20 @@ class _Guard:
                         headers[k] = v
             await send(message)
 
+        await self.app(scope, receive, secured)
+
+
+class _Guard:
+    """Host port check, token -> cookie exchange, session check, same-origin POSTs (inside :class:`_Secured`
+    and Starlette's ``TrustedHostMiddleware``, which refuses other host names)."""
+
+    def __init__(self, app, review: _Review):
+        self.app = app
+        self.review = review
+
+    async def __call__(self, scope, receive, secured):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, secured)
         review, headers = self.review, Headers(scope=scope)
         host = headers.get("host", "")
         if not review.host_ok(host):
@@ -641,7 +679,9 @@ def _routes(review: _Review) -> list[Route]:
         Route("/api/memo", post(review.set_memo), methods=["POST"]),
         Route("/api/span", post(review.code_span), methods=["POST"]),
         Route("/api/code", post(review.create_code), methods=["POST"]),
+        Route("/api/codebook", post(review.edit_code), methods=["POST"]),
         Route("/api/undo", post(review.undo), methods=["POST"]),
+        *discovery_routes(review, browser, post),  # /discovery: topics from `precode discover` (discovery.py)
     ]
 
 
@@ -673,7 +713,10 @@ def make_app(store_path: Path, coder: str | None = None, token: str | None = Non
         yield
         await review.close()
 
-    app = Starlette(routes=_routes(review), middleware=[Middleware(_Guard, review=review)], lifespan=lifespan)
+    names = sorted({*LOOPBACK_NAMES, *(h.rsplit(":", 1)[0] for h in review.allowed_hosts or ())})
+    app = Starlette(routes=_routes(review), lifespan=lifespan, middleware=[
+        Middleware(_Secured), Middleware(TrustedHostMiddleware, allowed_hosts=names, www_redirect=False),
+        Middleware(_Guard, review=review)])
     app.state.review = review
     app.state.token = review.token
     app.state.cookie_name = review.cookie_name

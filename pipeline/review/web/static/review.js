@@ -222,6 +222,7 @@
             ? el("span", { class: "score" }, meter, el("span", { class: "score-num", text: score.toFixed(2), "aria-label": `score ${score.toFixed(2)}` }))
             : el("span", { class: "score muted", text: "your code" }),
           ...p.flags.map((f) => el("span", { class: `flag f-${f}`, text: f.replace(/_/g, " ") })),
+          p.retired ? el("span", { class: "orphan", text: `${p.retired}: orphaned`, title: "this code is no longer in the codebook; the decision is kept" }) : null,
           p.learned === true ? el("span", { class: "how learned", text: "learned", title: "scored by the model learned from your decisions" }) : null,
           p.learned === false ? el("span", { class: "how zero-shot", text: "zero-shot", title: "too few examples yet: scored from the code's description" }) : null,
           p.evidence ? el("span", { class: "evidence", text: p.evidence }) : null),
@@ -374,7 +375,7 @@
     picker.codes = null;
     picker.active = 0;
     $("picker-input").value = "";
-    $("picker-title").textContent = action === "recode" ? "Recode as…" : "Add a code";
+    $("picker-title").textContent = { recode: "Recode as…", edit: "Edit which code of the codebook?" }[action] || "Add a code";
     $("picker-list").replaceChildren(el("li", { class: "muted", text: "Loading codes…" }));
     dlg.showModal();
     $("picker-input").focus();
@@ -386,7 +387,7 @@
         return say(it ? "Nothing to recode — + adds a code." : "Nothing to review here.", "warn");
       }
       picker.segment = it.segment_id;
-      picker.old = action === "recode" ? p.guid : null;
+      picker.old = (action === "recode" || action === "edit") && p ? p.guid : null;
       if (action === "recode") $("picker-title").textContent = `Recode “${p.name}” as…`;
       if (picker.span) $("picker-title").textContent = `Code the selection “${picker.span.text.trim().slice(0, 60)}” as…`;
       const q = new URLSearchParams({ segment_id: it.segment_id, action, code_guid: picker.old || "" });
@@ -437,6 +438,7 @@
     }
     if (!code) return;
     $("picker").close();
+    if (picker.action === "edit") { openCodeEdit(code, picker.codes); return; }
     if (picker.span) {
       const { start, end } = picker.span;
       enqueue(() => post("/api/span", { segment_id: picker.segment, start, end, code_guid: code.guid }));
@@ -460,6 +462,42 @@
     }
   });
   $("picker").addEventListener("close", () => { focusSegment(); });
+
+  // -- codebook edits: rename, merge, retire --------------------------------------------------------------
+  const editing = { code: null };
+  function openCodeEdit(code, codes) {
+    editing.code = code;
+    $("edit-title").textContent = `Edit code “${code.path}”`;
+    $("edit-name").value = code.name;
+    $("edit-into").replaceChildren(...codes.filter((c) => c.guid !== code.guid)
+      .map((c) => el("option", { value: c.guid, text: c.path })));
+    $("edit-merge").disabled = codes.length < 2;
+    $("code-edit").showModal();
+    $("edit-name").focus();
+    $("edit-name").select();
+  }
+  function editCode(body) {
+    const code_guid = editing.code.guid;
+    $("code-edit").close();
+    enqueue(() => post("/api/codebook", { code_guid, ...body }));
+  }
+  $("edit-rename-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("edit-name").value.trim();
+    if (!name || name === editing.code.name) { $("code-edit").close(); return say("Name unchanged."); }
+    editCode({ action: "rename", name });
+  });
+  $("edit-merge-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if ($("edit-into").value) editCode({ action: "merge", into_guid: $("edit-into").value });
+  });
+  $("edit-retire").addEventListener("click", () => {
+    if (window.confirm(`Retire “${editing.code.path}”? It is no longer offered; its decisions are kept, marked orphaned.`)) {
+      editCode({ action: "retire" });
+    }
+  });
+  $("edit-cancel").addEventListener("click", () => { $("code-edit").close(); say("Codebook unchanged."); });
+  $("code-edit").addEventListener("close", () => focusSegment());
 
   // -- memo ------------------------------------------------------------------------------------------
   function openMemo() {
@@ -520,6 +558,7 @@
   $("b-recode").addEventListener("click", () => openPicker("recode"));
   $("b-add").addEventListener("click", () => openPicker("add"));
   $("b-memo").addEventListener("click", openMemo);
+  $("b-edit").addEventListener("click", () => openPicker("edit"));
   $("b-prev").addEventListener("click", () => go({ step: -1 }));
   $("b-next").addEventListener("click", () => go({ step: 1 }));
   $("b-unreviewed").addEventListener("click", () => go({ unreviewed: true }));
@@ -548,6 +587,7 @@
     else if (k === "c") { handled(); openPicker("recode"); }
     else if (k === "+" || k === "=") { handled(); openPicker("add"); }
     else if (k === "m") { handled(); openMemo(); }
+    else if (k === "e") { handled(); openPicker("edit"); }
     else if (k === "s" || k === "n" || k === "ArrowRight") { handled(); go({ step: 1 }); }
     else if (k === "p" || k === "ArrowLeft") { handled(); go({ step: -1 }); }
     else if (k === "Tab" && !e.shiftKey && t === $("segment")) { handled(); go({ unreviewed: true }); }

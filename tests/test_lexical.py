@@ -1,0 +1,102 @@
+"""Code names' words in a segment (pipeline.lexical) and the learner that weighs them (fewshot.v6)."""
+
+import numpy as np
+import pytest
+
+from pipeline.evaluate import expected_calibration_error
+from pipeline.learn import CodedExample, FewShotProposer
+from pipeline.lexical import name_matches, name_terms
+from pipeline.propose import label_texts
+from pipeline.records import Code, Codebook
+
+BOOK = Codebook("lex", (Code("Nostalgia"), Code("Emotional response"), Code("Comparison to conventional art forms"),
+                        Code("Q&A")))
+
+
+def test_name_terms_drop_stop_words_and_match_by_stem():
+    terms = name_terms(BOOK)
+    assert terms[0] == ("nostal",)
+    assert terms[1] == ("emotio", "respo")
+    assert "to" not in "".join(terms[2]) and len(terms[2]) == 4  # comparison, conventional, art, forms
+    assert terms[3] == ()  # nothing to match in "Q&A"
+    m = name_matches(["Pure nostalgic joy.", "My emotions ran high", "", "Art, like a painting."], terms)
+    assert m.shape == (4, 4)
+    assert m[0, 0] == 1.0 and m[0, 1] == 0.0
+    assert m[1, 1] == pytest.approx(0.5)  # "emotions" yes, "response" no
+    assert m[2].sum() == 0.0
+    assert m[3, 2] == pytest.approx(0.25) and m[3, 3] == 0.0
+
+
+CODES = Codebook("syn", (Code("Alpha", description="a"), Code("Beta", description="b"), Code("Gamma", description="c")))
+WORDS = ("alpha", "beta", "gamma")
+
+
+def _data(n, seed, says_name: float, dim=16):
+    """Items of three overlapping codes; an item of code c says the code's name with probability
+    ``says_name`` (another code's name with probability 0.02)."""
+    rng = np.random.default_rng(seed)
+    mu = np.random.default_rng(0).normal(size=(3, dim))
+    y = rng.choice(3, size=n, p=(0.5, 0.3, 0.2))
+    x = mu[y] + rng.normal(scale=2.5, size=(n, dim))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    texts = []
+    for i, c in enumerate(y):
+        words = [f"w{i}"]
+        if rng.random() < says_name:
+            words.append(WORDS[c])
+        if rng.random() < 0.02:
+            words.append(WORDS[(c + 1) % 3])
+        texts.append(" ".join(words))
+    m = mu / np.linalg.norm(mu, axis=1, keepdims=True)
+    return m.astype(np.float32), x.astype(np.float32), y, texts
+
+
+def _fit(mu, x, y, texts, **params):
+    examples = [CodedExample(int(c), t, group=f"doc {i // 10}") for i, (c, t) in enumerate(zip(y, texts))]
+    params = {"min_examples": 3, "form_weight": 0, "layer_weight": 0, "self_train": 0, **params}
+    return FewShotProposer(**params).fit(CODES, label_texts(CODES), mu, examples=examples, example_vecs=x)
+
+
+def test_v6_learns_the_weight_of_the_name_and_gains_where_names_are_said():
+    mu, x, y, texts = _data(300, 1, says_name=0.4)
+    _, xt, yt, tt = _data(3000, 2, says_name=0.4)
+    v6 = _fit(mu, x, y, texts, name_match=True)
+    v5 = _fit(mu, x, y, texts)
+    assert v6.name.endswith("+name-match") and v6.name_match and not v5.name_match
+    assert FewShotProposer(name_match=True).name == "precode.fewshot.v6"
+    assert v6.head_calibration_[2] > 1.0  # the name is strong evidence here
+    p6, p5 = v6.score(xt, seg_texts=tt)[0], v5.score(xt)[0]
+    acc6, acc5 = (p6.argmax(1) == yt).mean(), (p5.argmax(1) == yt).mean()
+    truth = np.eye(3, dtype=bool)[yt]
+    assert acc6 > acc5 + 0.05, (acc6, acc5)
+    assert expected_calibration_error(p6.ravel(), truth.ravel()) < 0.05
+    with pytest.raises(ValueError, match="seg_texts"):
+        v6.score(xt)
+
+
+def test_v6_gives_the_name_no_weight_where_it_tells_nothing():
+    mu, x, y, texts = _data(300, 3, says_name=0.0)
+    rng = np.random.default_rng(5)
+    texts = [t + (" " + WORDS[rng.integers(3)] if rng.random() < 0.3 else "") for t in texts]  # names at random
+    v6 = _fit(mu, x, y, texts, name_match=True)
+    assert v6.head_calibration_[2] < 0.3, v6.head_calibration_
+
+
+def test_similarity_v4_raises_a_code_whose_name_is_said_and_needs_the_texts():
+    from pipeline.propose import PROPOSERS
+
+    book = Codebook("z", (Code("Nostalgia", description="longing for the past"), Code("Humor", description="jokes")))
+    labels = label_texts(book)
+    rng = np.random.default_rng(0)
+    lv = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    lv /= np.linalg.norm(lv, axis=1, keepdims=True)
+    seg = np.repeat(lv[:1] + lv[1:2], 2, axis=0)  # halfway between the two codes
+    seg /= np.linalg.norm(seg, axis=1, keepdims=True)
+    v3 = PROPOSERS["precode.similarity.v3"]().fit(book, labels, lv)
+    v4 = PROPOSERS["precode.similarity.v4"]().fit(book, labels, lv)
+    p4 = v4.score(seg, seg_texts=["so nostalgic", "it was fine"])[0]
+    p3 = v3.score(seg)[0]
+    assert p4[0, 0] > p4[1, 0] + 0.1 and p4[0, 1] == pytest.approx(p4[1, 1])
+    assert np.allclose(v3.score(seg, seg_texts=["so nostalgic", "x"])[0], p3)  # v3 ignores the texts
+    with pytest.raises(ValueError, match="seg_texts"):
+        v4.score(seg)
