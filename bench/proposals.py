@@ -521,7 +521,8 @@ stop 19), `precode` the current defaults (similarity.v4 / fewshot.v6: the code n
   project's own examples (it is ~2 in log-odds here, 0 on ESConv and AnnoMI, whose code names are not words
   the speakers use). Tried in scratch on the same folds and not kept: the overlap of the passage's words with
   the code's description (0.529-0.534, below the name alone), the name match as a per-code feature of the
-  head instead of one shared weight (0.529-0.539), stacking a second model on the out-of-fold scores (worse).
+  head instead of one shared weight (0.529-0.539), stacking a second model on the out-of-fold scores (worse),
+  code co-occurrence (the other codes' scores weighted by their PMI with the code, one shared weight: 0.538).
   Earlier (v5): more or less regularisation, word TF-IDF, the answer's embedding as context, description
   similarities, a kNN blend and contrastive tuning reached 0.49-0.52.
 - **Zero-shot** (no coded examples): similarity.v4's prior has the name match too (fitted on the benchmarks

@@ -26,8 +26,8 @@ from .learn import make_learner
 from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion, utc_now as _now
-from .segment import RoleMap, load_spacy, segment_document
 from .features import learner_views
+from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
 
 # every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
@@ -206,44 +206,43 @@ def _deidentify(cfg: Config, deid, read: list, res: BatchResult, roles: dict[str
     return [(study, path, r.doc) for (study, path, _), r in zip(read, results)]
 
 
-def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = True,
-              cache_store: Path | None = None, out_csv: Path | None = None,
-              embedder: Embedder | None = None) -> BatchResult:
-    """Run ingest -> segment -> embed -> propose -> export for every study of ``cfg``.
+@dataclass
+class Read:
+    """What the reading stage gives: the files each study names, the documents read (with their study
+    and path), and the files that could not be read."""
 
-    Bad input files are reported in ``result.errors`` and skipped; config, codebook and model
-    problems raise before anything is read. With ``persist`` the project store keeps documents,
-    segments, codebooks, suggestions and the run; otherwise the store is only an embedding cache.
-    """
-    rep = reporter or Reporter()
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    started = _now()
-    codebooks, roles, model = prepare(cfg)
-    redaction = _redaction(cfg)
-    from .learn import load_training_files
+    inputs: dict[str, list[Path]]
+    documents: list[tuple[StudyConfig, Path, Document]]
+    unread: list[InputError]
+    errors: list[str]  # input patterns that name nothing readable
 
-    # bad files fail here, early
-    train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train], offsets=cfg.propose.train_offsets)
-    res = BatchResult(codebooks=codebooks)
-    for study_name, cb in codebooks.items():
-        from .codebook import codebook_warnings
 
-        res.warnings += [f"{cb.path}: {line}" for line in codebook_warnings(cb)]
-    timings["prepare"] = time.perf_counter() - t0
+@dataclass
+class Embedded:
+    """The vectors of every text a proposer will look up, by text, and what was embedded."""
 
-    # -- ingest and segment ----------------------------------------------------------------
-    t = time.perf_counter()
-    nlp = None
-    if cfg.segment.unit == "sentence":
-        rep.stage("spaCy", None)  # loading a pipeline takes seconds on a cold start
-        nlp = load_spacy(cfg.segment.spacy_model)
-        rep.done("spaCy")
+    lookup: dict[str, np.ndarray]
+    labels: dict[str, list]  # label texts by study
+    questions: dict[str, list[tuple[int, str]]]  # category questions by study
+    question_books: set[str]  # studies whose codebook's categories carry interview questions
+    use_question: bool
+    use_previous: bool
+
+
+@dataclass
+class Proposed:
+    suggestions: list[Suggestion]
+    learning: dict[str, dict]  # by study: what the learner learned from (for the manifest)
+
+
+def read_inputs(cfg: Config, roles: dict[str, RoleMap], rep: Reporter, quiet_skips: bool = False) -> Read:
+    """Stage 1, ingest: expand each study's inputs and read every file (bad files are collected, not raised)."""
     inputs: dict[str, list[Path]] = {}
+    errors: list[str] = []
     for study in cfg.studies:
         files, problems = expand_inputs(study.inputs, cfg._base_dir, f"study '{study.name}'",
                                         cfg.limits.allow_outside_symlinks)
-        res.errors.extend(problems)
+        errors.extend(problems)
         inputs[study.name] = files
     used_ids: set[str] = set()
     read: list[tuple[StudyConfig, Path, Document]] = []
@@ -258,7 +257,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
                 doc = read_document(path, doc_id, known, cfg.limits.max_file_mb, cfg.limits.zip_limits())
             except InputError as err:
                 unread.append(err)
-                if redaction is None:
+                if not quiet_skips:
                     rep.message(f"skipped {err}")
                 tick(1)
                 continue
@@ -266,11 +265,27 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             read.append((study, path, doc))
             tick(1)
     rep.done("reading")
-    if redaction is not None:  # two passes over every text read; names, ids and messages with the same key
-        read = _deidentify(cfg, redaction, read, res, roles)
-    res.errors += [str(e) if redaction is None else redaction.skipped(e.path, e.problem) for e in unread]
+    return Read(inputs, read, unread, errors)
+
+
+def sentence_splitter(cfg: Config, rep: Reporter):
+    """The spaCy pipeline that splits sentences, when the unit is a sentence (None otherwise); loaded before
+    anything is read, so that a missing model fails first."""
+    if cfg.segment.unit != "sentence":
+        return None
+    rep.stage("spaCy", None)  # loading a pipeline takes seconds on a cold start
+    nlp = load_spacy(cfg.segment.spacy_model)
+    rep.done("spaCy")
+    return nlp
+
+
+def segment_inputs(cfg: Config, read: list[tuple[StudyConfig, Path, Document]], roles: dict[str, RoleMap],
+                   res: BatchResult, nlp=None, redacted: bool = False) -> None:
+    """Stage 2, segment: each document into coding units (``res.documents`` / ``res.segments``; a document that
+    would take the batch over ``limits.max_segments`` is skipped and reported). ``nlp``: see
+    :func:`sentence_splitter`."""
     for study, path, doc in read:
-        where = printable(path) if redaction is None else doc.id
+        where = printable(path) if not redacted else doc.id
         res.warnings.extend(f"{where}: {printable(w)}" for w in doc.warnings)
         segs = segment_document(
             doc, cfg.segment.unit, roles[study.name], cfg.segment.context_roles, cfg.segment.code_speakers,
@@ -287,9 +302,201 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
         if s.id in seen:
             raise ConfigError("inputs", f"segment id '{s.id}' occurs twice (two tables share an id?); make ids unique")
         seen.add(s.id)
+
+
+def make_embedder(cfg: Config, model: ResolvedModel, res: BatchResult) -> Embedder:
+    """The encoder, computing the layer view in the same pass when the configured learner reads it."""
+    layer = None
+    if make_learner(cfg.propose).layer_weight > 0:
+        try:
+            layer = resolve_layer(model, cfg.propose.layer)
+        except ModelError as err:  # a hub id: its layer count is not on disk before it is loaded
+            if model.source != "hub" or cfg.propose.layer is not None:
+                raise
+            res.warnings.append(f"{err}; the learner runs without the layer view")
+    return Embedder(model, cfg.embedding.batch_size, cfg.embedding.device, layer=layer)
+
+
+def embed_segments(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segment], embedder, cache,
+                   stats: EmbedStats, rep: Reporter) -> Embedded:
+    """Stage 3, embed: the coded segments, the questions and previous turns the proposer reads, and the
+    codebooks' label texts and category questions (cached: nothing is computed twice)."""
+    use_previous = cfg.propose.context_weight > 0
+    texts = [s.text for s in coded]
+    # questions matter only for codebooks whose categories carry interview questions
+    question_books = {name for name, cb in codebooks.items() if any(c.questions for c in cb.categories)}
+    use_q = cfg.propose.use_question and bool(question_books)
+    texts += [s.question for s in coded if s.question and use_q and s.study in question_books]
+    texts += [s.previous for s in coded if s.previous and use_previous]
+    labels = {name: label_texts(cb) for name, cb in codebooks.items()}
+    questions = {name: category_questions(cb) for name, cb in codebooks.items()}
+    for name in codebooks:
+        texts += [lt.text for lt in labels[name]] + [q for _, q in questions[name]]
+    tick = rep.stage("embedding", len(set(texts)))
+    vectors = embed_texts(texts, embedder, cache, progress=tick, stats=stats)
+    rep.done("embedding")
+    return Embedded({txt: vectors[i] for i, txt in enumerate(texts)}, labels, questions, question_books, use_q,
+                    use_previous)
+
+
+def propose_codes(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segment], emb: Embedded,
+                  training: dict[str, list], embedder, cache, store: Store | None, res: BatchResult,
+                  rep: Reporter) -> Proposed:
+    """Stage 4, propose: per study, a learner fitted on its training examples and decisions (or the zero-shot
+    proposer when there are none) scores its segments, and the sets are chosen."""
+    p = cfg.propose
+    lookup = emb.lookup
+    tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
+
+    def vectors(texts: list[str]) -> dict[str, np.ndarray]:
+        # decisions are on segments, whose vectors are at hand; only other texts are embedded
+        new = sorted(set(texts) - lookup.keys())
+        if new:
+            lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
+        return lookup
+
+    def layers(texts: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(texts, embed_texts(texts, embedder, cache, view="layer")))
+
+    def forms(groups: list[list[str]]):
+        from .form import LazyTagger, form_matrices
+
+        nonlocal tagger
+        tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
+        return form_matrices(groups, tagger, store)
+
+    out = Proposed([], {})
+    tick = rep.stage("proposing", len(cfg.studies))
+    for study in cfg.studies:
+        cb = codebooks[study.name]
+        segs = [s for s in coded if s.study == study.name]
+        tick(1)
+        if not segs:
+            continue
+        labels, questions = emb.labels[study.name], emb.questions[study.name]
+        qv = np.stack([lookup[q] for _, q in questions]) if questions else None
+        examples = training.get(study.name, [])
+        seg_forms = seg_layers = None
+        if examples:
+            proposer = make_learner(p)
+            views = learner_views(proposer, [lt.text for lt in labels], [e.text for e in examples],
+                                  [s.text for s in segs], vectors, layers if res.layer is not None else None, forms)
+            seg_forms, seg_layers = views.segments.forms, views.segments.layers
+            # fewshot.v4+ also learns from the segments it is sure of (self-training; never a decision)
+            proposer.fit_views(cb, labels, views, examples, questions, qv)
+            out.learning[study.name] = {
+                "learner": proposer.name, "examples": len(examples),
+                # the form features' weight used (fewshot.v5+ may drop them; the review follows)
+                "form_weight": getattr(proposer, "form_selected_", p.form_weight),
+                "layer_view": res.layer if proposer.layer_dim_ else None,
+                "self_training": ({"threshold": proposer.self_train, "segments": proposer.pseudo_}
+                                  if proposer.self_train > 0 else None),
+                "learned_codes": list(proposer.learned_codes_), "zero_shot_codes": list(proposer.zero_shot_codes_)}
+            if proposer.zero_shot_codes_:
+                res.warnings.append(f"study '{study.name}': {len(examples)} training examples; "
+                                    f"{len(proposer.zero_shot_codes_)} of {len(cb.codes)} codes have fewer than "
+                                    f"{p.min_examples} and stay zero-shot: {', '.join(proposer.zero_shot_codes_)}")
+        else:
+            calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
+            proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
+                                     context_weight=p.context_weight, **calibration)
+            proposer.fit(cb, labels, np.stack([lookup[lt.text] for lt in labels]), questions, qv)
+        scores, evidence, cat, _ = score_segments(proposer, segs, lookup,
+                                                  emb.use_question and study.name in emb.question_books,
+                                                  seg_forms, emb.use_previous, seg_layers)
+        out.suggestions.extend(_flag_truncated(propose_sets(p, segs, scores, evidence, proposer, cat), segs,
+                                               embedder, res))
+        if p.coverage is not None and examples:
+            out.learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
+    rep.done("proposing")
+    return out
+
+
+def export_tables(cfg: Config, res: BatchResult, codebooks: dict[str, Codebook], store: Store | None,
+                  pending: list, out_csv: Path | None) -> None:
+    """Stage 5a, export: the coded segments (CSV / XLSX) with every coder's decisions beside the proposals."""
+    states = None
+    if store is not None:
+        from .decisions import current_state, load
+
+        states = current_state(load(store, pending=pending))
+    orphans = []
+    if states:
+        from .project import orphan_books
+
+        active = {c.guid(cb.name) for cb in codebooks.values() for c in cb.codes}
+        orphans = list(orphan_books(store, {g for (_s, g, _c) in states}, active, pending).values())
+    rows = suggestion_rows(res.segments, res.suggestions, codebooks, states, orphans)
+    if out_csv is not None:
+        res.outputs["csv"] = write_csv(rows, out_csv)
+        if out_csv.suffix.lower() == ".xlsx":
+            res.outputs["xlsx"] = write_xlsx(rows, out_csv, codebooks.values())
+        return
+    if "csv" in cfg.export.formats:
+        res.outputs["csv"] = write_csv(rows, cfg.output_dir / "coded_segments.csv")
+    if "xlsx" in cfg.export.formats:
+        res.outputs["xlsx"] = write_xlsx(rows, cfg.output_dir / "coded_segments.xlsx", codebooks.values())
+
+
+def save_run(cfg: Config, res: BatchResult, codebooks: dict[str, Codebook], store: Store, started: str) -> None:
+    """Stage 5b, save: the run in the project store, in one transaction (a killed run leaves the previous one)."""
+    from .decisions import orphan_lines
+
+    by_doc: dict[str, list[Segment]] = {}
+    for s in res.segments:
+        by_doc.setdefault(s.document_id, []).append(s)
+    study_of = {s.id: s.study for s in res.segments}
+    store.save_run(
+        started, _now(), res.manifest,
+        studies={name: next(s.metadata for s in cfg.studies if s.name == name) for name in codebooks},
+        codebooks=[(cb, codebook_to_dict(cb)) for cb in codebooks.values()],
+        documents=res.documents, segments_of=by_doc,
+        study_of_doc={doc.id: doc.metadata["study"] for doc in res.documents},
+        suggestions=[(cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
+                     for name, cb in codebooks.items()],
+        versions=[(name, cb, codebook_to_dict(cb), res.codebook_changes.get(name, []))
+                  for name, cb in codebooks.items()])
+    res.orphans = orphan_lines(store)
+
+
+def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = True,
+              cache_store: Path | None = None, out_csv: Path | None = None,
+              embedder: Embedder | None = None) -> BatchResult:
+    """Run ingest -> segment -> embed -> propose -> export -> save for every study of ``cfg``.
+
+    Bad input files are reported in ``result.errors`` and skipped; config, codebook and model
+    problems raise before anything is read. With ``persist`` the project store keeps documents,
+    segments, codebooks, suggestions and the run; otherwise the store is only an embedding cache.
+    Each stage is a function of its own (:func:`read_inputs`, :func:`segment_inputs`,
+    :func:`embed_segments`, :func:`propose_codes`, :func:`export_tables`, :func:`save_run`).
+    """
+    from .codebook import codebook_warnings
+    from .learn import load_training_files
+
+    rep = reporter or Reporter()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    started = _now()
+    codebooks, roles, model = prepare(cfg)
+    redaction = _redaction(cfg)
+    # bad training files fail here, early
+    train_raw = load_training_files([cfg.resolve(item) for item in cfg.propose.train], offsets=cfg.propose.train_offsets)
+    res = BatchResult(codebooks=codebooks)
+    for cb in codebooks.values():
+        res.warnings += [f"{cb.path}: {line}" for line in codebook_warnings(cb)]
+    timings["prepare"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    nlp = sentence_splitter(cfg, rep)
+    got = read_inputs(cfg, roles, rep, quiet_skips=redaction is not None)
+    res.errors.extend(got.errors)
+    read = got.documents
+    if redaction is not None:  # two passes over every text read; names, ids and messages with the same key
+        read = _deidentify(cfg, redaction, read, res, roles)
+    res.errors += [str(e) if redaction is None else redaction.skipped(e.path, e.problem) for e in got.unread]
+    segment_inputs(cfg, read, roles, res, nlp, redacted=redaction is not None)
     timings["ingest_segment"] = time.perf_counter() - t
 
-    # -- embed -----------------------------------------------------------------------------
     t = time.perf_counter()
     store_path = cfg.store_path if persist else cache_store
     store = Store(store_path).open() if (store_path and (persist or cfg.embedding.cache)) else None
@@ -299,161 +506,38 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.codebooks = codebooks
             res.codebook_changes = codebook_changes(store, codebooks)
         pending = [(ch.kind, ch.old_guid, ch.new_guid) for chs in res.codebook_changes.values() for ch in chs]
-        # a head that reads the layer view (fewshot.v3): both views in the same pass, for a later review too
         if embedder is None:
-            layer = None
-            if make_learner(cfg.propose).layer_weight > 0:  # the configured learner reads the layer view
-                try:
-                    layer = resolve_layer(model, cfg.propose.layer)
-                except ModelError as err:  # a hub id: its layer count is not on disk before it is loaded
-                    if model.source != "hub" or cfg.propose.layer is not None:
-                        raise
-                    res.warnings.append(f"{err}; the learner runs without the layer view")
-            embedder = Embedder(model, cfg.embedding.batch_size, cfg.embedding.device, layer=layer)
+            embedder = make_embedder(cfg, model, res)
         res.layer = getattr(embedder, "layer", None)
         cache = store if (store is not None and cfg.embedding.cache) else MemoryVectors()
         coded = [s for s in res.segments if s.coded]
-        need_prev = cfg.propose.context_weight > 0
-        texts = [s.text for s in coded]
-        # questions matter only for codebooks whose categories carry interview questions
-        question_books = {name for name, cb in codebooks.items() if any(c.questions for c in cb.categories)}
-        use_q = cfg.propose.use_question and bool(question_books)
-        texts += [s.question for s in coded if s.question and use_q and s.study in question_books]
-        texts += [s.previous for s in coded if s.previous and need_prev]
-        labels = {name: label_texts(cb) for name, cb in codebooks.items()}
-        questions = {name: category_questions(cb) for name, cb in codebooks.items()}
-        for name in codebooks:
-            texts += [lt.text for lt in labels[name]] + [q for _, q in questions[name]]
-        tick = rep.stage("embedding", len(set(texts)))
-        vectors = embed_texts(texts, embedder, cache, progress=tick, stats=res.embed)
-        rep.done("embedding")
-        lookup = {txt: vectors[i] for i, txt in enumerate(texts)}
+        emb = embed_segments(cfg, codebooks, coded, embedder, cache, res.embed, rep)
         timings["embed"] = time.perf_counter() - t
 
-        training = _training(cfg, codebooks, train_raw, store if persist else None, res, pending)
-        learning: dict[str, dict] = {}
-        tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
-        # -- propose ---------------------------------------------------------------------------
         t = time.perf_counter()
-        tick = rep.stage("proposing", len(cfg.studies))
-        for study in cfg.studies:
-            cb = codebooks[study.name]
-            segs = [s for s in coded if s.study == study.name]
-            tick(1)
-            if not segs:
-                continue
-            p = cfg.propose
-            calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-            lv = np.stack([lookup[lt.text] for lt in labels[study.name]])
-            qv = np.stack([lookup[q] for _, q in questions[study.name]]) if questions[study.name] else None
-            examples = training.get(study.name, [])
-            seg_forms = seg_layers = None
-            if examples:
-                proposer = make_learner(p)
-
-                def vectors(texts: list[str]) -> dict[str, np.ndarray]:
-                    # decisions are on segments, whose vectors are at hand; only other texts are embedded
-                    new = sorted(set(texts) - lookup.keys())
-                    if new:
-                        lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
-                    return lookup
-
-                def layers(texts: list[str]) -> dict[str, np.ndarray]:
-                    return dict(zip(texts, embed_texts(texts, embedder, cache, view="layer")))
-
-                def forms(groups: list[list[str]]):
-                    from .form import LazyTagger, form_matrices
-
-                    nonlocal tagger
-                    tagger = tagger or LazyTagger(cfg.segment.spacy_model)  # loaded if a text is not yet tagged
-                    return form_matrices(groups, tagger, store)
-
-                views = learner_views(proposer, [lt.text for lt in labels[study.name]], [e.text for e in examples],
-                                      [s.text for s in segs], vectors, layers if res.layer is not None else None, forms)
-                seg_forms, seg_layers = views.segments.forms, views.segments.layers
-                # fewshot.v4+ also learns from the segments it is sure of (self-training; never a decision)
-                proposer.fit_views(cb, labels[study.name], views, examples, questions[study.name], qv)
-                learning[study.name] = {"learner": proposer.name, "examples": len(examples),
-                                        # the form features' weight used (fewshot.v5 may drop them; the review follows)
-                                        "form_weight": getattr(proposer, "form_selected_", p.form_weight),
-                                        "layer_view": res.layer if proposer.layer_dim_ else None,
-                                        "self_training": ({"threshold": proposer.self_train,
-                                                           "segments": proposer.pseudo_}
-                                                          if proposer.self_train > 0 else None),
-                                        "learned_codes": list(proposer.learned_codes_),
-                                        "zero_shot_codes": list(proposer.zero_shot_codes_)}
-                if proposer.zero_shot_codes_:
-                    res.warnings.append(f"study '{study.name}': {len(examples)} training examples; "
-                                        f"{len(proposer.zero_shot_codes_)} of {len(cb.codes)} codes have fewer than "
-                                        f"{p.min_examples} and stay zero-shot: {', '.join(proposer.zero_shot_codes_)}")
-            else:
-                proposer = make_proposer(p.proposer, question_weight=p.question_weight, use_question=p.use_question,
-                                         context_weight=p.context_weight, **calibration)
-                proposer.fit(cb, labels[study.name], lv, questions[study.name], qv)
-            scores, evidence, cat, _ = score_segments(proposer, segs, lookup, use_q and study.name in question_books,
-                                                      seg_forms, need_prev, seg_layers)
-            res.suggestions.extend(_flag_truncated(propose_sets(p, segs, scores, evidence, proposer, cat), segs,
-                                                   embedder, res))
-            if p.coverage is not None and examples:
-                learning[study.name]["coverage"] = _coverage_note(proposer, p.coverage)
-        rep.done("proposing")
+        training = _training(cfg, codebooks, train_raw, store if persist else None, res, pending)
+        proposed = propose_codes(cfg, codebooks, coded, emb, training, embedder, cache, store, res, rep)
+        res.suggestions.extend(proposed.suggestions)
         timings["propose"] = time.perf_counter() - t
 
-        # -- persist and export ------------------------------------------------------------------
         t = time.perf_counter()
-        states = None
-        if persist and store is not None:
-            from .decisions import current_state, load
-
-            states = current_state(load(store, pending=pending))
-        orphans = []
-        if states:
-            from .project import orphan_books
-
-            active = {c.guid(cb.name) for cb in codebooks.values() for c in cb.codes}
-            orphans = list(orphan_books(store, {g for (_s, g, _c) in states}, active, pending).values())
-        rows = suggestion_rows(res.segments, res.suggestions, codebooks, states, orphans)
-        out_dir = cfg.output_dir
-        if out_csv is not None:
-            res.outputs["csv"] = write_csv(rows, out_csv)
-            if out_csv.suffix.lower() == ".xlsx":
-                res.outputs["xlsx"] = write_xlsx(rows, out_csv, codebooks.values())
-        else:
-            if "csv" in cfg.export.formats:
-                res.outputs["csv"] = write_csv(rows, out_dir / "coded_segments.csv")
-            if "xlsx" in cfg.export.formats:
-                res.outputs["xlsx"] = write_xlsx(rows, out_dir / "coded_segments.xlsx", codebooks.values())
+        project = store if persist else None
+        export_tables(cfg, res, codebooks, project, pending, out_csv)
         timings["export"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         if redaction is not None:
             res.errors, res.warnings = redaction.scrub.value(res.errors), redaction.scrub.value(res.warnings)
-        res.manifest = build_manifest(cfg, res, model, inputs, started, timings)
+        res.manifest = build_manifest(cfg, res, model, got.inputs, started, timings)
         res.manifest["learning"] = {
             "train_files": [{"path": f, "resolved": str(cfg.resolve(f).resolve()), "sha256": _sha_file(cfg.resolve(f))}
                             for f in cfg.propose.train],
-            "studies": learning,
+            "studies": proposed.learning,
         }
         if redaction is not None:  # names in errors, warnings, study paths and metadata
             res.manifest = redaction.manifest(res.manifest)
-        if persist and store is not None:
-            by_doc: dict[str, list[Segment]] = {}
-            for s in res.segments:
-                by_doc.setdefault(s.document_id, []).append(s)
-            study_of = {s.id: s.study for s in res.segments}
-            store.save_run(
-                started, _now(), res.manifest,
-                studies={name: next(s.metadata for s in cfg.studies if s.name == name) for name in codebooks},
-                codebooks=[(cb, codebook_to_dict(cb)) for cb in codebooks.values()],
-                documents=res.documents, segments_of=by_doc,
-                study_of_doc={doc.id: doc.metadata["study"] for doc in res.documents},
-                suggestions=[(cb.name, [s for s in res.suggestions if study_of[s.segment_id] == name])
-                             for name, cb in codebooks.items()],
-                versions=[(name, cb, codebook_to_dict(cb), res.codebook_changes.get(name, []))
-                          for name, cb in codebooks.items()])
-            from .decisions import orphan_lines
-
-            res.orphans = orphan_lines(store)
-        manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else out_dir / "manifest.json")
+        if project is not None:
+            save_run(cfg, res, codebooks, project, started)
+        manifest_path = (out_csv.with_suffix(".manifest.json") if out_csv is not None else cfg.output_dir / "manifest.json")
         write_private(manifest_path, json.dumps(res.manifest, indent=2, sort_keys=True, default=str) + "\n")
         res.outputs["manifest"] = manifest_path
     finally:
