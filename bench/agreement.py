@@ -50,7 +50,8 @@ from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.config import ProposeConfig, config_from_dict  # noqa: E402
 from pipeline.embed import DEFAULT_CACHE, EmbedStats, Embedder, embed_texts, resolve_model  # noqa: E402
 from pipeline.propose import category_questions, label_texts, make_proposer, select  # noqa: E402
-from pipeline.run import Reporter, package_versions, run_batch  # noqa: E402
+from pipeline.manifest import package_versions  # noqa: E402
+from pipeline.run import Reporter, run_batch  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"

@@ -1,40 +1,37 @@
-"""A batch run: config in, coded segments and a manifest out. The CLI is a thin layer over this."""
+"""A batch run: config in, coded segments and a manifest out. The CLI is a thin layer over this.
+
+The stages, in the order they run: :func:`read_inputs`, :func:`segment_inputs`, :func:`embed_segments`,
+:func:`propose_codes`, :func:`export_tables`, :func:`save_run`; :func:`run_batch` is their sequence. The
+inputs a study names are found by :mod:`pipeline.inputs`, the manifest written by :mod:`pipeline.manifest`.
+(A little over 500 lines: the stages stay in one file so that the sequence reads top to bottom.)
+"""
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
-import platform
 import time
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import yaml
 
-from . import __version__
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
 from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
 from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
-from .ingest import inside_folder as _inside, read_document, supported, wildcard_root as _wildcard_root
+from .features import learner_views
+from .ingest import read_document
+from .inputs import expand_inputs, load_roles
 from .learn import make_learner
+from .manifest import build_manifest, sha_file
 from .private import write_private
 from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
 from .records import Codebook, Document, Segment, Suggestion, utc_now as _now
-from .features import learner_views
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
 
-# every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
-PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "tokenizers", "spacy", "numpy", "scipy",
-            "scikit-learn", "bertopic", "umap-learn", "hdbscan", "krippendorff", "pydantic", "typer", "python-docx",
-            "openpyxl", "lxml"]
-SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.txt", "speakers.yaml"}
 
 
 @dataclass
@@ -71,85 +68,6 @@ class Reporter:
 
     def message(self, line: str) -> None:
         pass
-
-
-def expand_inputs(patterns: list[str], base: Path, source: str,
-                  allow_outside_symlinks: bool = False) -> tuple[list[Path], list[str]]:
-    """Files named by paths, folders (recursively: supported types only) and globs, sorted.
-
-    A file found in a folder or by a glob that is (or lies under) a symbolic link leading out of that
-    folder is refused with one line, unless ``allow_outside_symlinks``; a file named explicitly is read
-    where it points."""
-    files: list[Path] = []
-    problems: list[str] = []
-
-    def keep(f: Path, folder: Path) -> bool:
-        if allow_outside_symlinks or _inside(f, folder):
-            return True
-        problems.append(f"{printable(f)}: a symbolic link that leads outside the input folder {printable(folder)}; "
-                        "refused (limits.allow_outside_symlinks: true reads it)")
-        return False
-
-    for pat in patterns:
-        p = Path(pat).expanduser()
-        full = p if p.is_absolute() else base / p
-        if any(ch in pat for ch in "*?["):
-            hits = sorted(Path(h) for h in glob.glob(str(full), recursive=True))
-            hits = [h for h in hits if h.is_file()]
-            if not hits:
-                problems.append(f"{source}: input pattern '{pat}' matches no file")
-            root = _wildcard_root(full)
-            files.extend(h for h in hits if keep(h, root))
-        elif full.is_dir():
-            for f in sorted(full.rglob("*")):
-                rel = f.relative_to(full)
-                if any(part.startswith((".", "_")) for part in rel.parts) or not f.is_file():
-                    continue
-                if f.name.lower() in SKIP_NAMES or not supported(f):
-                    continue
-                if keep(f, full):
-                    files.append(f)
-        else:
-            files.append(full)  # a missing or unsupported file is reported by the reader
-    seen: set[Path] = set()
-    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
-    return unique, problems
-
-
-def load_roles(study: StudyConfig, cfg: Config) -> RoleMap:
-    table: dict[str, dict[str, str]] = {}
-    if study.roles_file:
-        path = cfg.resolve(study.roles_file)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise ConfigError(path, "roles file not found") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(path, f"roles file is not valid YAML: {err}") from None
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise ConfigError(path, "roles file must map document names (or '*') to {speaker: role}")
-        table.update({str(k): {str(s): str(r) for s, r in v.items()} for k, v in data.items()})
-    for doc, mapping in (study.roles or {}).items():
-        table.setdefault(doc, {}).update(mapping)
-    return RoleMap(table, dict(study.role_aliases))
-
-
-def _sha_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _sha_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def prepare(cfg: Config) -> tuple[dict[str, Codebook], dict[str, RoleMap], ResolvedModel]:
@@ -529,7 +447,7 @@ def run_batch(cfg: Config, reporter: Reporter | None = None, *, persist: bool = 
             res.errors, res.warnings = redaction.scrub.value(res.errors), redaction.scrub.value(res.warnings)
         res.manifest = build_manifest(cfg, res, model, got.inputs, started, timings)
         res.manifest["learning"] = {
-            "train_files": [{"path": f, "resolved": str(cfg.resolve(f).resolve()), "sha256": _sha_file(cfg.resolve(f))}
+            "train_files": [{"path": f, "resolved": str(cfg.resolve(f).resolve()), "sha256": sha_file(cfg.resolve(f))}
                             for f in cfg.propose.train],
             "studies": proposed.learning,
         }
@@ -634,48 +552,3 @@ def _coverage_note(proposer, coverage: float) -> dict:
     cutoff, n = got
     return {"coverage": coverage, "cutoff": round(cutoff, 4), "measured_on": n,
             "note": f"each set holds a right code {coverage:.0%} of the time, measured out of fold on {n} coded segments"}
-
-
-def _redaction_fingerprint(cfg: Config) -> dict | None:
-    if not cfg.redact.enabled:
-        return None
-    return {"types": cfg.redact.types or "all", "known_names_list": bool(cfg.redact.known),
-            "note": "transcripts were de-identified before segmenting; the key is kept outside the outputs"}
-
-
-def build_manifest(cfg: Config, res: BatchResult, model: ResolvedModel, inputs: dict[str, list[Path]],
-                   started: str, timings: dict[str, float]) -> dict:
-    read_ok = {d.path for d in res.documents}
-    return {
-        "precode_version": __version__,
-        "started": started,
-        "config_hash": cfg.canonical_hash(),
-        "config": cfg.model_dump(mode="json"),
-        "inputs": [
-            {"study": study, "path": "(redacted)" if cfg.redact.enabled else printable(p),
-             "sha256": _sha_file(p) if p.is_file() else None, "read": str(p) in read_ok or cfg.redact.enabled}
-            for study, files in inputs.items() for p in files
-        ],
-        "redaction": _redaction_fingerprint(cfg),
-        "codebooks": {s: {"name": cb.name, "path": cb.path, "sha256": cb.sha256,
-                          "content_sha256": _sha_text(json.dumps(codebook_to_dict(cb), sort_keys=True)),
-                          "changes": [ch.line() for ch in res.codebook_changes.get(s, [])]}
-                      for s, cb in res.codebooks.items()},
-        "embedding_model": {"name": model.name, "source": model.source, "location": model.location,
-                            "fingerprint": model.fingerprint, "model_id": model.model_id,
-                            "layer": res.layer},
-        "packages": package_versions(),
-        "counts": {
-            "documents": len(res.documents),
-            "segments": len(res.segments),
-            "coded_segments": sum(s.coded for s in res.segments),
-            "proposals": sum(1 for s in res.suggestions if s.names_code),
-            "uncoded_segments": sum(1 for s in res.suggestions if "uncoded" in s.flags),
-            "category_only_segments": sum(1 for s in res.suggestions if "category_only" in s.flags),
-            "texts_embedded": res.embed.computed,
-            "texts_cached": res.embed.cached,
-        },
-        "errors": res.errors,
-        "warnings": res.warnings,
-        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
-    }

@@ -32,7 +32,7 @@ OUTSIDE = "a symbolic link that leads outside the input folder; refused (--allow
 def _expand(inputs: Iterable[str | Path], allow_outside_symlinks: bool = False) -> tuple[list[Path], list[Path]]:
     """(files to read, files refused): folders recursively (supported types) and globs; a file found
     in a folder or by a glob that is a symbolic link leading out of it is refused, as in a run
-    (:func:`pipeline.run.expand_inputs`), unless ``allow_outside_symlinks``."""
+    (:func:`pipeline.inputs.expand_inputs`), unless ``allow_outside_symlinks``."""
     out: list[Path] = []
     refused: list[Path] = []
 
