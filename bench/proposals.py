@@ -493,6 +493,11 @@ def write_md(res: dict, path: Path, command: str) -> None:
              f"Coverage sets (`propose.coverage: {g['coverage']['target']}`): a right code in the set for "
              f"{g['coverage']['measured']:.1%} of the held-out passages, {g['coverage']['set_size']:.2f} codes a passage, "
              f"precision {g['coverage']['precision']:.3f}.", ""]
+    if "games_as_art_names" in res:
+        gn = res["games_as_art_names"]
+        lines += ["## games_as_art with code names only (no descriptions)", "", "Zero-shot:", "", *table(gn["zero_shot"]), "",
+                  "Cross-validated by answer (5 folds):", "",
+                  *table(gn["cv"], ("f1", "precision", "recall", "set_size", "abstained", "ece", "ece_shown", "seconds")), ""]
     for name in ("esconv", "annomi-therapist"):
         if name in res:
             lines += [f"## {name}, 20 coded turns per code ({res['draws']} draws), held-out half", "",
@@ -585,7 +590,13 @@ def main() -> None:
         draws = 2 if args.quick else args.draws
         res: dict = {"date": f"{dt.date.today()}", "draws": draws}
         if "games_as_art" in benches:
-            res["games_as_art"] = run_games(benches["games_as_art"], vs["games_as_art"])
+            g = benches["games_as_art"]
+            res["games_as_art"] = run_games(g, vs["games_as_art"])
+            # as most real codebooks are: code names only, no descriptions (the held-out study of issue 13)
+            names = g.bare()
+            v = vs["games_as_art"]
+            res["games_as_art_names"] = run_games(names, Views(v.S, v.L, v.F, label_texts(names.codebook),
+                                                               *embed_labels(names)))
         for name in ("esconv", "annomi-therapist"):
             if name in benches:
                 res[name] = run_single(benches[name], vs[name], draws)
