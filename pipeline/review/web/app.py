@@ -26,7 +26,7 @@ import threading
 import webbrowser
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -61,7 +61,7 @@ def _routes(review: Review) -> list[Route]:
             return deny("not found", 404)
         return FileResponse(STATIC / name, media_type=ASSETS[name])
 
-    def post(fn):
+    def post(fn: Callable[..., dict]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 body = await read_body(request)

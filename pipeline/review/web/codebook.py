@@ -11,7 +11,7 @@ from typing import Any, Callable
 from starlette.routing import Route
 
 from .errors import WebError
-from .parse import clean, guid
+from .parse import clean, lookup
 from .session import Browser, Review, follow_order
 
 
@@ -33,7 +33,7 @@ def edit_code(review: Review, b: Browser, body: dict) -> dict:
     """Edit the codebook: ``action`` rename (``name``), merge (into ``into_guid``) or retire the code
     ``code_guid``; an append-only event with this coder and the time, effective for every coder."""
     s = review.session(b)
-    action, code = body.get("action"), s.codes.get(guid(body, "code_guid"))
+    action, code = body.get("action"), lookup(s.codes, body, "code_guid")
     if action not in ("rename", "merge", "retire"):
         raise WebError("action must be rename, merge or retire")
     if code is None:
@@ -42,7 +42,7 @@ def edit_code(review: Review, b: Browser, body: dict) -> dict:
         new = s.rename_code(code.guid, clean(body.get("name"), "the new name", 200))
         message, focus = f"✎ Renamed {code.path} → {new.name}: its decisions follow", new.guid
     elif action == "merge":
-        into = s.codes.get(guid(body, "into_guid"))
+        into = lookup(s.codes, body, "into_guid")
         if into is None:
             raise WebError("unknown code to merge into")
         new = s.merge_code(code.guid, into.guid)

@@ -4,7 +4,7 @@ the text fields in it (type and length checked, whitespace folded)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping, TypeVar
 
 from starlette.requests import Request
 
@@ -13,6 +13,8 @@ from .errors import WebError
 MAX_FIELD = 4000  # longest memo or filter accepted from the page
 MAX_BODY = 64 * 1024  # largest request body accepted (a memo is at most MAX_FIELD characters)
 MAX_DEPTH = 16  # deepest JSON nesting accepted (the page sends flat objects)
+
+T = TypeVar("T")
 
 
 def clean(value: Any, what: str, limit: int = MAX_FIELD) -> str:
@@ -26,10 +28,10 @@ def clean(value: Any, what: str, limit: int = MAX_FIELD) -> str:
     return " ".join(value.split())
 
 
-def guid(body: dict, key: str) -> str | None:
-    """The code guid under ``key``, None when it is missing or not text."""
+def lookup(mapping: Mapping[str, T], body: dict, key: str) -> T | None:
+    """What ``mapping`` holds for the text under ``key`` (a code guid), None when it is missing or not text."""
     value = body.get(key)
-    return value if isinstance(value, str) else None
+    return mapping.get(value) if isinstance(value, str) else None
 
 
 def json_depth(raw: bytes) -> int:

@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from ... import decisions as dec
 from ...store import StoreError
-from ..core import Filters
+from ..core import CodeInfo, Filters, ReviewSession
 from .errors import WebError
-from .parse import clean, guid
+from .parse import clean, lookup
 from .session import ORDERS, STATUSES, Browser, Review, follow_order
 
 MAX_NAME = 80  # longest coder name
@@ -52,7 +52,7 @@ def set_view(review: Review, b: Browser, body: dict) -> dict:
 def goto(review: Review, b: Browser, body: dict) -> dict:
     s = review.session(b)
     by_id, ids = review.view(b, s)
-    if not ids:
+    if not ids or b.current is None:  # view() makes one of the ids the current one
         return review.state(b, "Nothing to review with these filters", "warn")
     here = ids.index(b.current)
     if "segment_id" in body:
@@ -96,38 +96,46 @@ def decide(review: Review, b: Browser, body: dict) -> dict:
         follow_order(b, s)
         return review.state(b, "✓ No code applies to this segment" + (" (with memo)" if memo else "") + " · u undoes",
                             "ok", dec.NO_CODE)
-    old = by_guid.get(guid(body, "code_guid")) if action != "add" else None
-    if action != "add" and old is None:
-        raise WebError("that code is not on this segment")
-    new = s.codes.get(guid(body, "new_guid")) if action in ("recode", "add") else None
-    if action in ("recode", "add") and new is None:
-        raise WebError("unknown code")
-    if action in ("accept", "reject"):
-        status = "accepted" if action == "accept" else "rejected"
-        if old.status == status or (action == "accept" and old.status == "added"):
-            return review.state(b, f"{old.code.name} is already {old.status}", "warn", old.code.guid)
-        getattr(s, action)(item, old.code.guid, memo)
-        what, focus = old.code.name, old.code.guid
-    elif action == "recode":
-        if new.guid == old.code.guid:
-            raise WebError("pick a different code to recode to")
-        s.recode(item, old.code.guid, new.guid, memo)
-        what, focus = f"{old.code.name} → {new.name}", new.guid
-    else:
+    if action == "add":
+        new = _new_code(s, body)
         if by_guid.get(new.guid) is not None and by_guid[new.guid].status in ("accepted", "added"):
             return review.state(b, f"{new.name} is already {by_guid[new.guid].status}", "warn", new.guid)
         s.add(item, new.guid, memo)
         what, focus = new.name, new.guid
+    else:
+        old = lookup(by_guid, body, "code_guid")
+        if old is None:
+            raise WebError("that code is not on this segment")
+        if action == "recode":
+            new = _new_code(s, body)
+            if new.guid == old.code.guid:
+                raise WebError("pick a different code to recode to")
+            s.recode(item, old.code.guid, new.guid, memo)
+            what, focus = f"{old.code.name} → {new.name}", new.guid
+        else:  # accept or reject
+            status = "accepted" if action == "accept" else "rejected"
+            if old.status == status or (action == "accept" and old.status == "added"):
+                return review.state(b, f"{old.code.name} is already {old.status}", "warn", old.code.guid)
+            getattr(s, action)(item, old.code.guid, memo)
+            what, focus = old.code.name, old.code.guid
     b.memos.pop(item.segment_id, None)
     follow_order(b, s)
     return review.state(b, f"{DONE[action]} {what}" + (" (with memo)" if memo else "") + " · u undoes",
                         "ok", focus)
 
 
+def _new_code(s: ReviewSession, body: dict) -> CodeInfo:
+    """The code a recode or an add names (``new_guid``)."""
+    new = lookup(s.codes, body, "new_guid")
+    if new is None:
+        raise WebError("unknown code")
+    return new
+
+
 def undo(review: Review, b: Browser, body: dict) -> dict:
     s = review.session(b)
     _, ids = review.view(b, s)
-    target = dec.last_undoable(s.store, b.coder)  # read only: what the undo will cancel
+    target = dec.last_undoable(s.store, s.coder)  # read only: what the undo will cancel
     d = s.undo()
     if d is None:
         return review.state(b, "Nothing to undo", "warn")
@@ -135,7 +143,7 @@ def undo(review: Review, b: Browser, body: dict) -> dict:
     what = name
     if target is not None and target.id == d.undoes:
         if target.verdict == "recode":
-            old = s.codes.get(target.replaces)
+            old = s.codes.get(target.replaces) if target.replaces is not None else None
             what = f"recode {old.name if old else target.replaces} → {name}"
         else:
             what = f"{target.verdict} {name}"
@@ -163,7 +171,7 @@ def code_span(review: Review, b: Browser, body: dict) -> dict:
     start, end = body.get("start"), body.get("end")
     if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
         raise WebError("start and end must be whole numbers")
-    code = s.codes.get(guid(body, "code_guid"))
+    code = lookup(s.codes, body, "code_guid")
     if code is None:
         raise WebError("unknown code")
     try:

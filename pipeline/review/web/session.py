@@ -171,7 +171,8 @@ class Review:
         s = self.session(b)
         by_id, ids = self.view(b, s)
         view = [by_id[x] for x in ids]
-        item = by_id.get(b.current) if b.current else None
+        current = b.current
+        item = by_id.get(current) if current else None
         saved, s.items = s.items, view
         try:
             progress = s.progress()  # over the segments under review
@@ -194,7 +195,7 @@ class Review:
         return {
             **base,
             "need_coder": False,
-            "position": {"index": ids.index(b.current) if item is not None else -1, "total": len(ids)},
+            "position": {"index": ids.index(current) if current and item is not None else -1, "total": len(ids)},
             "item": self._item_json(item, memos) if item is not None else None,
             "pending_memo": s.segment_memo(item) if item is not None else "",  # the segment's memo
             "progress": progress,
