@@ -3,7 +3,7 @@
 Append-only rows (a new row replaces the coder's memo on that segment; an empty one removes it), kept with
 the segment text's sha like decisions. A memo attached to a decision stays in the decision's ``memo``.
 
-The table is the store's (migration ``0010_segment_memos``); its SQL lives in :mod:`pipeline.store`.
+The table is the store's (migration ``0010_segment_memos``); its SQL lives in :mod:`pipeline.store.memos`.
 """
 
 from __future__ import annotations

@@ -161,10 +161,10 @@ def discover(
         if nlp is not None:
             phrases = noun_phrases([" ".join(ANNOTATION.sub(" ", s.text).split()) for s in segs], nlp, stop_set)
             names = phrase_names(members, phrases, X, taken)
-        missing = [k for k, name in enumerate(names) if name is None]
-        if missing:
-            for k, name in zip(missing, readable_names([built[k].keywords for k in missing],
-                                                       [X[members[k]].mean(axis=0) for k in missing],
+        unnamed = [k for k, name in enumerate(names) if name is None]
+        if unnamed:
+            for k, name in zip(unnamed, readable_names([built[k].keywords for k in unnamed],
+                                                       [X[members[k]].mean(axis=0) for k in unnamed],
                                                        phrase_vectors(docs, X), taken)):
                 names[k] = name
         res.params["names"] = (
@@ -173,8 +173,9 @@ def discover(
              if nlp is not None else "")
             + f"keywords ranked by maximal marginal relevance (diversity {DIVERSITY}) to the topic centroid; a phrase's "
             "vector is the mean of the cached vectors of the segments using it")
-        for c, name in zip(built, names):
-            c.name = name
+        for c, topic_name in zip(built, names):
+            assert topic_name is not None, "every topic is named: by a noun phrase, else by its keywords"
+            c.name = topic_name
             match = _match_review(c.members, reviews)
             if match is not None:
                 c.status = "accepted" if match[1]["verdict"] == "accept" else "rejected"
@@ -351,7 +352,9 @@ def _candidate(topic: int, idx: list[int], segs, X: np.ndarray, tm) -> Candidate
     # the most central members, preferring distinct documents and texts among the top candidates
     order = sorted(range(len(idx)), key=lambda j: (-round(float(sims[j]), 6), segs[idx[j]].id))
     pool = order[: max(4 * N_QUOTES, 20)]
-    chosen, seen_docs, seen_text = [], set(), set()
+    chosen: list[int] = []
+    seen_docs: set[str] = set()
+    seen_text: set[str] = set()
     for strict in (True, False):
         for j in pool:
             s = segs[idx[j]]

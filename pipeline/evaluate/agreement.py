@@ -110,7 +110,7 @@ def _binary_row(level: str, name: str, category: str, data: np.ndarray, coders: 
             if m == 2:
                 cohen = cohen_kappa(full[0].tolist(), full[1].tolist())
             present = full.sum(axis=0)
-            fleiss = fleiss_kappa(np.stack([m - present, present], axis=1))
+            fleiss = fleiss_kappa(np.stack([m - present, present], axis=1).tolist())
         elif not full.shape[1]:
             reason = "no unit was reviewed by every coder: Fleiss' kappa needs one; alpha uses every rating"
         alpha = krippendorff_alpha([[int(v) if ok else None for v, ok in zip(data[i], mask[i])] for i in range(m)])
@@ -168,10 +168,10 @@ def agreement(
     """
     if by not in (None, "code", "category"):
         raise ValueError(f"by must be 'code' or 'category', not {by!r}")
-    codings = [Coding(*c) for c in codings]
+    coding_list = [Coding(*c) for c in codings]
     unit_list = list(dict.fromkeys(units))
     if coders is None:
-        coder_list = sorted({c.coder for c in codings})
+        coder_list = sorted({c.coder for c in coding_list})
     else:
         coder_list = list(dict.fromkeys(coders))
     if len(coder_list) < 2:
@@ -190,13 +190,13 @@ def agreement(
     report_warnings: list[str] = []
     outside = 0
     seen: set[tuple[int, int, str]] = set()
-    for c in codings:
-        if c.coder not in coder_index:
+    for cd in coding_list:
+        if cd.coder not in coder_index:
             continue
-        if c.segment_id not in unit_index:
+        if cd.segment_id not in unit_index:
             outside += 1
             continue
-        seen.add((coder_index[c.coder], unit_index[c.segment_id], c.code_path))
+        seen.add((coder_index[cd.coder], unit_index[cd.segment_id], cd.code_path))
     if outside:
         report_warnings.append(f"{outside} coding(s) on segments not among the {len(unit_list)} units "
                                "reviewed by every selected coder were left out")

@@ -63,7 +63,7 @@ def _agreement_tables(report: AgreementReport) -> list:
         if last is not None and r.level != last:
             t.add_section()
         last = r.level
-        cells = [r.level, Text(r.name), _fmt(r.percent_agreement)]
+        cells: list[str | Text] = [r.level, Text(r.name), _fmt(r.percent_agreement)]
         if two:
             cells.append(_fmt(r.cohen_kappa, "–"))
         cells += [_fmt(r.fleiss_kappa, "–"), _fmt(r.krippendorff_alpha, "–")]
@@ -107,9 +107,9 @@ def _evaluation_tables(report: EvaluationReport) -> list:
     cats = Table(title="per category: top proposal vs gold code (Cohen's kappa)", title_justify="left")
     for name in ("category", "segments", "agreement", "kappa", "several gold codes", "note"):
         cats.add_column(name, justify="left" if name in ("category", "note") else "right")
-    for c in report.categories:
-        cats.add_row(Text(c.category), str(c.n_units), _fmt(c.agreement), _fmt(c.kappa, "–"), str(c.multi_gold),
-                     Text(c.reason))
+    for k in report.categories:
+        cats.add_row(Text(k.category), str(k.n_units), _fmt(k.agreement), _fmt(k.kappa, "–"), str(k.multi_gold),
+                     Text(k.reason))
 
     ece = "" if report.ece is None else f" (expected calibration error {report.ece:.3f})"
     cal = Table(title=f"calibration: proposals per score bin and share confirmed by gold{ece}", title_justify="left")

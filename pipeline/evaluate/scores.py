@@ -159,14 +159,14 @@ def _bin(score: float) -> int:
 
 def calibration_bins(props: list[Proposal], gold_sets: dict[str, set[Label]]) -> list[CalibrationBin]:
     """Ten score bins: proposals in each, how many gold confirms, their share and mean score."""
-    bins = [[0, 0, 0.0] for _ in range(10)]
+    counts, confirmed, totals = [0] * 10, [0] * 10, [0.0] * 10
     for p in props:
-        b = bins[_bin(p.score)]
-        b[0] += 1
-        b[1] += p.label in gold_sets[p.segment]
-        b[2] += p.score
+        b = _bin(p.score)
+        counts[b] += 1
+        confirmed[b] += p.label in gold_sets[p.segment]
+        totals[b] += p.score
     return [CalibrationBin(i / 10, (i + 1) / 10, n, ok, ok / n if n else None, s / n if n else None)
-            for i, (n, ok, s) in enumerate(bins)]
+            for i, (n, ok, s) in enumerate(zip(counts, confirmed, totals))]
 
 
 def evaluate(

@@ -104,8 +104,8 @@ def _corpus(data: ProjectData, studies: list[str], coded: list, figdir: Path, fi
     per_doc = Counter(s.document_id for s in coded)
     figure = None
     if per_doc:
-        docs = sorted(per_doc)
-        figures.append(_bar_png(docs, {"segments": [per_doc[d] for d in docs]}, "Coded segments per document",
+        doc_ids = sorted(per_doc)
+        figures.append(_bar_png(doc_ids, {"segments": [per_doc[d] for d in doc_ids]}, "Coded segments per document",
                                 figdir / "segments_per_document.png"))
         figure = _figure(figures[-1], "Coded segments per document")
     return {"rows": rows, "figure": figure}
@@ -129,7 +129,7 @@ def _codes(data: ProjectData, studies: list[str], figdir: Path, figures: list[Pa
         book = data.codebooks.get(study)
         if book is None:
             continue
-        rows = [[c.path, conf_count[(c.path, study)], prop_count[(c.path, study)]] for c in book.codes]
+        rows = [(c.path, conf_count[(c.path, study)], prop_count[(c.path, study)]) for c in book.codes]
         figures.append(_bar_png([r[0] for r in rows], {"confirmed": [r[1] for r in rows], "proposed": [r[2] for r in rows]},
                                 f"Codes in {study}", figdir / f"codes_{study}.png", "segments"))
         quoted = []

@@ -102,13 +102,15 @@ class Deidentifier:
                 found[i] = (None, None)  # the analysis is not needed any more
         finally:
             red.batch_forms = {}
-        self._found = self.key.entries_of(r.replacement for res in results for r in res.redactions)
-        originals = {r.original: r.replacement for res in results for r in res.redactions}
+        done = [res for res in results if res is not None]
+        assert len(done) == len(items), "order is a permutation: every item was redacted once"
+        self._found = self.key.entries_of(r.replacement for res in done for r in res.redactions)
+        originals = {r.original: r.replacement for res in done for r in res.redactions}
         self.scrub = Scrubber(red, self.key, originals)
         # names, ids and the strings around the text, with the key complete
         used: set[str] = set()
         for i in order:
-            res = results[i]
+            res = done[i]
             new_name, kept = pseudonymise_name(res.source, red, self.key, entries[i])
             new_name = _unique(new_name, used)
             res.name_checks = kept
@@ -116,7 +118,7 @@ class Deidentifier:
             res.doc = replace(res.doc, id=new_name, path=new_name, turns=turns,
                               warnings=[self.scrub(w) for w in res.doc.warnings])
             res.redactions = [replace(r, document=new_name) for r in res.redactions]
-        return results  # type: ignore[return-value]
+        return done
 
     def redact_text(self, text: str) -> str:
         """A short text outside a transcript (a table cell), with the batch's names and the same key."""

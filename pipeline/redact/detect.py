@@ -129,9 +129,10 @@ class Redactor:
         return an, labels, spans
 
     # ---- speaker labels
-    def _labels(self, doc: Document):
+    def _labels(self, doc: Document) -> tuple[list[tuple[int, int, Span | None]], list[tuple[int, int]]]:
         """Speaker labels in the text: (start, end, Span or None for a generic label), protected ranges."""
-        labels, protect = [], []
+        labels: list[tuple[int, int, Span | None]] = []
+        protect: list[tuple[int, int]] = []
         if "pattern" not in self.sources or "PERSON" not in self.types:
             return labels, protect
         prev_end = 0

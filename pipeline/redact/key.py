@@ -24,7 +24,7 @@ class PseudonymKey:
     document and GPE in the next keeps one pseudonym).
     """
 
-    PREFIX = {("PERSON", "participant"): "PARTICIPANT", ("PERSON", "staff"): "STAFF", "PERSON": "PERSON",
+    PREFIX: dict[tuple[str, str | None] | str, str] = {("PERSON", "participant"): "PARTICIPANT", ("PERSON", "staff"): "STAFF", "PERSON": "PERSON",
               "SITE": "SITE", "PLACE": "PLACE", "ORG": "ORG"}
 
     def __init__(self, entries: list[dict] | None = None):
@@ -52,7 +52,7 @@ class PseudonymKey:
     def _new(self, typ: str, role: str | None, name: str, variants: list[str], source: str) -> dict:
         prefix = self._prefix(typ, role)
         n = 1 + sum(1 for e in self.entries if e["pseudonym"].startswith(f"[{prefix}_"))
-        entry = {"pseudonym": f"[{prefix}_{n}]", "type": typ, "role": role, "name": name, "variants": [], "source": source}
+        entry: dict = {"pseudonym": f"[{prefix}_{n}]", "type": typ, "role": role, "name": name, "variants": [], "source": source}
         self._add(entry)
         self.add_variants(entry, variants)
         return entry

@@ -30,14 +30,15 @@ class KnownRecognizer:
     def _build(self, known: KnownNames) -> None:
         aliases = {norm(a) for a in known.aliases}
         full = {norm(n) for n, _, _ in known.entries()} | aliases
+        listed: dict[str, list[tuple[str, str, str | None, str]]] = {}  # Variants before shared names are pooled
         for name, typ, role in known.entries():
             for v, kind in name_variants(name, typ, self.words.is_word):
-                self.variants.setdefault(v, []).append((name, typ, role, kind))
+                listed.setdefault(v, []).append((name, typ, role, kind))
         for alias, target in known.aliases.items():
             for name, typ, role in known.entries():
                 if norm(name) == norm(target):
-                    self.variants.setdefault(norm(alias), []).append((name, typ, role, "any"))
-        for v, owners in list(self.variants.items()):
+                    listed.setdefault(norm(alias), []).append((name, typ, role, "any"))
+        for v, owners in listed.items():
             names = {norm(o[0]) for o in owners}
             if len(names) > 1:
                 if v in full:  # a full name wins over another person's first name
@@ -46,6 +47,8 @@ class KnownRecognizer:
                 if len(names) > 1:  # shared first name: still redacted, as an unlisted person/place
                     kinds = {o[3] for o in owners}
                     self.variants[v] = [(None, owners[0][1], None, "any" if "any" in kinds else "cap")]
+                    continue
+            self.variants[v] = list(owners)
         alts = []
         for v in sorted(self.variants, key=len, reverse=True):
             words = [re.escape(w).replace("'", "['’]") for w in v.split()]

@@ -38,7 +38,7 @@ def occurrences(an: Analysis, forms: dict, words: Words) -> list[Candidate]:
         flags = re.I if c.type == "PERSON" and " " not in surface and not words.is_word(surface) else 0
         for m in re.finditer(r"(?<![\w'’-])" + re.escape(surface) + r"(?![\w-])", an.text, flags):
             if surface.lower() in NAME_WORDS or words.is_word(surface.lower()):
-                if not accept_name(an, m.start(), m.end(), "any") or an.tok_at(m.start()) is not None and an.tok_at(m.start()).sent_start:
+                if not accept_name(an, m.start(), m.end(), "any") or (tok := an.tok_at(m.start())) is not None and tok.sent_start:
                     continue
             out.append(Candidate(m.start(), m.end(), c.type, c.source, 45, c.name, c.role))
     return out

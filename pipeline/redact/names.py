@@ -172,7 +172,8 @@ class KnownNames:
 
 
 def _site_runs(words: list[str]) -> list[list[str]]:
-    runs, cur = [], []
+    runs: list[list[str]] = []
+    cur: list[str] = []
     for w in words:
         if w in GENERIC_WORDS or w.isdigit():
             if cur:

@@ -99,7 +99,7 @@ class PatternRecognizer:
         for m in FACILITY.finditer(text):  # "Cedar Flats Community-Based Outpatient Clinic"
             words = re.findall(r"[\w'’.&-]+", m.group(0))
             s0 = m.start()
-            while words and (words[0].lower() in _LEADING_WORDS or an.tok_at(s0) is not None and an.tok_at(s0).is_stop):
+            while words and (words[0].lower() in _LEADING_WORDS or (tok := an.tok_at(s0)) is not None and tok.is_stop):
                 s0 = text.index(words[0], s0) + len(words[0])
                 s0 += len(text[s0:]) - len(text[s0:].lstrip(" \t"))
                 words = words[1:]

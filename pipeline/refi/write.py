@@ -8,6 +8,7 @@ import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from lxml import etree as ET
 
@@ -318,8 +319,8 @@ def project_xml(project: RefiProject, path: str | Path = "project.qde", *, inclu
                 if c.memo:
                     ET.SubElement(sel, _q(ns, "Description")).text = _x(c.memo)
                 own = selection_guid(doc.id, c.start, c.end, c.code_guid, c.coder + "\x00coding")
-                key = span_key(doc.id, c.start, c.end, c.code_guid, c.coder)
-                cattrs = {"guid": kept_guid(extras.get("codings", {}).get(key), own), "creatingUser": user_guids[c.coder]}
+                coding_key = span_key(doc.id, c.start, c.end, c.code_guid, c.coder)
+                cattrs = {"guid": kept_guid(extras.get("codings", {}).get(coding_key), own), "creatingUser": user_guids[c.coder]}
                 if when:
                     cattrs["creationDateTime"] = when
                 coding = ET.SubElement(sel, _q(ns, "Coding"), cattrs)
@@ -396,7 +397,7 @@ class _MemoNotes:
 
 
 def _carried(ns: str, root: ET._Element, extras: dict, description: str, path: str | Path,
-             memo_notes: list[ET._Element] = ()) -> None:
+             memo_notes: Sequence[ET._Element] = ()) -> None:
     """Notes (carried ones, then those of memos), Sets, the project description and its NoteRefs, in the schema's
     order."""
     parser = ET.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)

@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import sys
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.text import Text
@@ -112,9 +113,9 @@ class Terminal:
     def __init__(self, infd: int | None = None, outfd: int | None = None):
         self.infd = _fileno(sys.stdin) if infd is None else infd
         self.outfd = _fileno(sys.stdout) if outfd is None else outfd
-        self.saved = None
+        self.saved: list[Any] | None = None  # the terminal's attributes before __enter__
         self.old_handlers: dict = {}
-        self.color_system = "auto"
+        self.color_system: Literal["auto", "standard", "256", "truecolor", "windows"] | None = "auto"
 
     def __enter__(self) -> "Terminal":
         try:
@@ -149,10 +150,11 @@ class Terminal:
             self.write(self.LEAVE)
         except OSError:
             pass
-        try:
-            termios.tcsetattr(self.infd, termios.TCSADRAIN, self.saved)
-        except (OSError, termios.error):
-            pass
+        if self.saved is not None:
+            try:
+                termios.tcsetattr(self.infd, termios.TCSADRAIN, self.saved)
+            except (OSError, termios.error):
+                pass
         for sig, handler in self.old_handlers.items():
             signal.signal(sig, handler)
 

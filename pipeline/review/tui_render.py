@@ -298,7 +298,7 @@ def render(state: TuiState, width: int, height: int) -> list[Text]:
         if state.mode == "pick":
             found = candidates(state)
             if state.pick_action == "recode":
-                title = Text.assemble(("recode ", "bold"), (state.proposal.code.name, "bold strike"),
+                title = Text.assemble(("recode ", "bold"), (state.proposal.code.name if state.proposal else "", "bold strike"),
                                       (" → pick a code", "bold"))
             elif state.pick_action == "edit":
                 title = Text("edit which code of the codebook?", "bold")

@@ -77,8 +77,9 @@ def candidates(state: TuiState) -> list[CodeInfo]:
     q = state.query.casefold().strip()
     if q:  # names starting with the query, then names containing it, then descriptions
         found.sort(key=lambda c: (not c.name.casefold().startswith(q), q not in c.name.casefold()))
-    elif state.pick_action == "edit" and state.proposal is not None:  # the selected proposal's code first
-        found.sort(key=lambda c: c.guid != state.proposal.code.guid)
+    elif state.pick_action == "edit" and (shown := state.proposal) is not None:  # the selected proposal's code first
+        first = shown.code.guid
+        found.sort(key=lambda c: c.guid != first)
     return found
 
 
@@ -110,24 +111,29 @@ def _go(state: TuiState, index: int) -> None:
 
 
 def _decide(state: TuiState, verdict: str, proposal: Proposal | None = None, code: CodeInfo | None = None) -> None:
+    """One decision on the current segment: ``proposal`` for accept, reject and recode, ``code`` for recode and add."""
     session, item = state.session, state.item
+    old = proposal.code if proposal is not None else None
+    target = code or old
+    assert item is not None and target is not None, "a decision is taken on a segment, about a code"
     memo = state.memos.get(item.segment_id, "")
     try:
-        if verdict == "accept":
-            session.accept(item, proposal.code.guid, memo)
-        elif verdict == "reject":
-            session.reject(item, proposal.code.guid, memo)
-        elif verdict == "recode":
-            session.recode(item, proposal.code.guid, code.guid, memo)
-        else:
+        if verdict == "accept" and old is not None:
+            session.accept(item, old.guid, memo)
+        elif verdict == "reject" and old is not None:
+            session.reject(item, old.guid, memo)
+        elif verdict == "recode" and old is not None and code is not None:
+            session.recode(item, old.guid, code.guid, memo)
+        elif verdict == "add" and code is not None:
             session.add(item, code.guid, memo)
+        else:
+            raise ValueError(f"{verdict}: needs the proposal (accept, reject, recode) and a code (recode, add)")
     except PrecodeError as e:
         state.say(f"not saved: {e}", "bold red")
         return
     state.memos.pop(item.segment_id, None)
-    target = code or proposal.code
     mark, style = MARKS["rejected" if verdict == "reject" else "added" if verdict in ("add", "recode") else "accepted"]
-    what = f"{proposal.code.name} → {code.name}" if verdict == "recode" else target.name
+    what = f"{old.name} → {target.name}" if verdict == "recode" and old is not None else target.name
     state.say(f"{mark} {DONE_WORDS[verdict]} {what}" + (" (with memo)" if memo else ""), style)
     # keep the selection on the code just decided
     state.selected = next((i for i, p in enumerate(item.proposals) if p.code.guid == target.guid), state.selected)
@@ -135,7 +141,9 @@ def _decide(state: TuiState, verdict: str, proposal: Proposal | None = None, cod
 
 def _create_in_vivo(state: TuiState) -> None:
     """A new code named by the query, with the segment's text as its first example, applied to it."""
-    item, memo = state.item, state.memos.get(state.item.segment_id, "")
+    item = state.item
+    assert item is not None, "the code list is opened on a segment"
+    memo = state.memos.get(item.segment_id, "")
     state.mode = "browse"
     try:
         code = state.session.create_code(item, state.query.strip(), memo=memo or "in vivo")
@@ -286,7 +294,7 @@ def _browse_key(state: TuiState, key: str) -> None:
             state.say(f"↶ undone: {what} on {d.segment_id} (not in this list)", "magenta")
         else:
             _go(state, where)
-            state.selected = next((i for i, p in enumerate(state.item.proposals)
+            state.selected = next((i for i, p in enumerate(session.items[where].proposals)
                                    if p.code.guid in (d.code_guid, getattr(target, "replaces", None))), 0)
             state.say(f"↶ undone: {what}", "magenta")
         return
@@ -401,6 +409,7 @@ def handle_key(state: TuiState, key: str) -> None:
             state.mode = "browse"
             state.say("memo unchanged", "dim")
         elif key == "enter":
+            assert item is not None, "the memo is opened on a segment"
             state.mode = "browse"
             memo = " ".join(state.memo_text.split())
             try:

@@ -86,7 +86,7 @@ def _id(value: Any) -> str:
 
 
 def routes(review, browser: Callable[[Request], Any], post: Callable) -> list[Route]:
-    """The page, its script and its three actions, for the review server (``review``: its ``_Review``)."""
+    """The page, its script and its three actions, for the review server (``review``: its :class:`.session.Review`)."""
     def coder(b) -> str:
         if not b.coder:
             raise WebError("who is reviewing? Give your name first", 409)

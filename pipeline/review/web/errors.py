@@ -1,4 +1,4 @@
-"""The error of a request the review page cannot honour (shared by :mod:`.app` and :mod:`.discovery`)."""
+"""The error of a request the review page cannot honour (shared by the server's modules)."""
 
 from __future__ import annotations
 
