@@ -21,8 +21,9 @@ Methods, side by side on the same folds and draws, all on all-MiniLM-L6-v2 vecto
 - ``before``: precode as it was before calibrated sets (similarity.v2 / fewshot.v4, the 3 best codes scoring
   at least 0.35, every segment shown its best code);
 - ``v5``: the first calibrated version (similarity.v3 / fewshot.v5), without the code names' words;
-- ``precode``: precode now (similarity.v4 / fewshot.v6: calibrated scores, sets chosen for
-  ``propose.target_precision``, abstention).
+- ``v6``: v5 and the words of the code's name in the segment (similarity.v4 / fewshot.v6);
+- ``precode``: precode now (similarity.v4 / fewshot.v7: v6, and words close to the name's words count:
+  calibrated scores, sets chosen for ``propose.target_precision``, abstention).
 Metrics: micro precision / recall / F1 of the proposed codes against the human codes, mean codes proposed a
 segment, share of segments with no code proposed (abstained), expected calibration error (15 equal bins)
 over every (segment, code) score (``ece``) and over the proposed ones (``ece_shown``), and for the one-code
@@ -62,7 +63,9 @@ MODEL = "all-MiniLM-L6-v2"
 # the first calibrated version, and precode now
 LEARNERS = {"before": {"zero_shot": "precode.similarity.v2", "calibrate": False},  # fewshot.v4 / similarity.v2
             "v5": {"select_form": True, "zero_shot": "precode.similarity.v3"},  # fewshot.v5 / similarity.v3
-            "precode": {"select_form": True, "name_match": True, "zero_shot": "precode.similarity.v4"}}  # v6 / v4
+            "v6": {"select_form": True, "name_match": True, "zero_shot": "precode.similarity.v4"},  # fewshot.v6 / similarity.v4
+            "precode": {"select_form": True, "name_match": True, "similar_names": True,
+                        "zero_shot": "precode.similarity.v4"}}  # fewshot.v7 / similarity.v4
 LEARNED = tuple(LEARNERS)
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
 COVERAGE = 0.9
@@ -143,6 +146,28 @@ class Views:
     label_layers: np.ndarray
 
 
+class WordVectors:
+    """Single words embedded by the same model, through the embedding cache (fewshot.v7 reads them)."""
+
+    def __init__(self, cache: Path | None):
+        self.cache, self.memo, self.embedder = cache, {}, None
+
+    def __call__(self, words: list[str]) -> dict:
+        new = [w for w in dict.fromkeys(words) if w not in self.memo]
+        if new:
+            self.embedder = self.embedder or Embedder(resolve_model(MODEL), 64)
+            store = Store(self.cache).open() if self.cache else None
+            try:
+                self.memo.update(zip(new, embed_texts(new, self.embedder, store)))
+            finally:
+                if store is not None:
+                    store.close()
+        return self.memo
+
+
+WORDS = WordVectors(DEFAULT_CACHE)
+
+
 def views(b: Bench, cache: Path | None) -> Views:
     labels = label_texts(b.codebook)
     texts = b.texts + [lt.text for lt in labels]
@@ -217,7 +242,7 @@ def fit_precode(b: Bench, v: Views, train: np.ndarray, test: np.ndarray, mode: s
 
     views = learner_views(learner, [lt.text for lt in v.labels], [e.text for e in examples], [b.texts[i] for i in pool],
                           lookup(v.S, v.label_vecs), lookup(v.L, v.label_layers),
-                          lambda groups: [v.F[[row[t] for t in g]] for g in groups])
+                          lambda groups: [v.F[[row[t] for t in g]] for g in groups], WORDS)
     return learner.fit_views(b.codebook, v.labels, views, examples)
 
 

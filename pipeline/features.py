@@ -32,6 +32,8 @@ class LearnerViews:
     labels: SegmentViews
     examples: SegmentViews
     segments: SegmentViews
+    # word vectors by word, for a learner that compares words with the code names' words (fewshot.v7)
+    words: Lookup | None = None
 
 
 def _unique(*groups: Sequence[str]) -> list[str]:
@@ -43,12 +45,14 @@ def _rows(m: Mapping[str, np.ndarray], texts: Sequence[str], dim: int) -> np.nda
 
 
 def learner_views(learner, labels: Sequence[str], examples: Sequence[str], segments: Sequence[str],
-                  vectors: Lookup, layers: Lookup | None = None, forms: FormBuilder | None = None) -> LearnerViews:
+                  vectors: Lookup, layers: Lookup | None = None, forms: FormBuilder | None = None,
+                  words: Lookup | None = None) -> LearnerViews:
     """The views ``learner`` reads of the label texts, the example texts and the segment texts.
 
     ``vectors`` gives sentence vectors; ``layers`` the layer view (None: not available, e.g. the run
     did not compute it: the learner then goes without); ``forms`` the form matrices of the segments
-    and the examples (None: none). A view the learner does not read (its weight is 0) is not asked for.
+    and the examples (None: none); ``words`` the vectors of single words (None: ``vectors``, which must
+    then embed texts it has not seen). A view the learner does not read (its weight is 0) is not asked for.
     """
     labels, examples, segments = list(labels), list(examples), list(segments)
     vec = vectors(_unique(labels, examples, segments))
@@ -63,4 +67,5 @@ def learner_views(learner, labels: Sequence[str], examples: Sequence[str], segme
     def views(texts: list[str], f) -> SegmentViews:
         return SegmentViews(_rows(vec, texts, dim), f, _rows(lay, texts, dim) if lay is not None else None, texts)
 
-    return LearnerViews(views(labels, None), views(examples, ex_forms), views(segments, seg_forms))
+    word_vectors = (words or vectors) if getattr(learner, "similar_names", False) else None
+    return LearnerViews(views(labels, None), views(examples, ex_forms), views(segments, seg_forms), word_vectors)

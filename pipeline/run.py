@@ -273,6 +273,15 @@ def propose_codes(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segme
             lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
         return lookup
 
+    word_memo: dict[str, np.ndarray] = {}
+
+    def words(ws: list[str]) -> dict[str, np.ndarray]:
+        # single words (fewshot.v7 compares them with the code names' words); cached like any text
+        new = sorted(set(ws) - word_memo.keys())
+        if new:
+            word_memo.update(zip(new, embed_texts(new, embedder, cache)))
+        return word_memo
+
     def layers(texts: list[str]) -> dict[str, np.ndarray]:
         return dict(zip(texts, embed_texts(texts, embedder, cache, view="layer")))
 
@@ -298,7 +307,8 @@ def propose_codes(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segme
         if examples:
             proposer = make_learner(p)
             views = learner_views(proposer, [lt.text for lt in labels], [e.text for e in examples],
-                                  [s.text for s in segs], vectors, layers if res.layer is not None else None, forms)
+                                  [s.text for s in segs], vectors, layers if res.layer is not None else None, forms,
+                                  words)
             seg_forms, seg_layers = views.segments.forms, views.segments.layers
             # fewshot.v4+ also learns from the segments it is sure of (self-training; never a decision)
             proposer.fit_views(cb, labels, views, examples, questions, qv)

@@ -100,3 +100,81 @@ def test_similarity_v4_raises_a_code_whose_name_is_said_and_needs_the_texts():
     assert np.allclose(v3.score(seg, seg_texts=["so nostalgic", "x"])[0], p3)  # v3 ignores the texts
     with pytest.raises(ValueError, match="seg_texts"):
         v4.score(seg)
+
+
+# -- fewshot.v7: words close to the name's words (word vectors) ------------------------------------------
+
+def _word_vectors(groups: dict[str, int], dim: int = 64, seed: int = 0):
+    """A word-vector lookup where the words of a group are near each other (cosine ~0.9) and unrelated
+    words are orthogonal-ish; it records what it was asked."""
+    rng = np.random.default_rng(seed)
+    base = {g: rng.normal(size=dim) for g in set(groups.values())}
+    asked: list[list[str]] = []
+
+    def lookup(words):
+        asked.append(list(words))
+        out = {}
+        for w in words:
+            v = base[groups[w]] + 0.3 * rng.normal(size=dim) if w in groups else rng.normal(size=dim) * 3
+            out[w] = v / np.linalg.norm(v)
+        return out
+    return lookup, asked
+
+
+def test_name_matcher_counts_close_words_and_keeps_the_exact_match():
+    from pipeline.lexical import NameMatcher
+
+    book = Codebook("n", (Code("Nostalgia"), Code("Humor"), Code("Q&A")))
+    lookup, asked = _word_vectors({"nostalgia": 0, "memories": 0, "childhood": 0, "humor": 1, "funny": 1})
+    exact = NameMatcher(book)
+    soft = NameMatcher(book, lookup)
+    texts = ["Memories of my childhood", "so funny", "pure nostalgia, nostalgic", "the weather today"]
+    m0, m1 = exact(texts), soft(texts)
+    assert not exact.soft and soft.soft
+    assert m0[0, 0] == 0.0 and m1[0, 0] > 0.6 and m1[0, 1] < 0.3  # close to nostalgia, not to humor
+    assert m1[1, 1] > 0.6 and m1[1, 0] < 0.3
+    assert m1[2, 0] == 1.0  # the exact match stands
+    assert m1[3].max() < 0.3 and (m1[:, 2] == 0).all()  # unrelated words; a name with no words
+    assert ((m1 >= 0) & (m1 <= 1)).all() and (m1 >= m0).all()
+    n = sum(len(a) for a in asked)
+    soft(texts)
+    assert sum(len(a) for a in asked) == n  # every word asked for once
+
+
+def test_name_matcher_says_which_word_has_no_vector():
+    from pipeline.lexical import NameMatcher
+
+    matcher = NameMatcher(Codebook("n", (Code("Nostalgia"),)), lambda words: {})
+    with pytest.raises(ValueError, match="no word vector"):
+        matcher(["hello there"])
+    with pytest.raises(ValueError, match="floor"):
+        NameMatcher(Codebook("n", (Code("Nostalgia"),)), floor=1.0)
+
+
+SYNONYMS = {"alpha": 0, "aleph": 0, "beta": 1, "beth": 1, "gamma": 2, "gimel": 2}
+
+
+def test_v7_learns_from_words_close_to_the_name_where_v6_cannot():
+    # the items say a synonym of their code's name, never the name itself: v6 sees nothing, v7 does
+    def said(texts):
+        return [t.replace("alpha", "aleph").replace("beta", "beth").replace("gamma", "gimel") for t in texts]
+
+    mu, x, y, texts = _data(300, 1, says_name=0.4)
+    _, xt, yt, tt = _data(3000, 2, says_name=0.4)
+    texts, tt = said(texts), said(tt)
+    lookup, _ = _word_vectors(SYNONYMS)
+    v6 = _fit(mu, x, y, texts, name_match=True)
+    with pytest.raises(ValueError, match="words="):
+        _fit(mu, x, y, texts, name_match=True, similar_names=True)
+    examples = [CodedExample(int(c), t, group=f"doc {i // 10}") for i, (c, t) in enumerate(zip(y, texts))]
+    v7 = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, self_train=0, name_match=True,
+                         similar_names=True).fit(CODES, label_texts(CODES), mu, examples=examples, example_vecs=x,
+                                                 words=lookup)
+    assert v7.name.endswith("+similar-names")  # self-training off: not the registered v7
+    assert FewShotProposer(name_match=True, similar_names=True).name == "precode.fewshot.v7"
+    assert v7.head_calibration_[2] > 1.0 and v6.head_calibration_[2] < 0.5
+    p7, p6 = v7.score(xt, seg_texts=tt)[0], v6.score(xt, seg_texts=tt)[0]
+    assert (p7.argmax(1) == yt).mean() > (p6.argmax(1) == yt).mean() + 0.05
+    assert expected_calibration_error(p7.ravel(), np.eye(3, dtype=bool)[yt].ravel()) < 0.05
+    with pytest.raises(ValueError, match="name_match"):
+        FewShotProposer(similar_names=True).fit(CODES, label_texts(CODES), mu, words=lookup)

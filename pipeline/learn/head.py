@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..lexical import name_matches, name_terms
+from ..lexical import NameMatcher, WordVectors
 from ..propose import PROPOSERS, LabelText, _sigmoid
 from ..records import Codebook
 from .examples import CodedExample, _norm
@@ -79,7 +79,7 @@ class FewShotProposer:
                  question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT,
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
                  calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False,
-                 name_match: bool = False):
+                 name_match: bool = False, similar_names: bool = False):
         # scikit-learn's contract: __init__ stores the parameters; fit() checks them and works
         self.form_weight = form_weight
         self.layer_weight = layer_weight
@@ -87,6 +87,7 @@ class FewShotProposer:
         self.pseudo_weight = pseudo_weight
         self.max_pseudo = max_pseudo
         self.name_match = name_match
+        self.similar_names = similar_names
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
         self.select_form = select_form
@@ -113,6 +114,8 @@ class FewShotProposer:
             name = "precode.fewshot.v5" if name == "precode.fewshot.v4" else name + "+calibrated"
         if self.name_match:  # v6 = v5 + the code's name words in the segment (pipeline.lexical)
             name = "precode.fewshot.v6" if name == "precode.fewshot.v5" else name + "+name-match"
+        if self.similar_names:  # v7 = v6 + words close to the name's words count (word vectors)
+            name = "precode.fewshot.v7" if name == "precode.fewshot.v6" else name + "+similar-names"
         return name
 
     def _check_params(self) -> None:
@@ -120,6 +123,8 @@ class FewShotProposer:
             raise ValueError("form_weight and layer_weight must be >= 0")
         if not 0 <= self.self_train < 1 or self.pseudo_weight < 0 or self.max_pseudo < 0:
             raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
+        if self.similar_names and not self.name_match:
+            raise ValueError("similar_names weighs words close to the code's name: it needs name_match")
 
     @property
     def calibrated(self) -> bool:
@@ -139,7 +144,8 @@ class FewShotProposer:
             questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None,
             examples: Sequence[CodedExample] = (), example_vecs: np.ndarray | None = None,
             example_forms=None, label_layers: np.ndarray | None = None,
-            example_layers: np.ndarray | None = None, unlabelled: "SegmentViews | None" = None) -> "FewShotProposer":
+            example_layers: np.ndarray | None = None, unlabelled: "SegmentViews | None" = None,
+            words: WordVectors | None = None) -> "FewShotProposer":
         """Fit the zero-shot prior on the label texts, then a head per code with enough examples.
 
         ``examples[i]`` is embedded as ``example_vecs[i]`` (same model as the label texts) and,
@@ -149,9 +155,14 @@ class FewShotProposer:
         label texts and the examples (:func:`pipeline.embed.embed_texts` with ``view="layer"``;
         ``None``: no layer view, as v2). ``unlabelled``: the project's segments, as the head sees
         them, for self-training (``self_train > 0``; those whose text is an example are left out);
-        ``None``: none.
+        ``None``: none. ``words``: word vectors by word (the sentence encoder on single words), which
+        ``similar_names`` (v7) needs, at fit and when scoring.
         """
         self._check_params()
+        if self.similar_names and words is None:
+            raise ValueError("this learner compares the segments' words with the code names' words: pass words= "
+                             "(word vectors; pipeline.features.learner_views gives them)")
+        self.words_ = words if self.similar_names else None
         with _single_thread():
             return self._fit(codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
                              example_forms, label_layers, example_layers, unlabelled)
@@ -165,7 +176,7 @@ class FewShotProposer:
         ex = views.examples
         return self.fit(codebook, labels, views.labels.vecs, questions, question_vecs, examples,
                         ex.vecs if len(examples) else None, ex.forms, views.labels.layers, ex.layers,
-                        views.segments if self.self_train > 0 else None)
+                        views.segments if self.self_train > 0 else None, words=views.words)
 
     def _fit(self, codebook, labels, label_vecs, questions, question_vecs, examples, example_vecs,
              example_forms=None, label_layers=None, example_layers=None, unlabelled=None) -> "FewShotProposer":
@@ -216,9 +227,10 @@ class FewShotProposer:
         W = np.where(rejected, self.negative_weight + (S < 0), W)
         S = np.where(rejected, -1.0, S)
 
-        # fewshot.v6: which codes' name words each example text uses (a feature with one weight for all codes)
-        self.name_terms_ = name_terms(codebook) if self.name_match else None
-        Mt = name_matches(list(text_index), self.name_terms_) if self.name_terms_ is not None else None
+        # fewshot.v6: which codes' name words each example text uses (a feature with one weight for all codes);
+        # v7: or words close to them
+        self.name_matcher_ = NameMatcher(codebook, self.words_) if self.name_match else None
+        Mt = self.name_matcher_(list(text_index)) if self.name_matcher_ is not None else None
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
         self.n_examples_ = {c.path: (int(n_pos[i]), int(n_neg[i])) for i, c in enumerate(codebook.codes)}
@@ -417,11 +429,11 @@ class FewShotProposer:
 
     def _name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray | None:
         """v6: the segments' name matches (None for a learner without them)."""
-        if getattr(self, "name_terms_", None) is None:
+        if getattr(self, "name_matcher_", None) is None:
             return None
         if texts is None or len(texts) != n:
             raise ValueError(f"this learner matches code names: pass seg_texts, one text per segment ({n})")
-        return name_matches(texts, self.name_terms_)
+        return self.name_matcher_(texts)
 
     def _logits(self, vecs: np.ndarray, forms, layers, cols: np.ndarray) -> np.ndarray:
         """The head's logits of codes ``cols`` (no question shift)."""
@@ -547,12 +559,17 @@ def _fewshot_v6(**params) -> FewShotProposer:
     return FewShotProposer(**{"zero_shot": "precode.similarity.v4", **params, "name_match": True})
 
 
+def _fewshot_v7(**params) -> FewShotProposer:
+    """v6 + words close to the name's words count as saying it (word vectors: :class:`pipeline.lexical.NameMatcher`)."""
+    return _fewshot_v6(**{**params, "similar_names": True})
+
+
 def _fewshot_v4(**params) -> FewShotProposer:
     """v3 + self-training (before calibrated scores: a learned code's score is class-balanced)."""
     return FewShotProposer(**{**params, "calibrate": False})
 
 
-LEARNED_PROPOSERS = {"precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
+LEARNED_PROPOSERS = {"precode.fewshot.v7": _fewshot_v7, "precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
                      "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
                      "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
 
@@ -560,7 +577,8 @@ LEARNED_PROPOSERS = {"precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": Fe
 def make_learner(p) -> FewShotProposer:
     """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6") else {}
+    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6",
+                                                                      "precode.fewshot.v7") else {}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
         use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,

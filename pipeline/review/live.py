@@ -295,7 +295,8 @@ class LiveLearner:
             views = learner_views(proposer, [lt.text for lt in labels], [e.text for e in examples], [s.text for s in segs],
                                   lambda texts: vec,
                                   (lambda texts: self._vectors(texts, view="layer")) if self.model.get("layer") else None,
-                                  self._form_matrices if any(e.positive for e in examples) else None)
+                                  self._form_matrices if any(e.positive for e in examples) else None,
+                                  self._vectors)
             qv = np.stack([vec[q] for _, q in questions]) if questions else None
             proposer.fit_views(cb, labels, views, examples, questions, qv)
             seg_forms, seg_layers = views.segments.forms, views.segments.layers
