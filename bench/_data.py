@@ -117,3 +117,26 @@ def subsample(conversations: list[Conversation], n: int, seed: int = 0) -> list[
         return conversations
     keep = set(random.Random(seed).sample(sorted(c.id for c in conversations), n))
     return [c for c in conversations if c.id in keep]
+
+
+class WordVectors:
+    """Single words embedded by the benchmarks' model through the embedding cache, each once
+    (precode.fewshot.v7 compares a segment's words with the code names' words)."""
+
+    def __init__(self, cache: Path | None, model: str):
+        self.cache, self.model, self.memo, self.embedder = cache, model, {}, None
+
+    def __call__(self, words: list[str]) -> dict:
+        from pipeline.embed import Embedder, embed_texts, resolve_model
+        from pipeline.store import Store
+
+        new = [w for w in dict.fromkeys(words) if w not in self.memo]
+        if new:
+            self.embedder = self.embedder or Embedder(resolve_model(self.model), 64)
+            store = Store(self.cache).open() if self.cache else None
+            try:
+                self.memo.update(zip(new, embed_texts(new, self.embedder, store)))
+            finally:
+                if store is not None:
+                    store.close()
+        return self.memo

@@ -47,7 +47,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from _data import Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
+from _data import WordVectors, Task, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import DEFAULT_CACHE, EmbedStats, Embedder, embed_texts, encode_views, resolve_layer, resolve_model  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger, tagger_id  # noqa: E402
 from pipeline.learn import (FORM_WEIGHT, LAYER_WEIGHT, SELF_TRAIN, UNCERTAINTY_TEMPERATURE, CodedExample,  # noqa: E402
@@ -179,8 +179,11 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 # -- the proposer --------------------------------------------------------------------------------------
 
-# the learner `precode run` uses by default (precode.fewshot.v6 over precode.similarity.v4); ``params`` override
-DEFAULTS = {"name_match": True, "zero_shot": "precode.similarity.v4"}
+# the learner `precode run` uses by default (precode.fewshot.v7 over precode.similarity.v4); ``params`` override
+DEFAULTS = {"name_match": True, "similar_names": True, "zero_shot": "precode.similarity.v4"}
+
+
+WORDS = WordVectors(DEFAULT_CACHE, MODEL)
 
 
 def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewShotProposer:
@@ -192,7 +195,7 @@ def fit_fewshot(d: Data, examples: list[CodedExample], rows, **params) -> FewSho
     form_row = {d.texts[i]: i for i in np.concatenate([d.train, rows])}
     views = learner_views(learner, [lt.text for lt in d.labels], [e.text for e in examples],
                           [d.texts[i] for i in d.train], lambda texts: d.lookup, lambda texts: d.layer_lookup,
-                          lambda groups: [d.F[[form_row[t] for t in g]] for g in groups])
+                          lambda groups: [d.F[[form_row[t] for t in g]] for g in groups], WORDS)
     return learner.fit_views(d.codebook, d.labels, views, examples)
 
 

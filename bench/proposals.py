@@ -47,7 +47,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import cohen_kappa_score  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from _data import data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
+from _data import WordVectors, data_dir, load_annomi, load_esconv, split_conversations  # noqa: E402
 from pipeline.embed import DEFAULT_CACHE, Embedder, embed_texts, resolve_layer, resolve_model  # noqa: E402
 from pipeline.evaluate import expected_calibration_error  # noqa: E402
 from pipeline.form import FormVectorizer, form_strings, load_tagger  # noqa: E402
@@ -146,26 +146,7 @@ class Views:
     label_layers: np.ndarray
 
 
-class WordVectors:
-    """Single words embedded by the same model, through the embedding cache (fewshot.v7 reads them)."""
-
-    def __init__(self, cache: Path | None):
-        self.cache, self.memo, self.embedder = cache, {}, None
-
-    def __call__(self, words: list[str]) -> dict:
-        new = [w for w in dict.fromkeys(words) if w not in self.memo]
-        if new:
-            self.embedder = self.embedder or Embedder(resolve_model(MODEL), 64)
-            store = Store(self.cache).open() if self.cache else None
-            try:
-                self.memo.update(zip(new, embed_texts(new, self.embedder, store)))
-            finally:
-                if store is not None:
-                    store.close()
-        return self.memo
-
-
-WORDS = WordVectors(DEFAULT_CACHE)
+WORDS = WordVectors(DEFAULT_CACHE, MODEL)
 
 
 def views(b: Bench, cache: Path | None) -> Views:
