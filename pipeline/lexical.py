@@ -132,16 +132,22 @@ class NameMatcher:
         seg_words = [content_words(t, self._stop) for t in texts]
         vocab = list(dict.fromkeys(w for n in self.words for w in n))
         self._lookup(vocab + [w for ws in seg_words for w in ws])
-        V = np.stack([self._vec[w] for w in vocab])  # the name words
         col = {w: i for i, w in enumerate(vocab)}
-        code_cols = [np.array([col[w] for w in n], dtype=np.int64) for n in self.words]
+        # per code, the mean over its name words: a [name words, codes] averaging matrix
+        avg = np.zeros((len(vocab), len(self.words)), dtype=np.float32)
+        for j, n in enumerate(self.words):
+            for w in n:
+                avg[col[w], j] += 1.0 / len(n)
         out = np.zeros((len(texts), len(self.words)), dtype=np.float32)
-        for i, ws in enumerate(seg_words):
-            if not ws:
-                continue
-            best = (np.stack([self._vec[w] for w in ws]) @ V.T).max(axis=0)  # per name word
-            best = np.clip((best - self.floor) / (1.0 - self.floor), 0.0, 1.0)
-            for j, cols in enumerate(code_cols):
-                if len(cols):
-                    out[i, j] = best[cols].mean()
+        has = np.array([bool(ws) for ws in seg_words], dtype=bool)
+        if not has.any():
+            return out
+        words = list(dict.fromkeys(w for ws in seg_words for w in ws))
+        row = {w: i for i, w in enumerate(words)}
+        sim = np.stack([self._vec[w] for w in words]) @ np.stack([self._vec[w] for w in vocab]).T
+        flat = np.array([row[w] for ws in seg_words for w in ws], dtype=np.int64)
+        starts = np.cumsum([0] + [len(ws) for ws in seg_words if ws])[:-1]
+        best = np.maximum.reduceat(sim[flat], starts, axis=0)  # per segment and name word: its closest word
+        best = np.clip((best - self.floor) / (1.0 - self.floor), 0.0, 1.0)
+        out[has] = best @ avg
         return out
