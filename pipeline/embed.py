@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -299,6 +299,27 @@ def encode_views(st, texts: Sequence[str], layer: int, batch_size: int = 64,
     return np.stack(sent).astype(np.float32), np.stack(lay).astype(np.float32)
 
 
+class _ModelId(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+
+class TextEncoder(Protocol):
+    """What :func:`embed_texts` reads of an embedder: an :class:`Embedder`, or a stand-in such as the
+    review's cache-only one (:mod:`pipeline.review.live`), which raises for a text not cached. ``layer``,
+    when the encoder has one, is read with ``getattr``."""
+
+    @property
+    def model(self) -> _ModelId: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_views(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class MemoryVectors:
     """An in-memory stand-in for the store's vector cache (``get_vectors`` / ``put_vectors``): a run
     with ``embedding.cache: false`` still computes each text's views once."""
@@ -323,7 +344,7 @@ class EmbedStats:
 
 def embed_texts(
     texts: Sequence[str],
-    embedder: Embedder,
+    embedder: TextEncoder,
     store=None,
     progress: Callable[[int], None] | None = None,
     stats: EmbedStats | None = None,

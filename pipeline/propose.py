@@ -66,14 +66,15 @@ class SimilarityProposer:
         self.question_min = question_min
 
     def fit(self, codebook: Codebook, labels: list[LabelText], label_vecs: np.ndarray,
-            questions: list[tuple[int, str]] = (), question_vecs: np.ndarray | None = None) -> "SimilarityProposer":
+            questions: Sequence[tuple[int, str]] = (), question_vecs: np.ndarray | None = None) -> "SimilarityProposer":
         self.codebook_ = codebook
         self.labels_ = labels
         self.label_vecs_ = label_vecs
         self.label_code_ = np.array([lt.code for lt in labels])
         self.questions_ = list(questions)
         self.question_vecs_ = question_vecs
-        cat_index = {cat.name: i for i, cat in enumerate(codebook.categories)}
+        # a code without a category (None) is in none of them: -1
+        cat_index: dict[str | None, int] = {cat.name: i for i, cat in enumerate(codebook.categories)}
         self.code_category_ = np.array([cat_index.get(c.category, -1) for c in codebook.codes])
         protos = np.zeros((len(codebook.codes), label_vecs.shape[1]), dtype=np.float32)
         np.add.at(protos, self.label_code_, label_vecs)
@@ -141,9 +142,10 @@ class SimilarityProposer:
             self.name_terms_ = name_terms(self.codebook_)
         return name_matches(texts, self.name_terms_)
 
-    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
+    def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None, names: np.ndarray | None = None) -> np.ndarray:
         """Similarity (plus the question bonus) -> score in [0, 1]: a fixed logistic squash. ``single``:
-        the closest single label text's cosine (the same as ``sim`` unless the match is a prototype)."""
+        the closest single label text's cosine (the same as ``sim`` unless the match is a prototype);
+        ``names``: the name matches, passed only when ``name_match`` is on (v4; not read by this squash)."""
         return _sigmoid((sim - self.center) / self.scale)
 
     @property
@@ -417,7 +419,7 @@ def score_segments(proposer, segments: list[Segment], vectors: dict[str, np.ndar
     seg_v = np.stack([vectors[s.text] for s in segments])
     zeros = np.zeros(seg_v.shape[1], dtype=np.float32)
     has_q = np.array([bool(s.question) and use_question for s in segments])
-    q_v = np.stack([vectors[s.question] if h else zeros for s, h in zip(segments, has_q)])
+    q_v = np.stack([vectors[s.question] if h and s.question else zeros for s, h in zip(segments, has_q)])
     prev_v = (np.stack([vectors[s.previous] if s.previous else seg_v[i] for i, s in enumerate(segments)])
               if use_previous else None)
     extra = {k: v for k, v in (("seg_forms", seg_forms), ("seg_layers", seg_layers)) if v is not None}

@@ -24,10 +24,11 @@ from .export.table import suggestion_rows, write_csv, write_xlsx
 from .features import learner_views
 from .ingest import read_document
 from .inputs import expand_inputs, load_roles
-from .learn import make_learner
+from .learn import FewShotProposer, make_learner
 from .manifest import build_manifest, sha_file
 from .private import write_private
-from .propose import PROPOSERS, category_questions, label_texts, make_proposer, propose_sets, score_segments
+from .propose import (PROPOSERS, SimilarityProposer, category_questions, label_texts, make_proposer, propose_sets,
+                      score_segments)
 from .records import Codebook, Document, Segment, Suggestion, utc_now as _now
 from .segment import RoleMap, load_spacy, segment_document
 from .store import Store
@@ -58,9 +59,10 @@ class BatchResult:
 
 
 class Reporter:
-    """Progress callbacks; the CLI plugs rich progress bars in, tests and library use stay silent."""
+    """Progress callbacks; the CLI plugs rich progress bars in, tests and library use stay silent.
+    ``stage`` returns the callback that counts steps done; ``total`` None: a stage of unknown length."""
 
-    def stage(self, name: str, total: int) -> Callable[[int], None]:
+    def stage(self, name: str, total: int | None) -> Callable[[int], None]:
         return lambda n: None
 
     def done(self, name: str) -> None:
@@ -117,6 +119,7 @@ def _deidentify(cfg: Config, deid, read: list, res: BatchResult, roles: dict[str
         t, role=roles[study.name].canonical(t.role) or roles[study.name].role(doc.id, t.speaker)) for t in doc.turns])
         for study, _, doc in read]
     results = deid.redact([(doc.id, doc) for doc in with_roles])
+    assert cfg.redact.key is not None  # _redaction gives no deidentifier without a key
     deid.key.save(cfg.resolve(cfg.redact.key))
     res.outputs["redaction_review"] = write_review(cfg.output_dir / REVIEW_FILE, results)
     for r in results:
@@ -304,6 +307,7 @@ def propose_codes(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segme
         qv = np.stack([lookup[q] for _, q in questions]) if questions else None
         examples = training.get(study.name, [])
         seg_forms = seg_layers = None
+        proposer: FewShotProposer | SimilarityProposer
         if examples:
             proposer = make_learner(p)
             views = learner_views(proposer, [lt.text for lt in labels], [e.text for e in examples],
@@ -352,6 +356,7 @@ def export_tables(cfg: Config, res: BatchResult, codebooks: dict[str, Codebook],
     if states:
         from .project import orphan_books
 
+        assert store is not None  # the states were read from it
         active = {c.guid(cb.name) for cb in codebooks.values() for c in cb.codes}
         orphans = list(orphan_books(store, {g for (_s, g, _c) in states}, active, pending).values())
     rows = suggestion_rows(res.segments, res.suggestions, codebooks, states, orphans)

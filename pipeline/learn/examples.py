@@ -201,10 +201,10 @@ def examples_from_decisions(states: Iterable, segment_texts: dict[str, str], cod
                     seen.add(ex)
                     out.append(ex)
             continue
-        i = guid_index.get(s.code_guid)
-        if i is None or not text or s.status not in ("accepted", "added", "rejected"):
+        code = guid_index.get(s.code_guid)
+        if code is None or not text or s.status not in ("accepted", "added", "rejected"):
             continue
-        ex = CodedExample(i, _norm(text), s.status != "rejected", source=getattr(s, "coder", "") or "",
+        ex = CodedExample(code, _norm(text), s.status != "rejected", source=getattr(s, "coder", "") or "",
                           group=(segment_documents or {}).get(s.segment_id, ""))
         if ex not in seen:
             seen.add(ex)

@@ -8,7 +8,7 @@ out-of-fold calibration, self-training) share the fitted state; the optimisation
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..propose import PROPOSERS, LabelText, _sigmoid
 from ..records import Codebook
 from .examples import CodedExample, _norm
 from .fit import _balanced, _fit_ovr_logistic, _fit_platt, _single_thread
+
+if TYPE_CHECKING:
+    from scipy.sparse import spmatrix
 
 FORM_WEIGHT = 1.5  # weight of the form vector beside the embedding (bench/results/learning.md)
 LAYER_WEIGHT = 2.0  # weight of the layer view (pipeline.embed: a middle layer, mean-pooled) beside them
@@ -49,7 +52,7 @@ class SegmentViews:
     (a segment whose text is a training example is not used again)."""
 
     vecs: np.ndarray
-    forms: object = None
+    forms: np.ndarray | spmatrix | None = None
     layers: np.ndarray | None = None
     texts: Sequence[str] | None = None
 
@@ -220,6 +223,7 @@ class FewShotProposer:
             else:
                 rejected[r, ex.code] = True
         coded = (S > 0).any(axis=1)
+        assert isinstance(coded, np.ndarray)  # one flag per distinct text (S is 2-D)
         # closed world: a segment coded with some code is a negative for the codes it was not given
         S = np.where((S == 0) & coded[:, None], -1.0, S)
         # an explicit rejection: a negative of weight negative_weight, on top of a closed-world one
@@ -335,7 +339,7 @@ class FewShotProposer:
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
         self.prior_logit_ = np.log((n_pos + 1.0) / (n_neg + 1.0))
-        self.head_calibration_ = (DEFAULT_SLOPE, 0.0)
+        self.head_calibration_: tuple[float, ...] = (DEFAULT_SLOPE, 0.0)
         self.head_calibration_fitted_ = False
         self.conformal_ = np.zeros(0)
         self.oof_ = None
@@ -381,10 +385,10 @@ class FewShotProposer:
             test = np.where(fold == k)[0]
             train = np.concatenate([np.where(fold != k)[0], label_rows])
             Ft = F[train] if F is not None else None
-            coef, b = _fit_ovr_logistic(X[train], S_all[train][:, cols], _balanced(W_all[train], S_all[train])[:, cols],
-                                        self.C, F=Ft, init=(start[:, cols], self.intercept_[cols]),
-                                        max_iter=2 * SELF_TRAIN_ITER)
-            zt = np.asarray(X[test], dtype=np.float64) @ coef[:dx] + b
+            coef, bias = _fit_ovr_logistic(X[train], S_all[train][:, cols], _balanced(W_all[train], S_all[train])[:, cols],
+                                           self.C, F=Ft, init=(start[:, cols], self.intercept_[cols]),
+                                           max_iter=2 * SELF_TRAIN_ITER)
+            zt = np.asarray(X[test], dtype=np.float64) @ coef[:dx] + bias
             if F is not None:
                 zt = zt + np.asarray(F[test] @ coef[dx:])
             z[test] = zt
@@ -429,11 +433,12 @@ class FewShotProposer:
 
     def _name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray | None:
         """v6: the segments' name matches (None for a learner without them)."""
-        if getattr(self, "name_matcher_", None) is None:
+        matcher: NameMatcher | None = getattr(self, "name_matcher_", None)
+        if matcher is None:
             return None
         if texts is None or len(texts) != n:
             raise ValueError(f"this learner matches code names: pass seg_texts, one text per segment ({n})")
-        return self.name_matcher_(texts)
+        return matcher(texts)
 
     def _logits(self, vecs: np.ndarray, forms, layers, cols: np.ndarray) -> np.ndarray:
         """The head's logits of codes ``cols`` (no question shift)."""
@@ -470,7 +475,7 @@ class FewShotProposer:
         best = z.argmax(axis=1)
         top = _sigmoid(z.max(axis=1))
         if len(cols) < S_all.shape[1]:  # the rank-1 code over all codes must be a learned one
-            texts = [u.texts[i] for i in rows] if u.texts is not None else None
+            texts = [u.texts[int(i)] for i in rows] if u.texts is not None else None
             M = self._name_matches(texts, len(rows)) if texts is not None else None
             others = np.delete(self._calibrated(self.zero_shot_.score(vecs, seg_texts=texts)[0], M), cols, axis=1)
             top = np.where(top > others.max(axis=1), top, 0.0)
@@ -484,10 +489,14 @@ class FewShotProposer:
         Su[np.arange(len(sure)), cols[best[sure]]] = 1.0
         Xu = vecs[sure].astype(np.float32)
         if self.layer_dim_:
+            assert layers is not None  # taken above whenever the head has a layer view
             Xu = np.hstack([Xu, self.layer_weight * layers[sure].astype(np.float32)])
         S2 = np.vstack([S_all, Su])
         W2 = np.vstack([W_all, np.full(Su.shape, float(self.pseudo_weight))])
-        F2 = vstack([F, forms[sure] * self.form_weight]) if F is not None else None
+        F2 = None
+        if F is not None:
+            assert forms is not None  # F holds form features only while the head uses them (form_dim_ > 0)
+            F2 = vstack([F, forms[sure] * self.form_weight])
         coef, b = _fit_ovr_logistic(np.vstack([X, Xu]), S2[:, cols], _balanced(W2, S2)[:, cols], self.C, F=F2,
                                     init=(self.coef_[:, cols], self.intercept_[cols]), max_iter=SELF_TRAIN_ITER)
         self.coef_[:, cols] = coef
@@ -569,9 +578,10 @@ def _fewshot_v4(**params) -> FewShotProposer:
     return FewShotProposer(**{**params, "calibrate": False})
 
 
-LEARNED_PROPOSERS = {"precode.fewshot.v7": _fewshot_v7, "precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
-                     "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
-                     "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
+LEARNED_PROPOSERS: dict[str, Callable[..., FewShotProposer]] = {
+    "precode.fewshot.v7": _fewshot_v7, "precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
+    "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
+    "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
 
 
 def make_learner(p) -> FewShotProposer:

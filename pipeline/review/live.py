@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from ..config import ProposeConfig
 from ..errors import PrecodeError
 from ..features import learner_views
-from ..learn import run_training_files
+from ..learn import CodedExample, run_training_files
 from ..project import latest_manifest
 
 
@@ -138,7 +138,7 @@ class LiveLearner:
         self._vec: dict[str, np.ndarray] = {}  # text -> vector, fetched once per session
         self._layer_vec: dict[str, np.ndarray] = {}  # text -> layer view (fewshot.v3), fetched once per session
         self._forms: dict[str, str] = {}  # text -> form string, tagged (or read) once per session
-        self._train_resolved: dict[str, list] | None = None  # study -> training-file examples
+        self._train_resolved: dict[str, list[CodedExample]] | None = None  # study -> training-file examples
         with self._open() as st:
             manifest = latest_manifest(st, required=False)
         if not manifest:
@@ -205,7 +205,7 @@ class LiveLearner:
         return memo
 
     # -- fitting ------------------------------------------------------------------------------------
-    def examples(self, states) -> dict[str, list]:
+    def examples(self, states) -> dict[str, tuple[list[CodedExample], list[CodedExample]]]:
         """Coded examples per study: training files, then this coder's decisions."""
         from ..learn import examples_from_decisions, load_training_files, resolve_examples
 
