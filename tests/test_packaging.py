@@ -2,7 +2,7 @@
 
 Fast and offline: the imports are read with ``ast`` (nothing is imported); module names are mapped to
 distributions with ``importlib.metadata.packages_distributions()`` of the running environment. The slow
-check that a fresh ``pip install .`` works is ``bench/packaging.py`` (results in bench/results/packaging.md).
+check that a fresh ``pip install .`` works is ``bench/fresh_install.py`` (results in bench/results/packaging.md).
 """
 
 from __future__ import annotations
