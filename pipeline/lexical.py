@@ -151,3 +151,22 @@ class NameMatcher:
         best = np.clip((best - self.floor) / (1.0 - self.floor), 0.0, 1.0)
         out[has] = best @ avg
         return out
+
+    def explain(self, text: str, code: int, min_part: float = 0.25) -> list[tuple[str, str, float]]:
+        """Why segment ``text`` matches code ``code``'s name: (segment word, name word, part) per name
+        word the segment says (part 1.0: the word itself, by stem) or comes close to (v7: the rescaled
+        similarity, at least ``min_part``), best first."""
+        words = content_words(text, self._stop)
+        out: list[tuple[str, str, float]] = []
+        for name_word, term in zip(self.words[code], (stem(w) for w in self.words[code])):
+            said = next((w for w in words if w.startswith(term)), None)
+            if said is not None:
+                out.append((said, name_word, 1.0))
+            elif self.vectors is not None and words:
+                self._lookup([name_word, *words])
+                sims = np.stack([self._vec[w] for w in words]) @ self._vec[name_word]
+                k = int(sims.argmax())
+                part = float(np.clip((sims[k] - self.floor) / (1.0 - self.floor), 0.0, 1.0))
+                if part >= min_part:
+                    out.append((words[k], name_word, round(part, 2)))
+        return sorted(out, key=lambda t: -t[2])

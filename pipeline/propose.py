@@ -132,6 +132,10 @@ class SimilarityProposer:
 
     name_match = False  # v4: whether the segment uses the words of the code's name is part of the score
 
+    def name_weight(self, code: int) -> float:
+        """The weight, in log-odds, that saying the code's name has in its score (0: none)."""
+        return 0.0
+
     def name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray:
         """[n, codes]: the share of each code's name words the segment uses (:mod:`pipeline.lexical`)."""
         from .lexical import name_matches, name_terms
@@ -241,6 +245,13 @@ class CalibratedPrototypeProposer(PrototypeProposer):
     def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None, names: np.ndarray | None = None) -> np.ndarray:
         return _sigmoid(self.logits(sim, sim if single is None else single, names))
 
+    def name_weight(self, code: int) -> float:
+        if not self.name_match:
+            return 0.0
+        described, exemplars, bare = self.priors
+        w = (self.bare_prior or bare) if self.bare_[code] else exemplars if self.exemplars_[code] else (self.prior or described)
+        return float(w.get("name", 0.0))
+
     @property
     def question_shift(self) -> float:
         d = self.prior or self.priors[0]
@@ -281,6 +292,31 @@ def make_proposer(name: str, **params) -> SimilarityProposer:
 
 EVIDENCE_KIND = {"description": "definition", "inclusion": "inclusion note", "example": "codebook exemplar",
                  "learned": "coded example"}
+
+
+# a proposal's evidence names the words of the code's name the segment says when saying them weighs at
+# least this much (log-odds) in its score
+NAME_EVIDENCE_WEIGHT = 0.5
+
+
+def name_evidence(said: Sequence[tuple[str, str, float]]) -> str:
+    """``says "nostalgic" (a word of the code's name)`` or ``says "memories" (close to "nostalgia" in the
+    code's name)``, from :meth:`pipeline.lexical.NameMatcher.explain`."""
+    exact = [f'"{w}"' for w, _, part in said if part >= 1.0][:3]
+    close = [f'"{w}" (close to "{n}" in the code\'s name)' for w, n, part in said if part < 1.0][:2]
+    parts = ([", ".join(exact) + (" (words of the code's name)" if len(exact) > 1 else " (a word of the code's name)")]
+             if exact else []) + close
+    return "says " + ", ".join(parts)
+
+
+def _name_matcher(proposer):
+    """The matcher of code names a proposer scores with (None: it does not read names)."""
+    matcher = getattr(proposer, "name_matcher_", None)
+    if matcher is None and getattr(proposer, "name_match", False) is True and hasattr(proposer, "codebook_"):
+        from .lexical import NameMatcher
+
+        matcher = NameMatcher(proposer.codebook_)
+    return matcher
 
 
 def evidence_text(lt: LabelText) -> str:
@@ -352,6 +388,8 @@ def select(
     for c, code in enumerate(codes):
         if code.category:
             by_category.setdefault(code.category, []).append(c)
+    matcher = _name_matcher(proposer)
+    weight = getattr(proposer, "name_weight", None)
     out: list[Suggestion] = []
     for i, seg in enumerate(segments):
         row = scores[i]
@@ -371,6 +409,10 @@ def select(
             ev = evidence_text(labels[evidence[i, c]])
             if cat >= 0 and codes[c].category == proposer.codebook_.categories[cat].name:
                 ev += f"; question fits '{codes[c].category}'"
+            if matcher is not None and weight is not None and weight(c) >= NAME_EVIDENCE_WEIGHT:
+                said = matcher.explain(seg.text, c)
+                if said:
+                    ev += "; " + name_evidence(said)
             out.append(Suggestion(seg.id, codes[c], round(float(row[c]), 4), rank, ev, tuple(flags)))
     return out
 

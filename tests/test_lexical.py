@@ -7,7 +7,7 @@ from pipeline.evaluate import expected_calibration_error
 from pipeline.learn import CodedExample, FewShotProposer
 from pipeline.lexical import name_matches, name_terms
 from pipeline.propose import label_texts
-from pipeline.records import Code, Codebook
+from pipeline.records import Code, Codebook, Segment
 
 BOOK = Codebook("lex", (Code("Nostalgia"), Code("Emotional response"), Code("Comparison to conventional art forms"),
                         Code("Q&A")))
@@ -173,8 +173,43 @@ def test_v7_learns_from_words_close_to_the_name_where_v6_cannot():
     assert v7.name.endswith("+similar-names")  # self-training off: not the registered v7
     assert FewShotProposer(name_match=True, similar_names=True).name == "precode.fewshot.v7"
     assert v7.head_calibration_[2] > 1.0 and v6.head_calibration_[2] < 0.5
+    assert v7.name_weight(0) == pytest.approx(v7.head_calibration_[2]) and v6.name_weight(0) < 0.5
+    assert v7.name_matcher_.explain("w1 aleph", 0)[0][:2] == ("aleph", "alpha")
+    from pipeline.propose import name_evidence
+
+    assert name_evidence(v7.name_matcher_.explain("w1 aleph", 0)) == 'says "aleph" (close to "alpha" in the code\'s name)'
+    assert name_evidence([("work", "work", 1.0), ("supposed", "support", 1.0)]) == \
+        'says "work", "supposed" (words of the code\'s name)'
     p7, p6 = v7.score(xt, seg_texts=tt)[0], v6.score(xt, seg_texts=tt)[0]
     assert (p7.argmax(1) == yt).mean() > (p6.argmax(1) == yt).mean() + 0.05
     assert expected_calibration_error(p7.ravel(), np.eye(3, dtype=bool)[yt].ravel()) < 0.05
     with pytest.raises(ValueError, match="name_match"):
         FewShotProposer(similar_names=True).fit(CODES, label_texts(CODES), mu, words=lookup)
+
+
+def test_the_evidence_names_the_words_of_the_code_name_the_segment_says():
+    from pipeline.lexical import NameMatcher
+    from pipeline.propose import PROPOSERS, select
+
+    lookup, _ = _word_vectors({"nostalgia": 0, "memories": 0, "humor": 1, "funny": 1})
+    book = Codebook("n", (Code("Nostalgia"), Code("Humor")))
+    soft = NameMatcher(book, lookup)
+    assert soft.explain("Memories, so many memories", 0)[0][:2] == ("memories", "nostalgia")
+    assert soft.explain("Pure nostalgic joy", 0) == [("nostalgic", "nostalgia", 1.0)]
+    assert soft.explain("the weather today", 0) == [] and NameMatcher(book).explain("Memories", 0) == []
+
+    book = Codebook("z", (Code("Nostalgia", description="longing for the past"), Code("Humor", description="jokes")))
+    labels = label_texts(book)
+    rng = np.random.default_rng(0)
+    lv = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    lv /= np.linalg.norm(lv, axis=1, keepdims=True)
+    segs = [Segment(f"s{i}", "d", "turn", i, 0, len(t), t, None, None, True)
+            for i, t in enumerate(["so nostalgic about it", "it was fine"])]
+    seg_v = np.repeat(lv[:1], 2, axis=0)  # both right on Nostalgia's definition
+    for name, says in (("precode.similarity.v4", True), ("precode.similarity.v3", False)):
+        prop = PROPOSERS[name]().fit(book, labels, lv)
+        scores, ev, _, _ = prop.score(seg_v, seg_texts=[s.text for s in segs])
+        out = select(segs, scores, ev, prop, np.full(2, -1), threshold=0.0, target_precision=None)
+        first = {s.segment_id: s.evidence for s in out if s.code.name == "Nostalgia"}
+        assert ('says "nostalgic" (a word of the code\'s name)' in first["s0"]) is says, (name, first)
+        assert "says" not in first["s1"]

@@ -431,6 +431,18 @@ class FewShotProposer:
         x = a * (z + self.prior_logit_[cols]) + b
         return _sigmoid(x + beta[0] * M[:, cols] if beta and M is not None else x)
 
+    def name_weight(self, code: int) -> float:
+        """The weight, in log-odds, that saying the code's name has in its score (about 0 where the
+        project's coding shows that names tell nothing): for a learned code the head's, for a zero-shot
+        code the prior's carried through its calibration map."""
+        if getattr(self, "name_matcher_", None) is None:
+            return 0.0
+        if self.learned_[code]:
+            cal = self.head_calibration_
+            return float(cal[2]) if len(cal) > 2 else 0.0
+        a, _, *beta = self.calibration_
+        return a * self.zero_shot_.name_weight(code) + (float(beta[0]) if beta else 0.0)
+
     def _name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray | None:
         """v6: the segments' name matches (None for a learner without them)."""
         matcher: NameMatcher | None = getattr(self, "name_matcher_", None)
