@@ -23,7 +23,9 @@ Methods, side by side on the same folds and draws, all on all-MiniLM-L6-v2 vecto
 - ``v5``: the first calibrated version (similarity.v3 / fewshot.v5), without the code names' words;
 - ``v6``: v5 and the words of the code's name in the segment (similarity.v4 / fewshot.v6);
 - ``precode``: precode now (similarity.v4 / fewshot.v7: v6, and words close to the name's words count:
-  calibrated scores, sets chosen for ``propose.target_precision``, abstention).
+  calibrated scores, sets chosen for ``propose.target_precision``, abstention);
+- ``v8``: precode with fewshot.v8 (v7, and the share of the segment's 5 nearest coded examples that carry the
+  code, weighed in both calibration maps).
 Metrics: micro precision / recall / F1 of the proposed codes against the human codes, mean codes proposed a
 segment, share of segments with no code proposed (abstained), expected calibration error (15 equal bins)
 over every (segment, code) score (``ece``) and over the proposed ones (``ece_shown``), and for the one-code
@@ -65,7 +67,9 @@ LEARNERS = {"before": {"zero_shot": "precode.similarity.v2", "calibrate": False}
             "v5": {"select_form": True, "zero_shot": "precode.similarity.v3"},  # fewshot.v5 / similarity.v3
             "v6": {"select_form": True, "name_match": True, "zero_shot": "precode.similarity.v4"},  # fewshot.v6 / similarity.v4
             "precode": {"select_form": True, "name_match": True, "similar_names": True,
-                        "zero_shot": "precode.similarity.v4"}}  # fewshot.v7 / similarity.v4
+                        "zero_shot": "precode.similarity.v4"},  # fewshot.v7 / similarity.v4
+            "v8": {"select_form": True, "name_match": True, "similar_names": True, "knn": 5,
+                   "zero_shot": "precode.similarity.v4"}}  # fewshot.v8 (v7 + the nearest examples' codes)
 LEARNED = tuple(LEARNERS)
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
 COVERAGE = 0.9

@@ -140,7 +140,7 @@ def test_a_head_fitted_with_forms_needs_them_to_score(write, nlp, bow):
 
 
 def test_learners_registered_under_versioned_names():
-    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4, 5, 6, 7)}
+    assert set(LEARNED_PROPOSERS) == {f"precode.fewshot.v{i}" for i in (1, 2, 3, 4, 5, 6, 7, 8)}
     v5 = LEARNED_PROPOSERS["precode.fewshot.v5"](C=2.0)
     assert (v5.self_train, v5.calibrate, v5.name_match, v5.name) == (0.6, True, False, "precode.fewshot.v5")
     v6 = LEARNED_PROPOSERS["precode.fewshot.v6"](C=2.0)

@@ -1,4 +1,4 @@
-"""The learned head, :class:`FewShotProposer` (``precode.fewshot.v1``-``v6``), its registry and defaults.
+"""The learned head, :class:`FewShotProposer` (``precode.fewshot.v1``-``v8``), its registry and defaults.
 
 Longer than ~500 lines for a reason: it is one estimator, whose fit steps (examples -> targets, the head,
 out-of-fold calibration, self-training) share the fitted state; the optimisation lives in
@@ -17,6 +17,7 @@ from ..propose import PROPOSERS, LabelText, _sigmoid
 from ..records import Codebook
 from .examples import CodedExample, _norm
 from .fit import _balanced, _fit_ovr_logistic, _fit_platt, _single_thread
+from .neighbours import neighbour_share
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
@@ -39,6 +40,9 @@ CALIBRATION_FOLDS = 5  # fewshot.v5: out-of-fold logits of the head, from this m
 # (bench/results/proposals.md); the out-of-fold fit replaces it as soon as there are MIN_CALIBRATION texts
 DEFAULT_SLOPE = 0.5
 MIN_CALIBRATION = 20
+# fewshot.v8: how many nearest coded example texts the neighbour share looks at (5 or 10, weighted by similarity
+# or not, gave the same F1 within 0.004 on games_as_art)
+NEIGHBOURS = 5
 MAX_PSEUDO = 1000  # at most this many undecided segments per refit (a seeded sample): bounds the refit time
 
 # -- training data ---------------------------------------------------------------------------------
@@ -72,7 +76,10 @@ class FewShotProposer:
     ``head_calibration_`` (fitted out of fold), a zero-shot code's score (a chance already, from
     ``precode.similarity.v3``) is recalibrated on the examples (``calibration_``). Without it (v1-v4)
     a learned code's score is the head's class-balanced probability (0.5 = as likely as not given
-    balanced classes) and a zero-shot code's is mapped onto that scale; neither is a chance. A question that fits a code's category shifts a
+    balanced classes) and a zero-shot code's is mapped onto that scale; neither is a chance. With ``knn``
+    (v8) both calibration maps also weigh the share of the segment's ``knn`` nearest coded example texts that
+    carry the code (``knn_weighted``: each neighbour weighed by its cosine; ``knn_maps='learned'``: in the
+    learned codes' map only). A question that fits a code's category shifts a
     learned code's logit by ``question_weight / scale``, the same shift as in the zero-shot score.
     """
 
@@ -82,7 +89,8 @@ class FewShotProposer:
                  question_min: float = 0.45, form_weight: float = FORM_WEIGHT, layer_weight: float = LAYER_WEIGHT,
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
                  calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False,
-                 name_match: bool = False, similar_names: bool = False):
+                 name_match: bool = False, similar_names: bool = False, knn: int = 0, knn_weighted: bool = True,
+                 knn_maps: str = "both"):
         # scikit-learn's contract: __init__ stores the parameters; fit() checks them and works
         self.form_weight = form_weight
         self.layer_weight = layer_weight
@@ -91,6 +99,9 @@ class FewShotProposer:
         self.max_pseudo = max_pseudo
         self.name_match = name_match
         self.similar_names = similar_names
+        self.knn = knn
+        self.knn_weighted = knn_weighted
+        self.knn_maps = knn_maps
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
         self.select_form = select_form
@@ -119,6 +130,8 @@ class FewShotProposer:
             name = "precode.fewshot.v6" if name == "precode.fewshot.v5" else name + "+name-match"
         if self.similar_names:  # v7 = v6 + words close to the name's words count (word vectors)
             name = "precode.fewshot.v7" if name == "precode.fewshot.v6" else name + "+similar-names"
+        if self.knn:  # v8 = v7 + the share of the nearest coded examples that carry the code
+            name = "precode.fewshot.v8" if name == "precode.fewshot.v7" else name + "+neighbours"
         return name
 
     def _check_params(self) -> None:
@@ -128,6 +141,8 @@ class FewShotProposer:
             raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
         if self.similar_names and not self.name_match:
             raise ValueError("similar_names weighs words close to the code's name: it needs name_match")
+        if self.knn < 0 or self.knn_maps not in ("both", "learned"):
+            raise ValueError("knn must be >= 0 (0: off); knn_maps 'both' or 'learned'")
 
     @property
     def calibrated(self) -> bool:
@@ -235,6 +250,10 @@ class FewShotProposer:
         # v7: or words close to them
         self.name_matcher_ = NameMatcher(codebook, self.words_) if self.name_match else None
         Mt = self.name_matcher_(list(text_index)) if self.name_matcher_ is not None else None
+        groups = [""] * n_text
+        for ex, r in zip(examples, rows):
+            groups[r] = groups[r] or ex.group
+        Kt = self._fit_neighbours(Xt, S, coded, list(text_index), groups)
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
         self.n_examples_ = {c.path: (int(n_pos[i]), int(n_neg[i])) for i, c in enumerate(codebook.codes)}
@@ -294,12 +313,10 @@ class FewShotProposer:
                 w = np.ones_like(target)
             else:
                 w = _balanced(W[known][:, None], (2 * target - 1)[:, None])[:, 0]
-            self.calibration_ = _fit_platt(logit, target, w, extra=Mt[known] if Mt is not None else None)
+            E = self._extras(Mt, Kt, head=False)
+            self.calibration_ = _fit_platt(logit, target, w, extra=E[known] if E is not None else None)
             if self.calibrate:
-                groups = [""] * n_text
-                for ex, r in zip(examples, rows):
-                    groups[r] = groups[r] or ex.group
-                X, F = self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups, Mt)
+                X, F = self._fit_calibration(X, F, S_all, W_all, cols, S, zs_scores, groups, Mt, Kt)
             if self.self_train > 0 and unlabelled is not None and len(unlabelled.vecs) and len(cols) >= MIN_LEARNED:
                 self._self_train(unlabelled, {_norm(t) for t in text_index}, X, F, S_all, W_all, cols)
         else:
@@ -320,8 +337,52 @@ class FewShotProposer:
         fold_of = {uniq[j]: i % k for i, j in enumerate(order)}
         return np.array([fold_of[g] for g in keys])
 
+    def _fit_neighbours(self, Xt: np.ndarray, S: np.ndarray, coded: np.ndarray, texts: list[str],
+                        groups: Sequence[str]) -> np.ndarray | None:
+        """v8: keep the coded example texts (the neighbours of later segments) and return the example
+        texts' own neighbour shares [n_text, codes], as a segment the learner has not seen would get them:
+        out of fold (neighbours from the other calibration folds) when there are folds, else leaving the
+        text itself out. None without ``knn``."""
+        if not self.knn:
+            return None
+        ref = np.where(coded)[0]
+        self.knn_vecs_ = Xt[ref]
+        self.knn_codes_ = (S[ref] > 0).astype(np.float64)
+        self.knn_rows_ = {_norm(texts[int(r)]): j for j, r in enumerate(ref)}
+        fold = self._folds(groups) if self.calibrate else None
+        allowed = (fold[:, None] != fold[ref][None, :]) if fold is not None else \
+            (np.arange(len(Xt))[:, None] != ref[None, :])
+        return neighbour_share(Xt, self.knn_vecs_, self.knn_codes_, self.knn, self.knn_weighted, allowed)
+
+    def _neighbours(self, vecs: np.ndarray, texts: Sequence[str] | None) -> np.ndarray | None:
+        """v8: the segments' neighbour shares [n, codes] (a segment that is itself an example text is not
+        its own neighbour); None for a learner without them."""
+        if not self.knn or not hasattr(self, "knn_vecs_"):
+            return None
+        allowed = None
+        if texts is not None and self.knn_rows_:
+            allowed = np.ones((len(vecs), len(self.knn_vecs_)), dtype=bool)
+            for i, t in enumerate(texts):
+                j = self.knn_rows_.get(_norm(t))
+                if j is not None:
+                    allowed[i, j] = False
+        return neighbour_share(vecs, self.knn_vecs_, self.knn_codes_, self.knn, self.knn_weighted, allowed)
+
+    def _extras(self, M: np.ndarray | None, K: np.ndarray | None, head: bool) -> np.ndarray | None:
+        """The shared extra features [n, codes, m] of a calibration map (``head``: the learned codes',
+        else the zero-shot codes'): the name match (v6), then the neighbour share (v8; in the zero-shot
+        codes' map only with ``knn_maps='both'``); None when it has none."""
+        uses = [getattr(self, "name_matcher_", None) is not None,
+                bool(self.knn) and (head or self.knn_maps == "both")]
+        feats = [f for f, u in zip((M, K), uses) if u]
+        shape = next((f.shape for f in feats if f is not None), None)
+        if shape is None:
+            return None
+        # a feature not given (no texts to match names in) adds nothing: zeros keep the weights' order
+        return np.stack([f if f is not None else np.zeros(shape) for f in feats], axis=-1)
+
     def _fit_calibration(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, zs_scores,
-                         groups: Sequence[str], M: np.ndarray | None = None) -> tuple:
+                         groups: Sequence[str], M: np.ndarray | None = None, K: np.ndarray | None = None) -> tuple:
         """fewshot.v5: make a learned code's score the chance that a person accepts it.
 
         The head is class-balanced, so its logit is shifted by the code's prior log-odds among the
@@ -334,7 +395,8 @@ class FewShotProposer:
         also fitted out of fold without the form features, and they are dropped (the head refitted
         without them) when that lowers the out-of-fold log-loss; ``form_selected_`` says which.
         With ``name_match`` (v6), ``M`` holds the example texts' name matches and the map gains a third
-        number, the weight of the name match (``sigmoid(a * (logit + prior) + b + beta * match)``).
+        number, the weight of the name match (``sigmoid(a * (logit + prior) + b + beta * match)``); with
+        ``knn`` (v8), ``K`` the example texts' out-of-fold neighbour shares, and the map gains a weight for them.
         Returns the (X, F) the rest of the fit uses."""
         n_pos = (S > 0).sum(axis=0)
         n_neg = (S < 0).sum(axis=0)
@@ -347,12 +409,13 @@ class FewShotProposer:
         fold = self._folds(groups) if len(cols) else None
         if fold is None:
             return X, F
-        z, ab, loss = self._out_of_fold(X, F, S_all, W_all, cols, S, fold, M=M)
+        E = self._extras(M, K, head=True)
+        z, ab, loss = self._out_of_fold(X, F, S_all, W_all, cols, S, fold, E=E)
         if self.select_form and F is not None:
             # learn the mix: keep the form features only if they lower the out-of-fold log-loss (they help
             # codes that are acts of speech, and add noise where codes are topics)
             dx = X.shape[1]
-            z0, ab0, loss0 = self._out_of_fold(X, None, S_all, W_all, cols, S, fold, init=self.coef_[:dx], M=M)
+            z0, ab0, loss0 = self._out_of_fold(X, None, S_all, W_all, cols, S, fold, init=self.coef_[:dx], E=E)
             if loss0 < loss * (1 - FORM_MARGIN):
                 coef, bias = _fit_ovr_logistic(X, S_all[:, cols], _balanced(W_all, S_all)[:, cols], self.C,
                                                init=(self.coef_[:dx, cols], self.intercept_[cols]))
@@ -363,8 +426,8 @@ class FewShotProposer:
         self.oof_loss_ = loss
         if ab is not None:
             self.head_calibration_, self.head_calibration_fitted_ = ab, True
-        P = self._calibrated(zs_scores, M)
-        P[:, cols] = self._head_map(z, cols, M)
+        P = self._calibrated(zs_scores, M, K)
+        P[:, cols] = self._head_map(z, cols, M, K)
         pos = S > 0
         has = pos.any(axis=1)
         self.oof_ = (P, S)
@@ -372,10 +435,10 @@ class FewShotProposer:
         return X, F
 
     def _out_of_fold(self, X, F, S_all, W_all, cols: np.ndarray, S: np.ndarray, fold: np.ndarray,
-                     init: np.ndarray | None = None, M: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None, float]:
+                     init: np.ndarray | None = None, E: np.ndarray | None = None) -> tuple[np.ndarray, tuple | None, float]:
         """Out-of-fold logits of the learned codes ``cols`` for the example texts (the label-text rows
-        always train), the calibration map (a, b) fitted on them (None when they hold one class only),
-        and the calibrated scores' mean log-loss."""
+        always train), the calibration map (a, b, *beta) fitted on them with the extra features ``E``
+        [n_text, codes, m] (None when they hold one class only), and the calibrated scores' mean log-loss."""
         n_text = S.shape[0]
         dx = X.shape[1]
         z = np.zeros((n_text, len(cols)))
@@ -395,11 +458,11 @@ class FewShotProposer:
         known = S[:, cols] != 0
         x = (z + self.prior_logit_[cols])[known]
         t = (S[:, cols] > 0)[known].astype(float)
-        e = M[:, cols][known] if M is not None else None
+        e = E[:, cols][known] if E is not None else None
         ab = (_fit_platt(x, t, np.ones_like(x), center=(DEFAULT_SLOPE, 0.0), extra=e)
               if t.any() and not t.all() else None)
         a, b, *beta = ab or (DEFAULT_SLOPE, 0.0)
-        p = np.clip(_sigmoid(a * x + b + (beta[0] * e if beta and e is not None else 0.0)), 1e-9, 1 - 1e-9)
+        p = np.clip(_sigmoid(a * x + b + (e @ np.asarray(beta) if beta and e is not None else 0.0)), 1e-9, 1 - 1e-9)
         loss = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()) if len(x) else 0.0
         return z, ab, loss
 
@@ -417,19 +480,24 @@ class FewShotProposer:
         q = s[min(rank, n - 1)] if rank < n else 1.0
         return float(max(1.0 - q, 0.0)), n
 
-    def _calibrated(self, zero_shot_scores: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
+    def _calibrated(self, zero_shot_scores: np.ndarray, M: np.ndarray | None = None,
+                    K: np.ndarray | None = None) -> np.ndarray:
         """Zero-shot scores on the learned codes' scale (the monotone map ``calibration_``; in v6 plus
-        the weight of the name match ``M`` [n, codes])."""
+        the weight of the name match ``M`` [n, codes], in v8 that of the neighbour share ``K``)."""
         a, b, *beta = self.calibration_
         zs = np.clip(zero_shot_scores, 1e-9, 1 - 1e-9)
         x = a * np.log(zs / (1 - zs)) + b
-        return _sigmoid(x + beta[0] * M if beta and M is not None else x)
+        E = self._extras(M, K, head=False)
+        return _sigmoid(x + E @ np.asarray(beta) if beta and E is not None else x)
 
-    def _head_map(self, z: np.ndarray, cols: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
-        """v5+: the learned codes' calibrated scores from the head's logits ``z`` [n, len(cols)]."""
+    def _head_map(self, z: np.ndarray, cols: np.ndarray, M: np.ndarray | None = None,
+                  K: np.ndarray | None = None) -> np.ndarray:
+        """v5+: the learned codes' calibrated scores from the head's logits ``z`` [n, len(cols)] (v6, v8:
+        plus the weights of the extra features, ``M`` and ``K`` [n, codes])."""
         a, b, *beta = self.head_calibration_
         x = a * (z + self.prior_logit_[cols]) + b
-        return _sigmoid(x + beta[0] * M[:, cols] if beta and M is not None else x)
+        E = self._extras(M, K, head=True)
+        return _sigmoid(x + E[:, cols] @ np.asarray(beta) if beta and E is not None else x)
 
     def name_weight(self, code: int) -> float:
         """The weight, in log-odds, that saying the code's name has in its score (about 0 where the
@@ -489,7 +557,8 @@ class FewShotProposer:
         if len(cols) < S_all.shape[1]:  # the rank-1 code over all codes must be a learned one
             texts = [u.texts[int(i)] for i in rows] if u.texts is not None else None
             M = self._name_matches(texts, len(rows)) if texts is not None else None
-            others = np.delete(self._calibrated(self.zero_shot_.score(vecs, seg_texts=texts)[0], M), cols, axis=1)
+            K = self._neighbours(vecs, texts)
+            others = np.delete(self._calibrated(self.zero_shot_.score(vecs, seg_texts=texts)[0], M, K), cols, axis=1)
             top = np.where(top > others.max(axis=1), top, 0.0)
         sure = np.where(top >= self.self_train)[0]
         if self.max_pseudo and len(sure) > self.max_pseudo:  # a seeded sample keeps the mix of codes
@@ -545,9 +614,10 @@ class FewShotProposer:
         fits = (cat[:, None] >= 0) & (self.zero_shot_.code_category_[None, cols] == cat[:, None])
         z = z + np.where(fits, self.zero_shot_.question_shift, 0.0)
         M = self._name_matches(seg_texts, len(seg_vecs))
-        scores = self._calibrated(scores, M)
+        K = self._neighbours(seg_vecs, seg_texts)
+        scores = self._calibrated(scores, M, K)
         if self.calibrate:
-            scores[:, cols] = self._head_map(z, cols, M)
+            scores[:, cols] = self._head_map(z, cols, M, K)
         else:
             scores[:, cols] = _sigmoid(z)
         # evidence of a learned code: its closest label text or training example
@@ -585,13 +655,21 @@ def _fewshot_v7(**params) -> FewShotProposer:
     return _fewshot_v6(**{**params, "similar_names": True})
 
 
+def _fewshot_v8(**params) -> FewShotProposer:
+    """v7 + the similarity-weighted share of the segment's :data:`NEIGHBOURS` nearest coded example texts
+    that carry the code (one weight for every code in each calibration map, fitted out of fold:
+    :mod:`pipeline.learn.neighbours`)."""
+    return _fewshot_v7(**{"knn": NEIGHBOURS, **params})
+
+
 def _fewshot_v4(**params) -> FewShotProposer:
     """v3 + self-training (before calibrated scores: a learned code's score is class-balanced)."""
     return FewShotProposer(**{**params, "calibrate": False})
 
 
 LEARNED_PROPOSERS: dict[str, Callable[..., FewShotProposer]] = {
-    "precode.fewshot.v7": _fewshot_v7, "precode.fewshot.v6": _fewshot_v6, "precode.fewshot.v5": FewShotProposer,
+    "precode.fewshot.v8": _fewshot_v8, "precode.fewshot.v7": _fewshot_v7, "precode.fewshot.v6": _fewshot_v6,
+    "precode.fewshot.v5": FewShotProposer,
     "precode.fewshot.v4": _fewshot_v4, "precode.fewshot.v3": _fewshot_v3,
     "precode.fewshot.v2": _fewshot_v2, "precode.fewshot.v1": _fewshot_v1}
 
@@ -599,8 +677,8 @@ LEARNED_PROPOSERS: dict[str, Callable[..., FewShotProposer]] = {
 def make_learner(p) -> FewShotProposer:
     """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6",
-                                                                      "precode.fewshot.v7") else {}
+    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6", "precode.fewshot.v7",
+                                                                      "precode.fewshot.v8") else {}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
         use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
