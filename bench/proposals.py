@@ -24,8 +24,9 @@ Methods, side by side on the same folds and draws, all on all-MiniLM-L6-v2 vecto
 - ``v6``: v5 and the words of the code's name in the segment (similarity.v4 / fewshot.v6);
 - ``precode``: precode now (similarity.v4 / fewshot.v7: v6, and words close to the name's words count:
   calibrated scores, sets chosen for ``propose.target_precision``, abstention);
-- ``v8``: precode with fewshot.v8 (v7, and the share of the segment's 5 nearest coded examples that carry the
-  code, weighed in both calibration maps).
+- ``v8``: precode with fewshot.v8 (v7; the share of the segment's 5 nearest coded examples that carry the
+  code, weighed in both calibration maps; and a closed-world negative weighs the mean number of codes per
+  coded example, the same as v7 where each example has one code).
 Metrics: micro precision / recall / F1 of the proposed codes against the human codes, mean codes proposed a
 segment, share of segments with no code proposed (abstained), expected calibration error (15 equal bins)
 over every (segment, code) score (``ece``) and over the proposed ones (``ece_shown``), and for the one-code
@@ -68,8 +69,8 @@ LEARNERS = {"before": {"zero_shot": "precode.similarity.v2", "calibrate": False}
             "v6": {"select_form": True, "name_match": True, "zero_shot": "precode.similarity.v4"},  # fewshot.v6 / similarity.v4
             "precode": {"select_form": True, "name_match": True, "similar_names": True,
                         "zero_shot": "precode.similarity.v4"},  # fewshot.v7 / similarity.v4
-            "v8": {"select_form": True, "name_match": True, "similar_names": True, "knn": 5,
-                   "zero_shot": "precode.similarity.v4"}}  # fewshot.v8 (v7 + the nearest examples' codes)
+            "v8": {"select_form": True, "name_match": True, "similar_names": True, "knn": 5, "implicit_weight": None,
+                   "zero_shot": "precode.similarity.v4"}}  # fewshot.v8 / similarity.v4
 LEARNED = tuple(LEARNERS)
 TARGETS = (0.4, 0.5, 0.6, 0.7, 0.8)
 COVERAGE = 0.9

@@ -93,7 +93,9 @@ class ProposeConfig(_Strict):
     # view + form; v2: without the layer view; v1: embedding only)
     # (v5: v4 with calibrated scores, the chance that a person accepts the code; v6: v5 + whether the segment
     # uses the words of the code's name, weighed on the project's examples; v7: v6 + words close to the name's
-    # words count too, by their word vectors; v8: v7 + the share of the nearest coded examples that carry the code)
+    # words count too, by their word vectors; v8: v7 + the share of the nearest coded examples that carry the code,
+    # and a code an example was not given, while it was given others, weighs as a negative the mean number of
+    # codes per coded example, 1 when each has one code)
     learner: Literal["precode.fewshot.v8", "precode.fewshot.v7", "precode.fewshot.v6", "precode.fewshot.v5",
                      "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v7"
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v5: weight of the form features beside the embedding

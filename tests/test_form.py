@@ -147,6 +147,8 @@ def test_learners_registered_under_versioned_names():
     assert (v6.calibrate, v6.name_match, v6.similar_names, v6.name) == (True, True, False, "precode.fewshot.v6")
     v7 = LEARNED_PROPOSERS["precode.fewshot.v7"](C=2.0)
     assert (v7.name_match, v7.similar_names, v7.name) == (True, True, "precode.fewshot.v7")
+    v8 = LEARNED_PROPOSERS["precode.fewshot.v8"](C=2.0)
+    assert (v8.similar_names, v8.implicit_weight, v8.name) == (True, None, "precode.fewshot.v8")
     v1, v2, v3, v4 = (LEARNED_PROPOSERS[f"precode.fewshot.v{i}"](C=2.0, self_train=0.7) for i in (1, 2, 3, 4))
     assert (v1.form_weight, v1.layer_weight, v1.self_train, v1.name) == (0.0, 0.0, 0.0, "precode.fewshot.v1")
     assert (v2.form_weight, v2.layer_weight, v2.self_train, v2.name) == (1.5, 0.0, 0.0, "precode.fewshot.v2")

@@ -422,3 +422,24 @@ def test_self_training_waits_for_two_learned_codes():
     one = FewShotProposer(min_examples=3, form_weight=0, layer_weight=0, calibrate=False).fit(
         cb, label_texts(cb), lv, examples=examples, example_vecs=ex_vecs, unlabelled=SegmentViews(u_vecs[7:]))
     assert one.learned_codes_ == ["Asking"] and one.pseudo_ == {}
+
+
+def test_v8_weighs_closed_world_negatives_by_the_codes_per_coded_text(misleading, bow):
+    single = _examples(misleading, [(t, "Cost") for t in COST] + [(t, "Training") for t in TRAINING])
+    x = embed_texts(TEST_COST + TEST_TRAINING, bow)
+    v8, v7 = _fit(misleading, bow, single, implicit_weight=None), _fit(misleading, bow, single)
+    assert v8.implicit_weight_ == v7.implicit_weight_ == 1.0  # one code a text: v8 is v7
+    assert np.array_equal(v8.score(x)[0], v7.score(x)[0])
+    both = ["the training budget ran out of money", "funding for staff courses was cut"]
+    multi = single + _examples(misleading, [(t, c) for t in both for c in ("Cost", "Training")])
+    v8 = _fit(misleading, bow, multi, implicit_weight=None)
+    assert v8.implicit_weight_ == pytest.approx(18 / 16)  # 14 texts with one code, 2 with two
+    assert np.array_equal(v8.score(x)[0], _fit(misleading, bow, multi, implicit_weight=18 / 16).score(x)[0])
+    assert not np.allclose(v8.score(x)[0], _fit(misleading, bow, multi).score(x)[0])
+    # heavier closed-world negatives: Training scores lower on passages like Cost's examples (its negatives)
+    light, heavy = (_fit(misleading, bow, single, implicit_weight=w).score(x)[0][:2, 1] for w in (1.0, 3.0))
+    assert (heavy < light).all()
+    assert LEARNED_PROPOSERS["precode.fewshot.v8"]().name == "precode.fewshot.v8"
+    assert FewShotProposer(implicit_weight=2.0).name.endswith("+implicit-weight=2")
+    with pytest.raises(ValueError, match="implicit_weight"):
+        _fit(misleading, bow, single, implicit_weight=-1.0)

@@ -6,7 +6,8 @@ Training examples come from a table of already coded segments (``precode code ..
 
 :class:`FewShotProposer` (``precode.fewshot.v7``: v6, and words close to the name's words count;
 v6: v5 and the code name's words, :mod:`pipeline.lexical`; v5: v4 with calibrated scores, see
-:meth:`FewShotProposer._fit_calibration`; v6-v1 stay registered, for the runs that used them) keeps the zero-shot proposer's contract and ``score`` signature, so
+:meth:`FewShotProposer._fit_calibration`; v6-v1 stay registered, for the runs that used them) keeps
+the zero-shot proposer's contract and ``score`` signature, so
 :func:`pipeline.propose.select` works unchanged. Per code it fits a class-balanced,
 L2-regularised one-vs-rest logistic regression on three views of each text, side by side: the
 frozen sentence embedding; the *layer view*, a middle hidden layer of the same encoder,

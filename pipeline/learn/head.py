@@ -67,7 +67,9 @@ class FewShotProposer:
     Parameters: ``min_examples`` distinct positive examples a code needs to be learned (fewer:
     zero-shot); ``C`` inverse L2 strength of the logistic head; ``prior_weight`` weight of each
     codebook label text as a training row (relative to one example); ``negative_weight`` weight of
-    an explicit rejection; ``zero_shot`` the registered proposer used as prior and for the codes
+    an explicit rejection; ``implicit_weight`` weight of a closed-world negative (a code an example text
+    was not given while it was given others; ``None``, v8: the mean number of codes of the coded example
+    texts, so 1 when each text has one code); ``zero_shot`` the registered proposer used as prior and for the codes
     that are not learned; the remaining parameters are passed to it (``center``/``scale`` only
     when given, so the zero-shot proposer keeps its own calibration).
 
@@ -90,7 +92,7 @@ class FewShotProposer:
                  self_train: float = SELF_TRAIN, pseudo_weight: float = 1.0, max_pseudo: int = MAX_PSEUDO,
                  calibrate: bool = True, calibration_folds: int = CALIBRATION_FOLDS, select_form: bool = False,
                  name_match: bool = False, similar_names: bool = False, knn: int = 0, knn_weighted: bool = True,
-                 knn_maps: str = "both"):
+                 knn_maps: str = "both", implicit_weight: float | None = 1.0):
         # scikit-learn's contract: __init__ stores the parameters; fit() checks them and works
         self.form_weight = form_weight
         self.layer_weight = layer_weight
@@ -102,6 +104,7 @@ class FewShotProposer:
         self.knn = knn
         self.knn_weighted = knn_weighted
         self.knn_maps = knn_maps
+        self.implicit_weight = implicit_weight
         self.calibrate = calibrate
         self.calibration_folds = calibration_folds
         self.select_form = select_form
@@ -119,7 +122,7 @@ class FewShotProposer:
 
     @property
     def name(self) -> str:
-        """The registered learner these parameters amount to (v1-v6), or the closest one with what differs."""
+        """The registered learner these parameters amount to (v1-v8), or the closest one with what differs."""
         name = ("precode.fewshot.v3" if self.layer_weight > 0 else
                 "precode.fewshot.v2" if self.form_weight > 0 else "precode.fewshot.v1")
         if self.self_train > 0:  # v4 = v3 + self-training; the earlier heads with it say so in their name
@@ -130,8 +133,16 @@ class FewShotProposer:
             name = "precode.fewshot.v6" if name == "precode.fewshot.v5" else name + "+name-match"
         if self.similar_names:  # v7 = v6 + words close to the name's words count (word vectors)
             name = "precode.fewshot.v7" if name == "precode.fewshot.v6" else name + "+similar-names"
-        if self.knn:  # v8 = v7 + the share of the nearest coded examples that carry the code
-            name = "precode.fewshot.v8" if name == "precode.fewshot.v7" else name + "+neighbours"
+        # v8 = v7 + the share of the nearest coded examples that carry the code, and closed-world negatives
+        # weighted by the codes per text
+        if self.knn and self.implicit_weight is None:
+            name = "precode.fewshot.v8" if name == "precode.fewshot.v7" else name + "+neighbours+codes-per-text-negatives"
+        elif self.knn:
+            name += "+neighbours"
+        elif self.implicit_weight is None:
+            name += "+codes-per-text-negatives"
+        if self.implicit_weight is not None and self.implicit_weight != 1.0:
+            name += f"+implicit-weight={self.implicit_weight:g}"
         return name
 
     def _check_params(self) -> None:
@@ -139,6 +150,8 @@ class FewShotProposer:
             raise ValueError("form_weight and layer_weight must be >= 0")
         if not 0 <= self.self_train < 1 or self.pseudo_weight < 0 or self.max_pseudo < 0:
             raise ValueError("self_train must be in [0, 1) (0: off); pseudo_weight and max_pseudo >= 0")
+        if self.implicit_weight is not None and self.implicit_weight < 0:
+            raise ValueError("implicit_weight must be >= 0 (None: the mean number of codes per coded text)")
         if self.similar_names and not self.name_match:
             raise ValueError("similar_names weighs words close to the code's name: it needs name_match")
         if self.knn < 0 or self.knn_maps not in ("both", "learned"):
@@ -149,6 +162,15 @@ class FewShotProposer:
         """Whether the scores estimate the chance that a person accepts the code (v5 over a calibrated
         zero-shot proposer): then proposals are chosen for a precision target."""
         return self.calibrate and bool(getattr(PROPOSERS.get(self.zero_shot), "calibrated", False))
+
+    def _implicit_weight(self, pos: np.ndarray) -> float:
+        """The weight of a closed-world negative (a code an example text was not given while it was given
+        others): ``implicit_weight``, or with ``None`` (v8) the mean number of codes of the coded texts
+        ``pos`` [texts, codes] (1 when every text has one code, as before)."""
+        if self.implicit_weight is not None:
+            return float(self.implicit_weight)
+        counts = pos.sum(axis=1)
+        return float(counts[counts > 0].mean()) if counts.any() else 1.0
 
     def _zero_shot(self):
         if self.zero_shot not in PROPOSERS or self.zero_shot == self.name:
@@ -240,10 +262,13 @@ class FewShotProposer:
         coded = (S > 0).any(axis=1)
         assert isinstance(coded, np.ndarray)  # one flag per distinct text (S is 2-D)
         # closed world: a segment coded with some code is a negative for the codes it was not given
-        S = np.where((S == 0) & coded[:, None], -1.0, S)
+        implicit = (S == 0) & coded[:, None]
+        self.implicit_weight_ = self._implicit_weight(S > 0)
+        S = np.where(implicit, -1.0, S)
+        W = np.where(implicit, self.implicit_weight_, W)
         # an explicit rejection: a negative of weight negative_weight, on top of a closed-world one
         rejected &= S <= 0
-        W = np.where(rejected, self.negative_weight + (S < 0), W)
+        W = np.where(rejected, self.negative_weight + np.where(implicit, self.implicit_weight_, 0.0), W)
         S = np.where(rejected, -1.0, S)
 
         # fewshot.v6: which codes' name words each example text uses (a feature with one weight for all codes);
@@ -658,8 +683,9 @@ def _fewshot_v7(**params) -> FewShotProposer:
 def _fewshot_v8(**params) -> FewShotProposer:
     """v7 + the similarity-weighted share of the segment's :data:`NEIGHBOURS` nearest coded example texts
     that carry the code (one weight for every code in each calibration map, fitted out of fold:
-    :mod:`pipeline.learn.neighbours`)."""
-    return _fewshot_v7(**{"knn": NEIGHBOURS, **params})
+    :mod:`pipeline.learn.neighbours`), and a closed-world negative weighs the mean number of codes of the
+    coded example texts (the same as v7 where each text has one code; more where passages carry several)."""
+    return _fewshot_v7(**{"knn": NEIGHBOURS, "implicit_weight": None, **params})
 
 
 def _fewshot_v4(**params) -> FewShotProposer:
@@ -677,8 +703,8 @@ LEARNED_PROPOSERS: dict[str, Callable[..., FewShotProposer]] = {
 def make_learner(p) -> FewShotProposer:
     """The learner a ``propose`` config section (:class:`pipeline.config.ProposeConfig`) asks for."""
     calibration = {k: v for k, v in (("center", p.sim_center), ("scale", p.sim_scale)) if v is not None}
-    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6", "precode.fewshot.v7",
-                                                                      "precode.fewshot.v8") else {}
+    extra = {"select_form": p.select_form} if p.learner in ("precode.fewshot.v5", "precode.fewshot.v6",
+                                                            "precode.fewshot.v7", "precode.fewshot.v8") else {}
     return LEARNED_PROPOSERS[p.learner](
         min_examples=p.min_examples, zero_shot=p.proposer, question_weight=p.question_weight,
         use_question=p.use_question, context_weight=p.context_weight, form_weight=p.form_weight,
