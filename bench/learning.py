@@ -179,8 +179,8 @@ def per_code(d: Data, k: int, seed: int) -> np.ndarray:
 
 # -- the proposer --------------------------------------------------------------------------------------
 
-# the learner `precode run` uses by default (precode.fewshot.v7 over precode.similarity.v4); ``params`` override
-DEFAULTS = {"name_match": True, "similar_names": True, "zero_shot": "precode.similarity.v4"}
+# the learner `precode run` uses by default (precode.fewshot.v8 over precode.similarity.v4); ``params`` override
+DEFAULTS = {"name_match": True, "similar_names": True, "knn": 5, "implicit_weight": None, "zero_shot": "precode.similarity.v4"}
 
 
 WORDS = WordVectors(DEFAULT_CACHE, MODEL)

@@ -97,7 +97,7 @@ class ProposeConfig(_Strict):
     # and a code an example was not given, while it was given others, weighs as a negative the mean number of
     # codes per coded example, 1 when each has one code)
     learner: Literal["precode.fewshot.v8", "precode.fewshot.v7", "precode.fewshot.v6", "precode.fewshot.v5",
-                     "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v7"
+                     "precode.fewshot.v4", "precode.fewshot.v3", "precode.fewshot.v2", "precode.fewshot.v1"] = "precode.fewshot.v8"
     form_weight: float = Field(default=1.5, ge=0)  # fewshot.v2-v5: weight of the form features beside the embedding
     # fewshot.v5/v6 in a batch run: keep the form features only where they lower the out-of-fold log-loss of the
     # project's coded examples (they help codes that are acts of speech, add noise where codes are topics);

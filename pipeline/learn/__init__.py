@@ -4,10 +4,11 @@ Training examples come from a table of already coded segments (``precode code ..
 ``.csv``/``.xlsx`` with ``text`` and ``code`` columns, one row per code, optional ``category`` and
 ``verdict``) or from a project's decisions (accepted / added -> positive, rejected -> negative).
 
-:class:`FewShotProposer` (``precode.fewshot.v7``: v6, and words close to the name's words count;
-v6: v5 and the code name's words, :mod:`pipeline.lexical`; v5: v4 with calibrated scores, see
-:meth:`FewShotProposer._fit_calibration`; v6-v1 stay registered, for the runs that used them) keeps
-the zero-shot proposer's contract and ``score`` signature, so
+:class:`FewShotProposer` (``precode.fewshot.v8``: v7, the codes of the nearest coded examples
+(:mod:`pipeline.learn.neighbours`) and closed-world negatives weighed by the codes per example; v7: v6,
+and words close to the name's words count; v6: v5 and the code name's words, :mod:`pipeline.lexical`;
+v5: v4 with calibrated scores, see :meth:`FewShotProposer._fit_calibration`; v7-v1 stay registered, for
+the runs that used them) keeps the zero-shot proposer's contract and ``score`` signature, so
 :func:`pipeline.propose.select` works unchanged. Per code it fits a class-balanced,
 L2-regularised one-vs-rest logistic regression on three views of each text, side by side: the
 frozen sentence embedding; the *layer view*, a middle hidden layer of the same encoder,
