@@ -568,7 +568,7 @@ negatives weighed by the number of codes per example).
   held-out turns are not, and the calibration learns the base rates from the examples it is given.
 - **The simulated reviewer** (bench/learning.py's `simulate`, ESConv, uncertainty order, seeds 0-2, kappa on
   the held-out half after 50 / 100 decisions): fewshot.v4 0.301 / 0.395, v5 0.304 / 0.371, v6 0.311 / 0.398,
-  v7 0.311 / 0.398, **v8 SIM_V8**.
+  v7 0.311 / 0.398, **v8 0.313 / 0.404** (its seeds spread more after 50 decisions: 0.246-0.367).
 - **Not measured here**: category back-off (no benchmark has categories with codes under them); the held-out
   interview study of the issue.
 """
