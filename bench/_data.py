@@ -121,22 +121,16 @@ def subsample(conversations: list[Conversation], n: int, seed: int = 0) -> list[
 
 class WordVectors:
     """Single words embedded by the benchmarks' model through the embedding cache, each once
-    (precode.fewshot.v7 compares a segment's words with the code names' words)."""
+    (precode.fewshot.v7+ compares a segment's words with the code names' words). The model and the
+    cache are opened on the first call."""
 
     def __init__(self, cache: Path | None, model: str):
-        self.cache, self.model, self.memo, self.embedder = cache, model, {}, None
+        self.cache, self.model, self.memo = cache, model, None
 
     def __call__(self, words: list[str]) -> dict:
-        from pipeline.embed import Embedder, embed_texts, resolve_model
-        from pipeline.store import Store
+        if self.memo is None:
+            from pipeline.embed import Embedder, VectorMemo, resolve_model
+            from pipeline.store import Store
 
-        new = [w for w in dict.fromkeys(words) if w not in self.memo]
-        if new:
-            self.embedder = self.embedder or Embedder(resolve_model(self.model), 64)
-            store = Store(self.cache).open() if self.cache else None
-            try:
-                self.memo.update(zip(new, embed_texts(new, self.embedder, store)))
-            finally:
-                if store is not None:
-                    store.close()
-        return self.memo
+            self.memo = VectorMemo(Embedder(resolve_model(self.model), 64), Store(self.cache).open() if self.cache else None)
+        return self.memo(words)

@@ -50,6 +50,12 @@ CHARS_PER_PIECE = 16
 DEFAULT_MAX_SEQ = 512
 
 
+def unit_rows(m, dtype=np.float32) -> np.ndarray:
+    """``m`` [n, d] with each row scaled to length 1 (a zero row stays zero), as ``dtype``."""
+    m = np.asarray(m, dtype=dtype)
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+
+
 def clip_for_encoder(texts: Sequence[str], max_seq_length: int | None) -> list[str]:
     """``texts`` cut to what the encoder can read (see :data:`CHARS_PER_PIECE`)."""
     cap = (max_seq_length or DEFAULT_MAX_SEQ) * CHARS_PER_PIECE
@@ -393,3 +399,20 @@ def embed_texts(
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([found[s] for s in shas]).astype(np.float32, copy=False)
+
+
+class VectorMemo:
+    """texts -> {text: vector}, for the learner's views (:func:`pipeline.features.learner_views`): a memo
+    over :func:`embed_texts`, which is asked only for texts the memo has not given before (it reads them
+    from ``store``'s cache and encodes the rest). ``memo``: a dict to fill (default a new one)."""
+
+    def __init__(self, embedder: TextEncoder, store=None, stats: EmbedStats | None = None,
+                 memo: dict[str, np.ndarray] | None = None):
+        self.embedder, self.store, self.stats = embedder, store, stats
+        self.memo: dict[str, np.ndarray] = {} if memo is None else memo
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        new = sorted(set(texts) - self.memo.keys())
+        if new:
+            self.memo.update(zip(new, embed_texts(new, self.embedder, self.store, stats=self.stats)))
+        return self.memo

@@ -26,6 +26,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .embed import unit_rows
 from .records import Codebook
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -81,11 +82,6 @@ def name_matches(texts: Sequence[str], terms: Sequence[tuple[str, ...]]) -> np.n
     return out
 
 
-def _unit(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float32)
-    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-
-
 class NameMatcher:
     """Per (segment, code): how much of the code's name the segment says.
 
@@ -124,7 +120,7 @@ class NameMatcher:
             missing = [w for w in todo if w not in got]
             if missing:
                 raise ValueError(f"no word vector for {missing[:3]}")
-            for w, v in zip(todo, _unit(np.stack([got[w] for w in todo]))):
+            for w, v in zip(todo, unit_rows(np.stack([got[w] for w in todo]))):
                 self._vec[w] = v
 
     def similar(self, texts: Sequence[str]) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .lexical import NameMatcher
 from .records import Codebook, Segment, Suggestion
 from .segment import one_line
 
@@ -79,6 +80,8 @@ class SimilarityProposer:
         protos = np.zeros((len(codebook.codes), label_vecs.shape[1]), dtype=np.float32)
         np.add.at(protos, self.label_code_, label_vecs)
         self.prototypes_ = protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
+        # v4: the segments' use of the code names' words (exact, by stem), which the evidence also names
+        self.name_matcher_ = NameMatcher(codebook) if self.name_match else None
         return self
 
     def _category_match(self, q_vecs: np.ndarray, has_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +141,10 @@ class SimilarityProposer:
 
     def name_matches(self, texts: Sequence[str] | None, n: int) -> np.ndarray:
         """[n, codes]: the share of each code's name words the segment uses (:mod:`pipeline.lexical`)."""
-        from .lexical import name_matches, name_terms
-
         if texts is None or len(texts) != n:
             raise ValueError(f"{self.name} matches code names: pass seg_texts, one text per segment ({n})")
-        if getattr(self, "name_terms_", None) is None:
-            self.name_terms_ = name_terms(self.codebook_)
-        return name_matches(texts, self.name_terms_)
+        assert self.name_matcher_ is not None  # made in fit for a proposer that matches names
+        return self.name_matcher_(texts)
 
     def _to_score(self, sim: np.ndarray, single: np.ndarray | None = None, names: np.ndarray | None = None) -> np.ndarray:
         """Similarity (plus the question bonus) -> score in [0, 1]: a fixed logistic squash. ``single``:
@@ -309,16 +309,6 @@ def name_evidence(said: Sequence[tuple[str, str, float]]) -> str:
     return "says " + ", ".join(parts)
 
 
-def _name_matcher(proposer):
-    """The matcher of code names a proposer scores with (None: it does not read names)."""
-    matcher = getattr(proposer, "name_matcher_", None)
-    if matcher is None and getattr(proposer, "name_match", False) is True and hasattr(proposer, "codebook_"):
-        from .lexical import NameMatcher
-
-        matcher = NameMatcher(proposer.codebook_)
-    return matcher
-
-
 def evidence_text(lt: LabelText) -> str:
     """Why a code was proposed, in a reader's words: the label text or coded example that matched
     (with who coded it, when known)."""
@@ -388,7 +378,7 @@ def select(
     for c, code in enumerate(codes):
         if code.category:
             by_category.setdefault(code.category, []).append(c)
-    matcher = _name_matcher(proposer)
+    matcher = getattr(proposer, "name_matcher_", None)  # None: the proposer does not read code names
     weight = getattr(proposer, "name_weight", None)
     out: list[Suggestion] = []
     for i, seg in enumerate(segments):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .codebook import codebook_to_dict, load_codebook
 from .config import Config, StudyConfig
-from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, embed_texts, resolve_layer, resolve_model
+from .embed import EmbedStats, Embedder, MemoryVectors, ResolvedModel, VectorMemo, embed_texts, resolve_layer, resolve_model
 from .errors import ConfigError, InputError, ModelError, printable
 from .export.table import suggestion_rows, write_csv, write_xlsx
 from .features import learner_views
@@ -269,21 +269,10 @@ def propose_codes(cfg: Config, codebooks: dict[str, Codebook], coded: list[Segme
     lookup = emb.lookup
     tagger = None  # spaCy tagger for form features, loaded once if a learned head needs it
 
-    def vectors(texts: list[str]) -> dict[str, np.ndarray]:
-        # decisions are on segments, whose vectors are at hand; only other texts are embedded
-        new = sorted(set(texts) - lookup.keys())
-        if new:
-            lookup.update(zip(new, embed_texts(new, embedder, cache, stats=res.embed)))
-        return lookup
-
-    word_memo: dict[str, np.ndarray] = {}
-
-    def words(ws: list[str]) -> dict[str, np.ndarray]:
-        # single words (fewshot.v7 compares them with the code names' words); cached like any text
-        new = sorted(set(ws) - word_memo.keys())
-        if new:
-            word_memo.update(zip(new, embed_texts(new, embedder, cache)))
-        return word_memo
+    # decisions are on segments, whose vectors are at hand; only other texts are embedded
+    vectors = VectorMemo(embedder, cache, stats=res.embed, memo=lookup)
+    # single words (fewshot.v7+ compares them with the code names' words): cached like any text, not counted
+    words = VectorMemo(embedder, cache)
 
     def layers(texts: list[str]) -> dict[str, np.ndarray]:
         return dict(zip(texts, embed_texts(texts, embedder, cache, view="layer")))

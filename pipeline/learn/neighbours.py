@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+from ..embed import unit_rows
 
 
 def neighbour_share(query: np.ndarray, ref: np.ndarray, ref_codes: np.ndarray, k: int, weighted: bool = True,
@@ -22,7 +19,7 @@ def neighbour_share(query: np.ndarray, ref: np.ndarray, ref_codes: np.ndarray, k
     out = np.zeros((len(query), n_codes))
     if len(query) == 0 or len(ref) == 0 or k < 1:
         return out
-    sims = _unit(query) @ _unit(ref).T
+    sims = unit_rows(query, np.float64) @ unit_rows(ref, np.float64).T
     if allowed is not None:
         sims = np.where(allowed, sims, -np.inf)
     kk = min(k, sims.shape[1])
