@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import queue
 import random
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +256,59 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BASE = "http://127.0.0.1:8765"
 SAME_ORIGIN = {"origin": BASE}
+
+
+def playwright_or_skip():
+    """Playwright's sync API, or skip the test when it or Debian's Chromium is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    return sync_api
+
+
+@contextlib.contextmanager
+def served(store_path, coder: str = "ann", **kw):
+    """`precode serve` for ``coder`` on a free port in a thread: yields its URL; on exit it is stopped, and
+    the test fails if it did not stop or raised."""
+    from pipeline.review.web import serve
+
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            serve(store_path, port=0, coder=coder, on_ready=urls.put, stop=stop, **kw)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            failure.append(e)
+            urls.put("")
+
+    server = threading.Thread(target=run, name="precode-serve-test", daemon=True)
+    server.start()
+    try:
+        url = urls.get(timeout=30)
+        assert url, failure
+        yield url
+    finally:
+        stop.set()
+        server.join(timeout=15)
+    assert not server.is_alive(), "the server thread did not stop"
+    assert not failure, failure
+
+
+@contextlib.contextmanager
+def chromium_page(sync_api, **page_kw):
+    """A page in Debian's Chromium (headless, through Playwright): yields the page and the list the
+    page's uncaught script errors go to."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(**page_kw)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page, errors
+        finally:
+            browser.close()
 
 
 def client(app, **kw):

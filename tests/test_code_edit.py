@@ -16,7 +16,7 @@ from pipeline.decisions import load, orphans, record
 from pipeline.run import run_batch
 from pipeline.store import Store
 
-from .conftest import TRANSCRIPT
+from .conftest import TRANSCRIPT, chromium_page, playwright_or_skip, served
 
 runner = CliRunner()
 
@@ -165,38 +165,11 @@ def test_in_vivo_code_from_the_browser_review(project):
 @contextlib.contextmanager
 def _real_browser(store, coder):
     """A page of `precode serve` for ``coder`` in headless Chromium: yields (page, expect); no page errors."""
-    import queue
-    import threading
-    from pathlib import Path
-
-    from pipeline.review.web import serve
-
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip("/usr/bin/chromium is missing")
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(store, port=0, coder=coder, on_ready=urls.put, stop=stop),
-                              daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(chromium), headless=True,
-                                        args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            try:
-                page = browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url)
-                yield page, sync_api.expect
-                assert errors == []
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=10)
+    sync_api = playwright_or_skip()
+    with served(store, coder) as url, chromium_page(sync_api) as (page, errors):
+        page.goto(url)
+        yield page, sync_api.expect
+        assert errors == []
 
 
 def test_in_vivo_code_in_a_real_browser(project):

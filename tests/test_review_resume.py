@@ -3,43 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 
 import pytest
 
 from pipeline.decisions import load
 from pipeline.review.core import ReviewSession
-from pipeline.review.web import make_app, serve
+from pipeline.review.web import make_app
 from pipeline.store import Store
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, SAME_ORIGIN, client, decisions, signed_in, spawn
+from .conftest import SAME_ORIGIN, chromium_page, client, decisions, playwright_or_skip, served, signed_in, spawn
 
 
 @contextlib.contextmanager
 def _page(path):
     """A Chromium page on `serve` for coder ann (skips without Playwright or Chromium)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing")
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    server = threading.Thread(target=lambda: serve(path, port=0, coder="ann", on_ready=urls.put, stop=stop),
-                              daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(url)
-                yield page, sync_api.expect
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
+    sync_api = playwright_or_skip()
+    with served(path) as url, chromium_page(sync_api) as (page, _):
+        page.goto(url)
+        yield page, sync_api.expect
 
 
 def _decide_first(path, coder="ann"):

@@ -3,18 +3,16 @@ real browser (Debian's chromium driven by Playwright) against the server started
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 
 import pytest
 
 from pipeline.decisions import NO_CODE, load
 from pipeline.review.core import ReviewSession
-from pipeline.review.web import make_app, serve
+from pipeline.review.web import make_app
 from pipeline.store import Store, StoreError
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SAME_ORIGIN, client, signed_in
+from .conftest import ROOT, SAME_ORIGIN, chromium_page, client, playwright_or_skip, served, signed_in
 
 
 @pytest.fixture
@@ -177,87 +175,58 @@ def test_make_app_refuses_bad_arguments(store_path, tmp_path):
 
 
 def test_review_in_a_real_browser(store_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    sync_api = playwright_or_skip()
     expect = sync_api.expect
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def run():
-        try:
-            serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop)
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            failure.append(e)
-            urls.put("")
-
-    server = threading.Thread(target=run, name="precode-serve-test", daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        assert url, failure
+    with served(store_path) as url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", url)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1366, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url)
-                assert "token" not in page.url
-                expect(page.locator("#seg-title")).to_contain_text("Dana")
-                mark = page.locator("#transcript mark.current")
-                expect(mark).to_have_text("Nobody knows what the peer role is.")
-                expect(page.locator("#progress-text")).to_have_text("0 reviewed / 3 left")
+        with chromium_page(sync_api, viewport={"width": 1366, "height": 1000}) as (page, errors):
+            page.goto(url)
+            assert "token" not in page.url
+            expect(page.locator("#seg-title")).to_contain_text("Dana")
+            mark = page.locator("#transcript mark.current")
+            expect(mark).to_have_text("Nobody knows what the peer role is.")
+            expect(page.locator("#progress-text")).to_have_text("0 reviewed / 3 left")
 
-                page.keyboard.press("a")  # accept the top proposal
-                first = page.locator("#proposals li").first
-                expect(first).to_have_class(re.compile(r"\bst-accepted\b"))
-                expect(page.locator("#status")).to_contain_text("Accepted Role confusion")
-                expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
+            page.keyboard.press("a")  # accept the top proposal
+            first = page.locator("#proposals li").first
+            expect(first).to_have_class(re.compile(r"\bst-accepted\b"))
+            expect(page.locator("#status")).to_contain_text("Accepted Role confusion")
+            expect(page.locator("#progress-text")).to_have_text("1 reviewed / 2 left")
 
-                page.keyboard.press("s")  # next segment
-                expect(mark).to_have_text("Training for staff and a room to meet.")
-                page.keyboard.press("c")  # recode the selected (top) proposal
-                expect(page.locator("#picker")).to_be_visible()
-                page.keyboard.type("conf")
-                expect(page.locator("#picker-list li")).to_have_count(1)
-                page.keyboard.press("Enter")
-                expect(page.locator("#picker")).to_be_hidden()
-                expect(page.locator("#status")).to_contain_text("Recoded Training → Role confusion")
+            page.keyboard.press("s")  # next segment
+            expect(mark).to_have_text("Training for staff and a room to meet.")
+            page.keyboard.press("c")  # recode the selected (top) proposal
+            expect(page.locator("#picker")).to_be_visible()
+            page.keyboard.type("conf")
+            expect(page.locator("#picker-list li")).to_have_count(1)
+            page.keyboard.press("Enter")
+            expect(page.locator("#picker")).to_be_hidden()
+            expect(page.locator("#status")).to_contain_text("Recoded Training → Role confusion")
 
-                page.reload()
-                expect(mark).to_have_text("Training for staff and a room to meet.")  # the same segment
-                rows = page.locator("#proposals li")
-                expect(rows.filter(has_text="Training")).to_have_class(re.compile(r"\bst-rejected\b"))
-                expect(rows.filter(has_text="Role confusion")).to_have_class(re.compile(r"\bst-added\b"))
-                recent = page.locator("#recent li")
-                expect(recent).to_have_count(2)
-                expect(recent.nth(0)).to_contain_text("Facilitators/Training → Barriers/Role confusion")
-                expect(recent.nth(1)).to_contain_text("accepted")
-                expect(page.locator("#progress-text")).to_have_text("2 reviewed / 1 left")
+            page.reload()
+            expect(mark).to_have_text("Training for staff and a room to meet.")  # the same segment
+            rows = page.locator("#proposals li")
+            expect(rows.filter(has_text="Training")).to_have_class(re.compile(r"\bst-rejected\b"))
+            expect(rows.filter(has_text="Role confusion")).to_have_class(re.compile(r"\bst-added\b"))
+            recent = page.locator("#recent li")
+            expect(recent).to_have_count(2)
+            expect(recent.nth(0)).to_contain_text("Facilitators/Training → Barriers/Role confusion")
+            expect(recent.nth(1)).to_contain_text("accepted")
+            expect(page.locator("#progress-text")).to_have_text("2 reviewed / 1 left")
 
-                page.keyboard.press("ArrowRight")  # the transcript is escaped text, never markup
-                expect(mark).to_have_text("We need an office <b>room</b> & a key.")
-                assert page.locator("#transcript b").count() == 0
-                page.keyboard.press("x")  # no code applies: a decision on the segment, undoable like any other
-                expect(page.locator("#status")).to_contain_text("No code applies")
-                expect(page.locator("#progress-text")).to_have_text("3 reviewed / 0 left")
-                expect(page.locator("#flag-legend")).to_contain_text("category only")
-                page.keyboard.press("ArrowLeft")
-                expect(mark).to_have_text("Training for staff and a room to meet.")
-                out = ROOT / "test-artifacts"
-                out.mkdir(exist_ok=True)
-                page.screenshot(path=str(out / "review_web.png"), full_page=True)
-                assert not errors, errors
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
-    assert not server.is_alive(), "the server thread did not stop"
-    assert not failure, failure
+            page.keyboard.press("ArrowRight")  # the transcript is escaped text, never markup
+            expect(mark).to_have_text("We need an office <b>room</b> & a key.")
+            assert page.locator("#transcript b").count() == 0
+            page.keyboard.press("x")  # no code applies: a decision on the segment, undoable like any other
+            expect(page.locator("#status")).to_contain_text("No code applies")
+            expect(page.locator("#progress-text")).to_have_text("3 reviewed / 0 left")
+            expect(page.locator("#flag-legend")).to_contain_text("category only")
+            page.keyboard.press("ArrowLeft")
+            expect(mark).to_have_text("Training for staff and a room to meet.")
+            out = ROOT / "test-artifacts"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / "review_web.png"), full_page=True)
+            assert not errors, errors
     with Store(store_path) as st:
         assert [(d.verdict, d.coder, d.segment_id) for d in load(st)] == [
             ("accept", "ann", "one.txt#t2"), ("recode", "ann", "one.txt#t4"), ("accept", "ann", "one.txt#t5")]

@@ -4,11 +4,8 @@ rejected in a real browser; every action an append-only row of the store, seen b
 from __future__ import annotations
 
 import json
-import queue
 import shutil
 import sqlite3
-import threading
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,18 +15,14 @@ pytest.importorskip("bertopic")
 from pipeline.config import load_config  # noqa: E402
 from pipeline.discover import discover, load_candidates, load_reviews, status_text  # noqa: E402
 from pipeline.project import load_project  # noqa: E402
-from pipeline.review.web import make_app, serve  # noqa: E402
+from pipeline.review.web import make_app  # noqa: E402
 from pipeline.run import run_batch  # noqa: E402
 from pipeline.store import Store  # noqa: E402
-from tests.conftest import BagOfWordsEmbedder  # noqa: E402
+from tests.conftest import ROOT, BagOfWordsEmbedder, chromium_page, playwright_or_skip, served  # noqa: E402
 from tests.conftest import DISCOVERY_CODEBOOK as CODEBOOK  # noqa: E402
 from tests.conftest import DISCOVERY_PEOPLE as PEOPLE  # noqa: E402
 from tests.conftest import discovery_corpus as _corpus  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BASE = "http://127.0.0.1:8765"
 
 
@@ -116,70 +109,42 @@ def test_reject_and_errors_through_the_api(store_path):
 
 
 def test_accept_rename_and_merge_in_a_real_browser(store_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    sync_api = playwright_or_skip()
     expect = sync_api.expect
     cands = load_candidates(store_path)
-    urls: queue.Queue[str] = queue.Queue()
-    stop = threading.Event()
-    failure: list[BaseException] = []
+    with served(store_path, learn=False) as url:
+        with chromium_page(sync_api, viewport={"width": 1280, "height": 1000}) as (page, errors):
+            page.goto(url)
+            page.goto(url.split("/?")[0] + "/discovery")
+            topics = page.locator("section.topic")
+            expect(topics).to_have_count(len(cands))
+            first = topics.nth(0)
+            expect(first.locator("h2")).to_have_text(f"1. {cands[0].name}")
+            expect(first.locator(".quotes li")).to_have_count(len(cands[0].quotes))
 
-    def run():
-        try:
-            serve(store_path, port=0, coder="ann", on_ready=urls.put, stop=stop, learn=False)
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            failure.append(e)
-            urls.put("")
+            # rename, then accept
+            first.locator("input.rename").fill("Getting to the clinic")
+            first.locator("button.accept").click()
+            expect(page.locator("#status")).to_contain_text("Accepted: 'Emergent/Getting to the clinic'")
+            expect(topics.nth(0).locator(".topic-status")).to_have_text("accepted as 'Getting to the clinic'")
+            expect(topics.nth(0).locator("button")).to_have_count(0)
 
-    server = threading.Thread(target=run, name="precode-serve-discovery", daemon=True)
-    server.start()
-    try:
-        url = urls.get(timeout=30)
-        assert url, failure
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url)
-                page.goto(url.split("/?")[0] + "/discovery")
-                topics = page.locator("section.topic")
-                expect(topics).to_have_count(len(cands))
-                first = topics.nth(0)
-                expect(first.locator("h2")).to_have_text(f"1. {cands[0].name}")
-                expect(first.locator(".quotes li")).to_have_count(len(cands[0].quotes))
-
-                # rename, then accept
-                first.locator("input.rename").fill("Getting to the clinic")
-                first.locator("button.accept").click()
-                expect(page.locator("#status")).to_contain_text("Accepted: 'Emergent/Getting to the clinic'")
-                expect(topics.nth(0).locator(".topic-status")).to_have_text("accepted as 'Getting to the clinic'")
-                expect(topics.nth(0).locator("button")).to_have_count(0)
-
-                # merge the next two under one name
-                merge = page.locator("#merge")
-                expect(merge).to_be_disabled()
-                topics.nth(1).locator("input.pick").check()
-                expect(page.locator("#merge-name")).to_have_value(cands[1].name)
-                topics.nth(2).locator("input.pick").check()
-                expect(merge).to_be_enabled()
-                page.locator("#merge-name").fill("Daily working conditions")
-                merge.click()
-                expect(page.locator("#status")).to_contain_text("Merged 2 topics into 'Emergent/Daily working conditions'")
-                for k in (1, 2):
-                    expect(topics.nth(k).locator(".topic-status")).to_have_text("merged into 'Daily working conditions'")
-                out = ROOT / "test-artifacts"
-                out.mkdir(exist_ok=True)
-                page.screenshot(path=str(out / "review_discovery.png"), full_page=True)
-                assert not errors, errors
-            finally:
-                browser.close()
-    finally:
-        stop.set()
-        server.join(timeout=15)
-    assert not server.is_alive() and not failure, failure
+            # merge the next two under one name
+            merge = page.locator("#merge")
+            expect(merge).to_be_disabled()
+            topics.nth(1).locator("input.pick").check()
+            expect(page.locator("#merge-name")).to_have_value(cands[1].name)
+            topics.nth(2).locator("input.pick").check()
+            expect(merge).to_be_enabled()
+            page.locator("#merge-name").fill("Daily working conditions")
+            merge.click()
+            expect(page.locator("#status")).to_contain_text("Merged 2 topics into 'Emergent/Daily working conditions'")
+            for k in (1, 2):
+                expect(topics.nth(k).locator(".topic-status")).to_have_text("merged into 'Daily working conditions'")
+            out = ROOT / "test-artifacts"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / "review_discovery.png"), full_page=True)
+            assert not errors, errors
 
     # the store: one append-only acceptance per topic, and the codes with the topics' quotes as examples
     reviews = load_reviews(store_path)
